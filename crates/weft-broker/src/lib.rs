@@ -1,0 +1,1 @@
+//! weft-broker (being built).

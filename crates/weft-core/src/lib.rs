@@ -1,0 +1,22 @@
+//! `weft-core`: the vocabulary every other weft crate speaks.
+//!
+//! It owns the event model — a [`CloudEvent`] (CloudEvents 1.0 context attributes plus
+//! shared data bytes) wrapped in an [`Event`] that adds broker metadata (topic, key,
+//! origin node, receive time) — the validated [`Topic`] and [`Filter`] newtypes, the
+//! CloudEvents JSON event format ([`json`]), unique id generation and the [`Clock`] seam.
+//!
+//! It must not depend on tokio, on any wire protocol or on any other weft crate: it is
+//! the bottom of the dependency graph (core ← topic ← log ← broker ← front ends).
+
+pub mod clock;
+pub mod event;
+pub mod id;
+pub mod json;
+pub mod topic;
+
+pub use clock::{Clock, SystemClock};
+pub use event::{
+    Attributes, CloudEvent, Event, EventError, ExtensionName, ExtensionValue, SPEC_VERSION,
+    Timestamp,
+};
+pub use topic::{Filter, Topic, TopicError};

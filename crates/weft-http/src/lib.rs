@@ -1,0 +1,1 @@
+//! weft-http (being built).

@@ -1,0 +1,1 @@
+//! weft-topic (being built).

@@ -1,0 +1,1 @@
+//! weft-yaml (being built).
