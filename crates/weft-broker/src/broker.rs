@@ -1,0 +1,426 @@
+//! The broker handle: publish, subscribe, counters.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use weft_core::{Event, Filter};
+use weft_topic::SubscriptionIndex;
+
+use crate::auth::{Action, AllowAll, Authorizer, Denied, Principal};
+use crate::queue::{Offer, RecvError, SubscribeOptions, SubscriberQueue, Subscription, SubscriptionId};
+
+/// The in-process broker. Cheap to clone: every clone is a handle to the same broker.
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+/// An index entry: the subscriber's queue, compared by subscription id.
+#[derive(Clone)]
+struct Entry(Arc<SubscriberQueue>);
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+pub(crate) struct Inner {
+    index: RwLock<SubscriptionIndex<Entry>>,
+    /// Every live subscription, so shutdown can end them all (the index cannot list
+    /// its entries, and `>` does not match `$` topics).
+    live: Mutex<HashMap<SubscriptionId, Arc<SubscriberQueue>>>,
+    shut_down: AtomicBool,
+    authorizer: Arc<dyn Authorizer>,
+    next_id: AtomicU64,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    published: AtomicU64,
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+    disconnected: AtomicU64,
+    denied: AtomicU64,
+    subscriptions: AtomicU64,
+}
+
+/// A snapshot of the broker's counters (monotonic unless noted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BrokerStats {
+    /// Events accepted by [`Broker::publish`].
+    pub events_published: u64,
+    /// Events queued to live subscribers (one per event per subscriber).
+    pub deliveries: u64,
+    /// Events dropped from full queues under [`crate::OverflowPolicy::DropOldest`].
+    pub dropped: u64,
+    /// Subscribers disconnected under [`crate::OverflowPolicy::Disconnect`].
+    pub disconnected: u64,
+    /// Publishes and subscribes refused by the authoriser.
+    pub denied: u64,
+    /// Live subscriptions now (a gauge).
+    pub subscriptions: u64,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// How many live subscriptions the event was queued to.
+    pub subscribers: usize,
+}
+
+/// Why a publish was refused. Nothing was delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The authoriser refused it.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+}
+
+/// Why a subscribe was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubscribeError {
+    /// A subscription needs at least one filter.
+    #[error("a subscription needs at least one filter")]
+    NoFilters,
+    /// The authoriser refused one of the filters.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+}
+
+impl Default for Broker {
+    fn default() -> Self {
+        Self::new(Arc::new(AllowAll))
+    }
+}
+
+impl Broker {
+    /// A broker that asks `authorizer` about every publish and subscribe.
+    pub fn new(authorizer: Arc<dyn Authorizer>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                index: RwLock::new(SubscriptionIndex::new()),
+                live: Mutex::new(HashMap::new()),
+                shut_down: AtomicBool::new(false),
+                authorizer,
+                next_id: AtomicU64::new(1),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// Publishes one event: queues it, shared, to every live subscription with a matching
+    /// filter. Never waits for a subscriber.
+    pub fn publish(&self, principal: &Principal, event: Event) -> Result<Published, PublishError> {
+        let inner = &self.inner;
+        if let Err(denied) = inner.authorizer.authorize(principal, Action::Publish(&event.topic)) {
+            inner.counters.denied.fetch_add(1, Ordering::Relaxed);
+            return Err(denied.into());
+        }
+        let event = Arc::new(event);
+        let mut targets: Vec<Entry> = Vec::new();
+        inner
+            .read_index()
+            .for_each_match(&event.topic, |entry| targets.push(entry.clone()));
+        // A subscription whose filters overlap matches more than once; it gets one copy.
+        if targets.len() > 1 {
+            targets.sort_unstable_by_key(|entry| entry.0.id);
+            targets.dedup();
+        }
+        let mut delivered = 0u64;
+        for Entry(queue) in &targets {
+            match queue.offer(&event) {
+                Offer::Queued => delivered += 1,
+                Offer::QueuedDroppingOldest => {
+                    delivered += 1;
+                    inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Offer::Disconnected => {
+                    inner.counters.disconnected.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(subscription = %queue.id, "slow subscriber disconnected");
+                }
+                Offer::Closed => {}
+            }
+        }
+        inner.counters.published.fetch_add(1, Ordering::Relaxed);
+        inner.counters.delivered.fetch_add(delivered, Ordering::Relaxed);
+        Ok(Published {
+            subscribers: targets.len(),
+        })
+    }
+
+    /// Creates a live subscription for the union of `filters`.
+    pub fn subscribe(
+        &self,
+        principal: &Principal,
+        filters: Vec<Filter>,
+        options: SubscribeOptions,
+    ) -> Result<Subscription, SubscribeError> {
+        let inner = &self.inner;
+        if filters.is_empty() {
+            return Err(SubscribeError::NoFilters);
+        }
+        for filter in &filters {
+            if let Err(denied) = inner.authorizer.authorize(principal, Action::Subscribe(filter)) {
+                inner.counters.denied.fetch_add(1, Ordering::Relaxed);
+                return Err(denied.into());
+            }
+        }
+        let id = SubscriptionId(inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let queue = Arc::new(SubscriberQueue::new(id, options));
+        {
+            // Checked under the registry lock so a concurrent shutdown either sees this
+            // subscription or is seen by it.
+            let mut live = inner.lock_live();
+            if inner.shut_down.load(Ordering::Acquire) {
+                queue.close(RecvError::Shutdown);
+            }
+            live.insert(id, Arc::clone(&queue));
+        }
+        {
+            let mut index = inner.write_index();
+            for filter in &filters {
+                index.insert(filter, Entry(Arc::clone(&queue)));
+            }
+        }
+        inner.counters.subscriptions.fetch_add(1, Ordering::Relaxed);
+        Ok(Subscription::new(queue, filters, Arc::downgrade(&self.inner)))
+    }
+
+    /// Ends every subscription (their `recv` returns [`RecvError::Shutdown`]).
+    pub fn shutdown(&self) {
+        self.inner.shut_down.store(true, Ordering::Release);
+        let queues: Vec<Arc<SubscriberQueue>> = self.inner.lock_live().values().cloned().collect();
+        for queue in queues {
+            queue.close(RecvError::Shutdown);
+        }
+    }
+
+    /// The broker's counters now.
+    pub fn stats(&self) -> BrokerStats {
+        let counters = &self.inner.counters;
+        BrokerStats {
+            events_published: counters.published.load(Ordering::Relaxed),
+            deliveries: counters.delivered.load(Ordering::Relaxed),
+            dropped: counters.dropped.load(Ordering::Relaxed),
+            disconnected: counters.disconnected.load(Ordering::Relaxed),
+            denied: counters.denied.load(Ordering::Relaxed),
+            subscriptions: counters.subscriptions.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Inner {
+    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, SubscriptionIndex<Entry>> {
+        // Index updates are single insert/remove calls that cannot be observed half-done
+        // by a panic elsewhere, so a poisoned lock is still consistent.
+        self.index.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_index(&self) -> std::sync::RwLockWriteGuard<'_, SubscriptionIndex<Entry>> {
+        self.index.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_live(&self) -> MutexGuard<'_, HashMap<SubscriptionId, Arc<SubscriberQueue>>> {
+        self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn unsubscribe(&self, queue: &Arc<SubscriberQueue>, filters: &[Filter]) {
+        {
+            let mut index = self.write_index();
+            let probe = Entry(Arc::clone(queue));
+            for filter in filters {
+                index.remove(filter, &probe);
+            }
+        }
+        if self.lock_live().remove(&queue.id).is_some() {
+            self.counters.subscriptions.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use weft_core::{Attributes, CloudEvent, Topic};
+
+    use super::*;
+    use crate::OverflowPolicy;
+
+    fn event(topic: &str, id: &str) -> Event {
+        let attributes = Attributes::new(id, "test", "test.event").unwrap();
+        Event::new(
+            CloudEvent::new(attributes, None),
+            Topic::new(topic).unwrap(),
+            "node-a",
+            SystemTime::now(),
+        )
+    }
+
+    fn filters(list: &[&str]) -> Vec<Filter> {
+        list.iter().map(|f| Filter::new(*f).unwrap()).collect()
+    }
+
+    fn subscribe(broker: &Broker, list: &[&str], options: SubscribeOptions) -> Subscription {
+        broker
+            .subscribe(&Principal::anonymous(), filters(list), options)
+            .unwrap()
+    }
+
+    fn drain_ids(sub: &mut Subscription) -> Vec<String> {
+        let mut ids = Vec::new();
+        while let Some(Ok(event)) = sub.try_recv() {
+            ids.push(event.cloudevent.attributes.id.clone());
+        }
+        ids
+    }
+
+    #[test]
+    fn publish_reaches_only_matching_subscribers() {
+        let broker = Broker::default();
+        let mut us = subscribe(&broker, &["orders/*/us/>"], SubscribeOptions::default());
+        let mut all = subscribe(&broker, &["orders/>"], SubscribeOptions::default());
+        let published = broker
+            .publish(&Principal::anonymous(), event("orders/1/us/ny", "a"))
+            .unwrap();
+        assert_eq!(published.subscribers, 2);
+        broker
+            .publish(&Principal::anonymous(), event("orders/1/eu/x", "b"))
+            .unwrap();
+        assert_eq!(drain_ids(&mut us), ["a"]);
+        assert_eq!(drain_ids(&mut all), ["a", "b"]);
+    }
+
+    #[test]
+    fn overlapping_filters_deliver_once() {
+        let broker = Broker::default();
+        let mut sub = subscribe(&broker, &["a/>", "a/*", "a/b"], SubscribeOptions::default());
+        broker.publish(&Principal::anonymous(), event("a/b", "x")).unwrap();
+        assert_eq!(drain_ids(&mut sub), ["x"]);
+    }
+
+    #[test]
+    fn payload_is_shared_not_copied_per_subscriber() {
+        let broker = Broker::default();
+        let mut first = subscribe(&broker, &["t"], SubscribeOptions::default());
+        let mut second = subscribe(&broker, &["t"], SubscribeOptions::default());
+        broker.publish(&Principal::anonymous(), event("t", "x")).unwrap();
+        let a = first.try_recv().unwrap().unwrap();
+        let b = second.try_recv().unwrap().unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn drop_oldest_keeps_newest_and_counts_drops() {
+        let broker = Broker::default();
+        let options = SubscribeOptions {
+            queue_capacity: 2,
+            overflow: OverflowPolicy::DropOldest,
+        };
+        let mut slow = subscribe(&broker, &["t"], options);
+        let mut fast = subscribe(&broker, &["t"], SubscribeOptions::default());
+        for id in ["1", "2", "3", "4"] {
+            broker.publish(&Principal::anonymous(), event("t", id)).unwrap();
+        }
+        assert_eq!(drain_ids(&mut slow), ["3", "4"]);
+        assert_eq!(slow.dropped(), 2);
+        assert_eq!(drain_ids(&mut fast), ["1", "2", "3", "4"]);
+        assert_eq!(broker.stats().dropped, 2);
+    }
+
+    #[test]
+    fn disconnect_policy_closes_only_the_slow_subscriber() {
+        let broker = Broker::default();
+        let options = SubscribeOptions {
+            queue_capacity: 1,
+            overflow: OverflowPolicy::Disconnect,
+        };
+        let mut slow = subscribe(&broker, &["t"], options);
+        let mut fast = subscribe(&broker, &["t"], SubscribeOptions::default());
+        for id in ["1", "2", "3"] {
+            broker.publish(&Principal::anonymous(), event("t", id)).unwrap();
+        }
+        assert_eq!(
+            slow.try_recv(),
+            Some(Err(RecvError::Overflow { capacity: 1 }))
+        );
+        assert_eq!(drain_ids(&mut fast), ["1", "2", "3"]);
+        assert_eq!(broker.stats().disconnected, 1);
+    }
+
+    #[test]
+    fn dropping_a_subscription_unsubscribes_it() {
+        let broker = Broker::default();
+        let sub = subscribe(&broker, &["t", "u/>"], SubscribeOptions::default());
+        assert_eq!(broker.stats().subscriptions, 1);
+        drop(sub);
+        assert_eq!(broker.stats().subscriptions, 0);
+        let published = broker.publish(&Principal::anonymous(), event("t", "x")).unwrap();
+        assert_eq!(published.subscribers, 0);
+    }
+
+    #[test]
+    fn subscribe_needs_a_filter() {
+        let broker = Broker::default();
+        let error = broker
+            .subscribe(&Principal::anonymous(), Vec::new(), SubscribeOptions::default())
+            .unwrap_err();
+        assert_eq!(error, SubscribeError::NoFilters);
+    }
+
+    struct DenyTopic(&'static str);
+
+    impl Authorizer for DenyTopic {
+        fn authorize(&self, principal: &Principal, action: Action<'_>) -> Result<(), Denied> {
+            let (verb, name) = match action {
+                Action::Publish(topic) => ("publish on", topic.as_str()),
+                Action::Subscribe(filter) => ("subscribe to", filter.as_str()),
+            };
+            if name == self.0 {
+                return Err(Denied {
+                    principal: principal.name().to_owned(),
+                    action: format!("{verb} {name}"),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn authorizer_sees_every_publish_and_subscribe() {
+        let broker = Broker::new(Arc::new(DenyTopic("secret")));
+        let alice = Principal::named("alice");
+        let error = broker.publish(&alice, event("secret", "x")).unwrap_err();
+        assert_eq!(error.to_string(), "principal alice may not publish on secret");
+        let error = broker
+            .subscribe(&alice, filters(&["ok", "secret"]), SubscribeOptions::default())
+            .unwrap_err();
+        assert!(matches!(error, SubscribeError::Denied(_)));
+        assert_eq!(broker.stats().denied, 2);
+        assert_eq!(broker.stats().subscriptions, 0);
+    }
+
+    #[tokio::test]
+    async fn recv_wakes_on_publish_and_ends_on_shutdown() {
+        let broker = Broker::default();
+        let mut sub = subscribe(&broker, &["t"], SubscribeOptions::default());
+        let publisher = broker.clone();
+        let task = tokio::spawn(async move {
+            let first = sub.recv().await.map(|e| e.cloudevent.attributes.id.clone());
+            let second = sub.recv().await.map(|e| e.cloudevent.attributes.id.clone());
+            (first, second)
+        });
+        tokio::task::yield_now().await;
+        publisher.publish(&Principal::anonymous(), event("t", "x")).unwrap();
+        publisher.shutdown();
+        let (first, second) = tokio::time::timeout(std::time::Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.unwrap(), "x");
+        assert_eq!(second, Err(RecvError::Shutdown));
+    }
+}
