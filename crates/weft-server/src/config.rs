@@ -1,0 +1,161 @@
+//! The node configuration: [`Config`], loaded from a YAML file, `WEFT_*` environment
+//! variables and command-line flags, in that order of precedence.
+//!
+//! [`Config::load`] reads every source completely and reports every problem of every
+//! source at once ([`ConfigErrors`]), each with its place: `FILE:LINE:COLUMN`,
+//! `environment variable WEFT_HTTP` or `flag --http`. Unknown YAML fields and unknown
+//! `WEFT_*` variables are errors, with a "did you mean" hint when a known name is close.
+//! The user guide is `docs/configuration.md`; keep it in step with this module.
+
+mod env;
+mod error;
+mod file;
+mod listen;
+mod log;
+mod node_name;
+mod setting;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+
+pub use env::IGNORED_ENV_VARS;
+pub use error::{ConfigError, ConfigErrors, ConfigProblem, Place};
+pub use listen::{Listen, ListenError};
+pub use log::{LogFormat, LogFormatError, LogLevel, LogLevelError};
+pub use node_name::{FALLBACK_NODE_NAME, MAX_NODE_NAME_LENGTH, NodeName, NodeNameError};
+pub use setting::ValueError;
+
+/// The default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./weft-data";
+
+/// A node's configuration, validated: every value here is usable as is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The node's name (default: the host name if valid, else `weft`).
+    pub node_name: NodeName,
+    /// Where the node keeps its data (default `./weft-data`).
+    pub data_dir: PathBuf,
+    /// The HTTP front end.
+    pub http: HttpConfig,
+    /// Log output.
+    pub log: LogConfig,
+    /// A file to write the bound listener addresses to once the node is ready.
+    pub ready_file: Option<PathBuf>,
+}
+
+/// The HTTP front end's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Where to listen (default `127.0.0.1:8080`), or [`Listen::Off`].
+    pub listen: Listen,
+    /// The largest event body accepted, in bytes (default 1 MiB).
+    pub max_event_bytes: usize,
+}
+
+impl HttpConfig {
+    /// The default HTTP listen address.
+    pub const DEFAULT_LISTEN: Listen =
+        Listen::Addr(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080)));
+
+    /// The default largest event, 1 MiB.
+    pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            listen: HttpConfig::DEFAULT_LISTEN,
+            max_event_bytes: HttpConfig::DEFAULT_MAX_EVENT_BYTES,
+        }
+    }
+}
+
+/// Log output settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogConfig {
+    /// Text (default) or JSON lines.
+    pub format: LogFormat,
+    /// The most verbose level logged (default info).
+    pub level: LogLevel,
+}
+
+/// Everything a configuration is loaded from.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSources {
+    /// The YAML config file, if any (the CLI's `--config` or `WEFT_CONFIG`).
+    pub file: Option<PathBuf>,
+    /// The environment, as name–value pairs; only `WEFT_*` names are read.
+    pub env: Vec<(String, String)>,
+    /// The command-line flags.
+    pub overrides: ConfigOverrides,
+}
+
+/// The command-line flags that override the file and the environment, as given.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigOverrides {
+    /// `--node-name`.
+    pub node_name: Option<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--http`: a listen address or `off`.
+    pub http: Option<String>,
+    /// `--ready-file`.
+    pub ready_file: Option<PathBuf>,
+    /// `--log-format`.
+    pub log_format: Option<String>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+    /// `--http-max-event-bytes`: a size such as `1MiB` or `1048576`.
+    pub http_max_event_bytes: Option<String>,
+}
+
+impl Config {
+    /// The configuration with nothing configured; the node name is the host name if it
+    /// is a valid [`NodeName`], else `weft`.
+    #[must_use]
+    pub fn defaults() -> Config {
+        Config::defaults_named(NodeName::default_for_host())
+    }
+
+    fn defaults_named(node_name: NodeName) -> Config {
+        Config {
+            node_name,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            http: HttpConfig::default(),
+            log: LogConfig::default(),
+            ready_file: None,
+        }
+    }
+
+    /// Loads the configuration: defaults, overridden by the file, then by the `WEFT_*`
+    /// environment variables, then by the flags.
+    ///
+    /// # Errors
+    /// Returns every problem of every source: an unreadable file, invalid YAML, unknown
+    /// fields, wrong types, invalid values, and unknown `WEFT_*` variables
+    /// (`WEFT_CONFIG` and `WEFT_SERVER` are known and ignored).
+    pub fn load(sources: ConfigSources) -> Result<Config, ConfigErrors> {
+        let ConfigSources {
+            file,
+            env,
+            overrides,
+        } = sources;
+        let mut errors = Vec::new();
+        let file_layer = file
+            .map(|path| file::read(&path, &mut errors))
+            .unwrap_or_default();
+        let env_layer = env::read_env(&env, &mut errors);
+        let flag_layer = env::read_flags(overrides, &mut errors);
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        let mut config = Config::defaults();
+        for layer in [file_layer, env_layer, flag_layer] {
+            layer.apply(&mut config);
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests;

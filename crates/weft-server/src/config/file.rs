@@ -1,0 +1,91 @@
+//! The config file: YAML read into a [`Layer`], every problem reported with its position.
+
+use std::path::Path;
+
+use weft_yaml::{Document, Errors, Mapping, Problem};
+
+use super::error::{ConfigError, ConfigProblem, Place};
+use super::setting::{Layer, max_event_bytes, parse_path};
+
+const TOP_LEVEL_KEYS: &[&str] = &["node_name", "data_dir", "ready_file", "log", "http"];
+const LOG_KEYS: &[&str] = &["format", "level"];
+const HTTP_KEYS: &[&str] = &["listen", "max_event_bytes"];
+
+/// Reads the config file at `path` into a layer, adding its problems to `errors`.
+pub(super) fn read(path: &Path, errors: &mut Vec<ConfigError>) -> Layer {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(source) => {
+            errors.push(ConfigError {
+                place: Place::File {
+                    path: path.to_owned(),
+                },
+                problem: ConfigProblem::ReadFile { source },
+            });
+            return Layer::default();
+        }
+    };
+    let (layer, diagnostics) = read_str(&path.display().to_string(), &text);
+    errors.extend(diagnostics.into_iter().map(ConfigError::from_diagnostic));
+    layer
+}
+
+/// Reads config `text` named `file` into a layer and its diagnostics, in file order.
+pub(super) fn read_str(file: &str, text: &str) -> (Layer, Errors) {
+    let mut diagnostics = Errors::new();
+    let documents = weft_yaml::parse_collecting(file, text, &mut diagnostics);
+    let mut layer = Layer::default();
+    if let Some(document) = documents.first() {
+        read_document(document, &mut layer, &mut diagnostics);
+    }
+    if let Some(extra) = documents.get(1) {
+        let message = format!(
+            "a config file holds one document, found {}",
+            documents.len()
+        );
+        let problem = Problem::Invalid { message };
+        diagnostics.report(file, extra.start, "", problem);
+    }
+    diagnostics.sort_by_position();
+    (layer, diagnostics)
+}
+
+fn read_document(document: &Document, layer: &mut Layer, errors: &mut Errors) {
+    let root = document.value();
+    if root.node().value == weft_yaml::NodeValue::Null {
+        return;
+    }
+    let Some(root) = root.mapping(errors) else {
+        return;
+    };
+    root.deny_unknown(TOP_LEVEL_KEYS, errors);
+    layer.node_name = root.take_parsed("node_name", errors);
+    layer.data_dir = root.take_with("data_dir", errors, parse_path);
+    layer.ready_file = root.take_with("ready_file", errors, parse_path);
+    if let Some(log) = root.take_mapping("log", errors) {
+        log.deny_unknown(LOG_KEYS, errors);
+        layer.log_format = log.take_parsed("format", errors);
+        layer.log_level = log.take_parsed("level", errors);
+    }
+    if let Some(http) = root.take_mapping("http", errors) {
+        read_http(&http, layer, errors);
+    }
+}
+
+fn read_http(http: &Mapping<'_>, layer: &mut Layer, errors: &mut Errors) {
+    http.deny_unknown(HTTP_KEYS, errors);
+    layer.http_listen = http.take_parsed("listen", errors);
+    if let Some(value) = http.take("max_event_bytes")
+        && let Some(bytes) = value.size(errors)
+    {
+        match max_event_bytes(bytes) {
+            Ok(bytes) => layer.http_max_event_bytes = Some(bytes),
+            Err(error) => value.report(
+                errors,
+                Problem::Invalid {
+                    message: error.to_string(),
+                },
+            ),
+        }
+    }
+}

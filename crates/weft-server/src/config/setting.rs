@@ -1,0 +1,232 @@
+//! The settings that every source can set, how each is spelt, and one layer of them.
+//!
+//! A source (the file, the environment, the flags) produces a [`Layer`]: the settings it
+//! sets. Loading applies the layers over the defaults in order of precedence.
+
+use std::path::PathBuf;
+
+use weft_yaml::SizeError;
+
+use super::Config;
+use super::listen::{Listen, ListenError};
+use super::log::{LogFormat, LogFormatError, LogLevel, LogLevelError};
+use super::node_name::{NodeName, NodeNameError};
+
+/// A setting that the environment and flags can set (the file sets the same ones under
+/// the YAML keys that [`Setting::yaml_path`] names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Setting {
+    NodeName,
+    DataDir,
+    ReadyFile,
+    LogFormat,
+    LogLevel,
+    Http,
+    HttpMaxEventBytes,
+}
+
+impl Setting {
+    /// Every setting, in the order the docs list them.
+    pub(super) const ALL: [Setting; 7] = [
+        Setting::NodeName,
+        Setting::DataDir,
+        Setting::ReadyFile,
+        Setting::LogFormat,
+        Setting::LogLevel,
+        Setting::Http,
+        Setting::HttpMaxEventBytes,
+    ];
+
+    /// The environment variable that sets it.
+    pub(super) fn env_var(self) -> &'static str {
+        match self {
+            Setting::NodeName => "WEFT_NODE_NAME",
+            Setting::DataDir => "WEFT_DATA_DIR",
+            Setting::ReadyFile => "WEFT_READY_FILE",
+            Setting::LogFormat => "WEFT_LOG_FORMAT",
+            Setting::LogLevel => "WEFT_LOG_LEVEL",
+            Setting::Http => "WEFT_HTTP",
+            Setting::HttpMaxEventBytes => "WEFT_HTTP_MAX_EVENT_BYTES",
+        }
+    }
+
+    /// The command-line flag that sets it.
+    pub(super) fn flag(self) -> &'static str {
+        match self {
+            Setting::NodeName => "--node-name",
+            Setting::DataDir => "--data-dir",
+            Setting::ReadyFile => "--ready-file",
+            Setting::LogFormat => "--log-format",
+            Setting::LogLevel => "--log-level",
+            Setting::Http => "--http",
+            Setting::HttpMaxEventBytes => "--http-max-event-bytes",
+        }
+    }
+
+    /// The YAML key path that sets it in the config file.
+    #[cfg(test)]
+    pub(super) fn yaml_path(self) -> &'static str {
+        match self {
+            Setting::NodeName => "node_name",
+            Setting::DataDir => "data_dir",
+            Setting::ReadyFile => "ready_file",
+            Setting::LogFormat => "log.format",
+            Setting::LogLevel => "log.level",
+            Setting::Http => "http.listen",
+            Setting::HttpMaxEventBytes => "http.max_event_bytes",
+        }
+    }
+
+    /// Sets this setting in `layer` from its text form.
+    pub(super) fn set(self, layer: &mut Layer, text: &str) -> Result<(), ValueError> {
+        match self {
+            Setting::NodeName => layer.node_name = Some(text.parse()?),
+            Setting::DataDir => layer.data_dir = Some(parse_path(text)?),
+            Setting::ReadyFile => layer.ready_file = Some(parse_path(text)?),
+            Setting::LogFormat => layer.log_format = Some(text.parse()?),
+            Setting::LogLevel => layer.log_level = Some(text.parse()?),
+            Setting::Http => layer.http_listen = Some(text.parse()?),
+            Setting::HttpMaxEventBytes => {
+                let bytes = weft_yaml::parse_size(text)?;
+                layer.http_max_event_bytes = Some(max_event_bytes(bytes)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a setting's value is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// An empty value, where a path was expected.
+    #[error("empty path")]
+    EmptyPath,
+    /// A bad node name.
+    #[error(transparent)]
+    NodeName(#[from] NodeNameError),
+    /// A bad listen address.
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    /// A bad log format.
+    #[error(transparent)]
+    LogFormat(#[from] LogFormatError),
+    /// A bad log level.
+    #[error(transparent)]
+    LogLevel(#[from] LogLevelError),
+    /// A size that does not parse.
+    #[error(transparent)]
+    Size(#[from] SizeError),
+    /// A maximum event size of zero.
+    #[error("the largest event must be at least 1 byte")]
+    ZeroMaxEventBytes,
+    /// A maximum event size that this machine cannot address.
+    #[error("{bytes} bytes is more than this machine can address")]
+    MaxEventBytesTooLarge {
+        /// The size asked for.
+        bytes: u64,
+    },
+}
+
+/// A path setting: any non-empty text.
+pub(super) fn parse_path(text: &str) -> Result<PathBuf, ValueError> {
+    if text.is_empty() {
+        Err(ValueError::EmptyPath)
+    } else {
+        Ok(PathBuf::from(text))
+    }
+}
+
+/// A maximum event size: at least 1 byte, and addressable.
+pub(super) fn max_event_bytes(bytes: u64) -> Result<usize, ValueError> {
+    if bytes == 0 {
+        return Err(ValueError::ZeroMaxEventBytes);
+    }
+    usize::try_from(bytes).map_err(|_| ValueError::MaxEventBytesTooLarge { bytes })
+}
+
+/// The settings one source sets.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(super) struct Layer {
+    pub(super) node_name: Option<NodeName>,
+    pub(super) data_dir: Option<PathBuf>,
+    pub(super) ready_file: Option<PathBuf>,
+    pub(super) log_format: Option<LogFormat>,
+    pub(super) log_level: Option<LogLevel>,
+    pub(super) http_listen: Option<Listen>,
+    pub(super) http_max_event_bytes: Option<usize>,
+}
+
+impl Layer {
+    /// Overwrites in `config` every setting this layer sets.
+    pub(super) fn apply(self, config: &mut Config) {
+        let Layer {
+            node_name,
+            data_dir,
+            ready_file,
+            log_format,
+            log_level,
+            http_listen,
+            http_max_event_bytes,
+        } = self;
+        if let Some(node_name) = node_name {
+            config.node_name = node_name;
+        }
+        if let Some(data_dir) = data_dir {
+            config.data_dir = data_dir;
+        }
+        if ready_file.is_some() {
+            config.ready_file = ready_file;
+        }
+        if let Some(format) = log_format {
+            config.log.format = format;
+        }
+        if let Some(level) = log_level {
+            config.log.level = level;
+        }
+        if let Some(listen) = http_listen {
+            config.http.listen = listen;
+        }
+        if let Some(bytes) = http_max_event_bytes {
+            config.http.max_event_bytes = bytes;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_has_distinct_names() {
+        let mut names: Vec<&str> = Setting::ALL
+            .iter()
+            .flat_map(|s| [s.env_var(), s.flag(), s.yaml_path()])
+            .collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count);
+    }
+
+    #[test]
+    fn env_var_and_flag_follow_the_yaml_path() {
+        for setting in Setting::ALL {
+            let path = setting.yaml_path().replace(".listen", "");
+            let words = path.replace('.', "_");
+            assert_eq!(setting.env_var(), format!("WEFT_{}", words.to_uppercase()));
+            assert_eq!(setting.flag(), format!("--{}", words.replace('_', "-")));
+        }
+    }
+
+    #[test]
+    fn max_event_bytes_must_be_positive() {
+        assert_eq!(max_event_bytes(0), Err(ValueError::ZeroMaxEventBytes));
+        assert_eq!(max_event_bytes(1), Ok(1));
+    }
+
+    #[test]
+    fn empty_path_is_rejected() {
+        assert_eq!(parse_path(""), Err(ValueError::EmptyPath));
+    }
+}

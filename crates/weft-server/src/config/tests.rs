@@ -1,0 +1,402 @@
+//! Tests of loading a configuration from its three sources.
+
+use std::path::Path;
+
+use super::*;
+
+/// A config file with `text` in a fresh directory (kept alive by the returned guard).
+fn config_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("weft.yaml");
+    std::fs::write(&path, text).unwrap();
+    (directory, path)
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
+    Config::load(ConfigSources {
+        file: Some(path.to_owned()),
+        ..ConfigSources::default()
+    })
+}
+
+fn load_env(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+    Config::load(ConfigSources {
+        env: env(pairs),
+        ..ConfigSources::default()
+    })
+}
+
+/// The config file's problems as displayed, for a file named `weft.yaml`.
+fn file_problems(text: &str) -> Vec<String> {
+    let (_, diagnostics) = file::read_str("weft.yaml", text);
+    diagnostics
+        .into_iter()
+        .map(|diagnostic| ConfigError::from_diagnostic(diagnostic).to_string())
+        .collect()
+}
+
+fn lines(errors: &ConfigErrors) -> Vec<String> {
+    errors.to_string().lines().map(str::to_owned).collect()
+}
+
+fn addr(text: &str) -> Listen {
+    Listen::Addr(text.parse().unwrap())
+}
+
+#[test]
+fn defaults_are_documented_values() {
+    let config = Config::defaults_named("edge-1".parse().unwrap());
+    assert_eq!(config.node_name.as_str(), "edge-1");
+    assert_eq!(config.data_dir, PathBuf::from("./weft-data"));
+    assert_eq!(config.http.listen, addr("127.0.0.1:8080"));
+    assert_eq!(config.http.max_event_bytes, 1_048_576);
+    assert_eq!(config.log.format, LogFormat::Text);
+    assert_eq!(config.log.level, LogLevel::Info);
+    assert_eq!(config.ready_file, None);
+}
+
+#[test]
+fn no_sources_load_the_defaults() {
+    let config = Config::load(ConfigSources::default()).unwrap();
+    assert_eq!(config, Config::defaults());
+}
+
+#[test]
+fn file_sets_every_field() {
+    let (_guard, path) = config_file(concat!(
+        "node_name: edge-1\n",
+        "data_dir: /var/lib/weft\n",
+        "ready_file: /tmp/weft.ready\n",
+        "log: {format: json, level: debug}\n",
+        "http: {listen: \"0.0.0.0:9000\", max_event_bytes: 512KiB}\n",
+    ));
+    let config = load_file(&path).unwrap();
+    assert_eq!(config.node_name.as_str(), "edge-1");
+    assert_eq!(config.data_dir, PathBuf::from("/var/lib/weft"));
+    assert_eq!(config.ready_file, Some(PathBuf::from("/tmp/weft.ready")));
+    assert_eq!(config.log.format, LogFormat::Json);
+    assert_eq!(config.log.level, LogLevel::Debug);
+    assert_eq!(config.http.listen, addr("0.0.0.0:9000"));
+    assert_eq!(config.http.max_event_bytes, 524_288);
+}
+
+#[test]
+fn empty_or_comment_only_file_means_defaults() {
+    let (_guard, path) = config_file("# nothing configured yet\n");
+    assert_eq!(load_file(&path).unwrap(), Config::defaults());
+    let (_guard, path) = config_file("");
+    assert_eq!(load_file(&path).unwrap(), Config::defaults());
+}
+
+#[test]
+fn env_overrides_file_and_flag_overrides_env() {
+    let (_guard, path) = config_file("http: {listen: \"127.0.0.1:1000\"}\nlog: {level: warn}\n");
+    let sources = |flag: Option<&str>, env_value: Option<&str>| ConfigSources {
+        file: Some(path.clone()),
+        env: env_value
+            .map(|value| env(&[("WEFT_HTTP", value)]))
+            .unwrap_or_default(),
+        overrides: ConfigOverrides {
+            http: flag.map(str::to_owned),
+            ..ConfigOverrides::default()
+        },
+    };
+    let file_only = Config::load(sources(None, None)).unwrap();
+    assert_eq!(file_only.http.listen, addr("127.0.0.1:1000"));
+    let with_env = Config::load(sources(None, Some("127.0.0.1:2000"))).unwrap();
+    assert_eq!(with_env.http.listen, addr("127.0.0.1:2000"));
+    let with_flag = Config::load(sources(Some("127.0.0.1:3000"), Some("127.0.0.1:2000"))).unwrap();
+    assert_eq!(with_flag.http.listen, addr("127.0.0.1:3000"));
+    // A field only the file sets is kept under the others.
+    assert_eq!(with_flag.log.level, LogLevel::Warn);
+}
+
+#[test]
+fn every_env_var_sets_its_field() {
+    let config = load_env(&[
+        ("WEFT_NODE_NAME", "env-node"),
+        ("WEFT_DATA_DIR", "/data"),
+        ("WEFT_READY_FILE", "/run/ready"),
+        ("WEFT_LOG_FORMAT", "json"),
+        ("WEFT_LOG_LEVEL", "trace"),
+        ("WEFT_HTTP", "off"),
+        ("WEFT_HTTP_MAX_EVENT_BYTES", "2MB"),
+    ])
+    .unwrap();
+    assert_eq!(config.node_name.as_str(), "env-node");
+    assert_eq!(config.data_dir, PathBuf::from("/data"));
+    assert_eq!(config.ready_file, Some(PathBuf::from("/run/ready")));
+    assert_eq!(config.log.format, LogFormat::Json);
+    assert_eq!(config.log.level, LogLevel::Trace);
+    assert_eq!(config.http.listen, Listen::Off);
+    assert_eq!(config.http.max_event_bytes, 2_000_000);
+}
+
+#[test]
+fn every_flag_sets_its_field() {
+    let config = Config::load(ConfigSources {
+        overrides: ConfigOverrides {
+            node_name: Some("flag-node".into()),
+            data_dir: Some("/flag-data".into()),
+            http: Some("[::1]:0".into()),
+            ready_file: Some("/flag-ready".into()),
+            log_format: Some("json".into()),
+            log_level: Some("error".into()),
+            http_max_event_bytes: Some("1048576".into()),
+        },
+        ..ConfigSources::default()
+    })
+    .unwrap();
+    assert_eq!(config.node_name.as_str(), "flag-node");
+    assert_eq!(config.data_dir, PathBuf::from("/flag-data"));
+    assert_eq!(config.http.listen, addr("[::1]:0"));
+    assert_eq!(config.ready_file, Some(PathBuf::from("/flag-ready")));
+    assert_eq!(config.log.format, LogFormat::Json);
+    assert_eq!(config.log.level, LogLevel::Error);
+    assert_eq!(config.http.max_event_bytes, 1_048_576);
+}
+
+#[test]
+fn listen_off_disables_http_in_every_source() {
+    let (_guard, path) = config_file("http:\n  listen: off\n");
+    assert_eq!(load_file(&path).unwrap().http.listen, Listen::Off);
+    assert_eq!(
+        load_env(&[("WEFT_HTTP", "off")]).unwrap().http.listen,
+        Listen::Off
+    );
+}
+
+#[test]
+fn port_zero_is_accepted() {
+    let (_guard, path) = config_file("http: {listen: \"127.0.0.1:0\"}\n");
+    let config = load_file(&path).unwrap();
+    assert_eq!(config.http.listen.addr().map(|a| a.port()), Some(0));
+}
+
+#[test]
+fn bad_address_is_reported_at_its_position() {
+    assert_eq!(
+        file_problems("http:\n  listen: 127.0.0.1:99999\n"),
+        [
+            "weft.yaml:2:11: http.listen: invalid listen address `127.0.0.1:99999`, expected `off` or IP:PORT such as 127.0.0.1:8080 or [::1]:8080"
+        ]
+    );
+}
+
+#[test]
+fn sizes_accept_integers_and_units() {
+    for (text, bytes) in [("4096", 4096), ("1MiB", 1 << 20), ("\"64KB\"", 64_000)] {
+        let (_guard, path) = config_file(&format!("http: {{max_event_bytes: {text}}}\n"));
+        assert_eq!(
+            load_file(&path).unwrap().http.max_event_bytes,
+            bytes,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn bad_sizes_are_rejected_with_the_reason() {
+    assert_eq!(
+        file_problems("http:\n  max_event_bytes: 0\n---\n"),
+        [
+            "weft.yaml:2:20: http.max_event_bytes: the largest event must be at least 1 byte",
+            "weft.yaml:3:1: a config file holds one document, found 2",
+        ]
+    );
+    let errors = load_env(&[("WEFT_HTTP_MAX_EVENT_BYTES", "big")]).unwrap_err();
+    assert_eq!(
+        lines(&errors),
+        [
+            "environment variable WEFT_HTTP_MAX_EVENT_BYTES: invalid size `big`, expected a number of bytes or a size such as 512KiB or 1MiB"
+        ]
+    );
+}
+
+#[test]
+fn node_name_rules_apply_to_every_source() {
+    assert_eq!(
+        file_problems("node_name: \"-edge\"\n"),
+        ["weft.yaml:1:12: node_name: node name `-edge` must start with a letter or a digit"]
+    );
+    let errors = Config::load(ConfigSources {
+        env: env(&[("WEFT_NODE_NAME", "")]),
+        overrides: ConfigOverrides {
+            node_name: Some("edge 1".into()),
+            ..ConfigOverrides::default()
+        },
+        ..ConfigSources::default()
+    })
+    .unwrap_err();
+    assert_eq!(
+        lines(&errors),
+        [
+            "environment variable WEFT_NODE_NAME: node name is empty",
+            "flag --node-name: node name `edge 1` contains ' ', only ASCII letters, digits, `.`, `_` and `-` are allowed",
+        ]
+    );
+}
+
+#[test]
+fn unknown_field_is_rejected_with_a_suggestion() {
+    assert_eq!(
+        file_problems("htpp:\n  listen: off\nlog:\n  levle: debug\n"),
+        [
+            "weft.yaml:1:1: htpp: unknown field `htpp`, did you mean `http`?",
+            "weft.yaml:4:3: log.levle: unknown field `levle`, did you mean `level`?",
+        ]
+    );
+}
+
+#[test]
+fn wrong_types_are_rejected() {
+    assert_eq!(
+        file_problems("node_name: 42\nhttp: off\nlog: {level: 3}\n"),
+        [
+            "weft.yaml:1:12: node_name: expected a string, found the integer 42 (put it in quotes to make it a string)",
+            "weft.yaml:2:7: http: expected a mapping, found the string \"off\"",
+            "weft.yaml:3:14: log.level: expected a string, found the integer 3 (put it in quotes to make it a string)",
+        ]
+    );
+    assert_eq!(
+        file_problems("- a\n"),
+        ["weft.yaml:1:1: expected a mapping, found a sequence"]
+    );
+}
+
+#[test]
+fn yaml_syntax_error_has_a_position() {
+    assert_eq!(
+        file_problems("http:\n  listen: [\n"),
+        ["weft.yaml:3:1: invalid yaml: while parsing a node, did not find expected node content"]
+    );
+}
+
+#[test]
+fn several_errors_from_every_source_are_reported_at_once() {
+    let (_guard, path) = config_file(concat!(
+        "node_name: edge-1\n",
+        "data_dri: /tmp\n",
+        "log:\n",
+        "  format: xml\n",
+        "http:\n",
+        "  listen: localhost:8080\n",
+        "  max_event_bytes: 0\n",
+    ));
+    let errors = Config::load(ConfigSources {
+        file: Some(path.clone()),
+        env: env(&[
+            ("WEFT_LOG_LEVEL", "loud"),
+            ("WEFT_HTP", "off"),
+            ("HOME", "/root"),
+            ("WEFT_CONFIG", "ignored.yaml"),
+            ("WEFT_SERVER", "http://127.0.0.1:8080"),
+        ]),
+        overrides: ConfigOverrides {
+            http_max_event_bytes: Some("1 parsec".into()),
+            ..ConfigOverrides::default()
+        },
+    })
+    .unwrap_err();
+    let file = path.display();
+    assert_eq!(
+        lines(&errors),
+        [
+            format!("{file}:2:1: data_dri: unknown field `data_dri`, did you mean `data_dir`?"),
+            format!("{file}:4:11: log.format: unknown log format `xml`, expected `text` or `json`"),
+            format!("{file}:6:11: http.listen: listen address `localhost:8080` names a host, write an IP address instead such as 127.0.0.1:8080 or 0.0.0.0:8080"),
+            format!("{file}:7:20: http.max_event_bytes: the largest event must be at least 1 byte"),
+            "environment variable WEFT_HTP: unknown weft variable, did you mean WEFT_HTTP?".to_owned(),
+            "environment variable WEFT_LOG_LEVEL: unknown log level `loud`, expected one of `error`, `warn`, `info`, `debug`, `trace`".to_owned(),
+            "flag --http-max-event-bytes: unknown size unit `parsec` in `1 parsec`, expected one of B, KB, MB, GB, TB, KiB, MiB, GiB, TiB".to_owned(),
+        ]
+    );
+    let places: Vec<&Place> = errors.iter().map(|error| &error.place).collect();
+    assert!(matches!(
+        places[0],
+        Place::Position {
+            line: 2,
+            column: 1,
+            ..
+        }
+    ));
+    assert_eq!(
+        places[4],
+        &Place::Env {
+            name: "WEFT_HTP".into()
+        }
+    );
+    assert_eq!(
+        places[6],
+        &Place::Flag {
+            flag: "--http-max-event-bytes"
+        }
+    );
+}
+
+#[test]
+fn unknown_weft_variable_is_an_error_and_others_are_ignored() {
+    let errors = load_env(&[
+        ("WEFT_NODENAME", "x"),
+        ("WEFT_COLOUR", "blue"),
+        ("PATH", "/bin"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        lines(&errors),
+        [
+            "environment variable WEFT_COLOUR: unknown weft variable",
+            "environment variable WEFT_NODENAME: unknown weft variable, did you mean WEFT_NODE_NAME?",
+        ]
+    );
+    assert!(load_env(&[("WEFT_CONFIG", "x"), ("WEFT_SERVER", "y")]).is_ok());
+}
+
+#[test]
+fn missing_file_names_the_path_and_other_sources_are_still_checked() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("absent.yaml");
+    let errors = Config::load(ConfigSources {
+        file: Some(path.clone()),
+        env: env(&[("WEFT_HTTP", "nowhere")]),
+        ..ConfigSources::default()
+    })
+    .unwrap_err();
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors.0[0].place, Place::File { path: path.clone() });
+    let first = lines(&errors).remove(0);
+    assert!(
+        first.starts_with(&format!("{}: cannot read config file: ", path.display())),
+        "{first}"
+    );
+}
+
+#[test]
+fn empty_paths_are_rejected() {
+    assert_eq!(
+        file_problems("data_dir: \"\"\n"),
+        ["weft.yaml:1:11: data_dir: empty path"]
+    );
+    let errors = Config::load(ConfigSources {
+        overrides: ConfigOverrides {
+            ready_file: Some(PathBuf::new()),
+            ..ConfigOverrides::default()
+        },
+        ..ConfigSources::default()
+    })
+    .unwrap_err();
+    assert_eq!(lines(&errors), ["flag --ready-file: empty path"]);
+}
+
+#[test]
+fn null_values_in_the_file_mean_unset() {
+    let (_guard, path) = config_file("ready_file:\nhttp:\nlog: ~\n");
+    assert_eq!(load_file(&path).unwrap(), Config::defaults());
+}
