@@ -39,9 +39,13 @@ fn fanout(c: &mut Criterion) {
             .collect();
         let principal = Principal::anonymous();
         let template = event();
-        group.bench_with_input(BenchmarkId::from_parameter(subscribers), &subscribers, |b, _| {
-            b.iter(|| broker.publish(&principal, template.clone()).unwrap());
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(subscribers),
+            &subscribers,
+            |b, _| {
+                b.iter(|| broker.publish(&principal, template.clone()).unwrap());
+            },
+        );
     }
     group.finish();
 }

@@ -8,7 +8,9 @@ use weft_core::{Event, Filter};
 use weft_topic::SubscriptionIndex;
 
 use crate::auth::{Action, AllowAll, Authorizer, Denied, Principal};
-use crate::queue::{Offer, RecvError, SubscribeOptions, SubscriberQueue, Subscription, SubscriptionId};
+use crate::queue::{
+    Offer, RecvError, SubscribeOptions, SubscriberQueue, Subscription, SubscriptionId,
+};
 
 /// The in-process broker. Cheap to clone: every clone is a handle to the same broker.
 #[derive(Clone)]
@@ -115,7 +117,10 @@ impl Broker {
     /// filter. Never waits for a subscriber.
     pub fn publish(&self, principal: &Principal, event: Event) -> Result<Published, PublishError> {
         let inner = &self.inner;
-        if let Err(denied) = inner.authorizer.authorize(principal, Action::Publish(&event.topic)) {
+        if let Err(denied) = inner
+            .authorizer
+            .authorize(principal, Action::Publish(&event.topic))
+        {
             inner.counters.denied.fetch_add(1, Ordering::Relaxed);
             return Err(denied.into());
         }
@@ -145,7 +150,10 @@ impl Broker {
             }
         }
         inner.counters.published.fetch_add(1, Ordering::Relaxed);
-        inner.counters.delivered.fetch_add(delivered, Ordering::Relaxed);
+        inner
+            .counters
+            .delivered
+            .fetch_add(delivered, Ordering::Relaxed);
         Ok(Published {
             subscribers: targets.len(),
         })
@@ -163,7 +171,10 @@ impl Broker {
             return Err(SubscribeError::NoFilters);
         }
         for filter in &filters {
-            if let Err(denied) = inner.authorizer.authorize(principal, Action::Subscribe(filter)) {
+            if let Err(denied) = inner
+                .authorizer
+                .authorize(principal, Action::Subscribe(filter))
+            {
                 inner.counters.denied.fetch_add(1, Ordering::Relaxed);
                 return Err(denied.into());
             }
@@ -186,7 +197,11 @@ impl Broker {
             }
         }
         inner.counters.subscriptions.fetch_add(1, Ordering::Relaxed);
-        Ok(Subscription::new(queue, filters, Arc::downgrade(&self.inner)))
+        Ok(Subscription::new(
+            queue,
+            filters,
+            Arc::downgrade(&self.inner),
+        ))
     }
 
     /// Ends every subscription (their `recv` returns [`RecvError::Shutdown`]).
@@ -216,15 +231,21 @@ impl Inner {
     fn read_index(&self) -> std::sync::RwLockReadGuard<'_, SubscriptionIndex<Entry>> {
         // Index updates are single insert/remove calls that cannot be observed half-done
         // by a panic elsewhere, so a poisoned lock is still consistent.
-        self.index.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.index
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write_index(&self) -> std::sync::RwLockWriteGuard<'_, SubscriptionIndex<Entry>> {
-        self.index.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.index
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock_live(&self) -> MutexGuard<'_, HashMap<SubscriptionId, Arc<SubscriberQueue>>> {
-        self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn unsubscribe(&self, queue: &Arc<SubscriberQueue>, filters: &[Filter]) {
@@ -298,7 +319,9 @@ mod tests {
     fn overlapping_filters_deliver_once() {
         let broker = Broker::default();
         let mut sub = subscribe(&broker, &["a/>", "a/*", "a/b"], SubscribeOptions::default());
-        broker.publish(&Principal::anonymous(), event("a/b", "x")).unwrap();
+        broker
+            .publish(&Principal::anonymous(), event("a/b", "x"))
+            .unwrap();
         assert_eq!(drain_ids(&mut sub), ["x"]);
     }
 
@@ -307,7 +330,9 @@ mod tests {
         let broker = Broker::default();
         let mut first = subscribe(&broker, &["t"], SubscribeOptions::default());
         let mut second = subscribe(&broker, &["t"], SubscribeOptions::default());
-        broker.publish(&Principal::anonymous(), event("t", "x")).unwrap();
+        broker
+            .publish(&Principal::anonymous(), event("t", "x"))
+            .unwrap();
         let a = first.try_recv().unwrap().unwrap();
         let b = second.try_recv().unwrap().unwrap();
         assert!(Arc::ptr_eq(&a, &b));
@@ -323,7 +348,9 @@ mod tests {
         let mut slow = subscribe(&broker, &["t"], options);
         let mut fast = subscribe(&broker, &["t"], SubscribeOptions::default());
         for id in ["1", "2", "3", "4"] {
-            broker.publish(&Principal::anonymous(), event("t", id)).unwrap();
+            broker
+                .publish(&Principal::anonymous(), event("t", id))
+                .unwrap();
         }
         assert_eq!(drain_ids(&mut slow), ["3", "4"]);
         assert_eq!(slow.dropped(), 2);
@@ -341,7 +368,9 @@ mod tests {
         let mut slow = subscribe(&broker, &["t"], options);
         let mut fast = subscribe(&broker, &["t"], SubscribeOptions::default());
         for id in ["1", "2", "3"] {
-            broker.publish(&Principal::anonymous(), event("t", id)).unwrap();
+            broker
+                .publish(&Principal::anonymous(), event("t", id))
+                .unwrap();
         }
         assert_eq!(
             slow.try_recv(),
@@ -358,7 +387,9 @@ mod tests {
         assert_eq!(broker.stats().subscriptions, 1);
         drop(sub);
         assert_eq!(broker.stats().subscriptions, 0);
-        let published = broker.publish(&Principal::anonymous(), event("t", "x")).unwrap();
+        let published = broker
+            .publish(&Principal::anonymous(), event("t", "x"))
+            .unwrap();
         assert_eq!(published.subscribers, 0);
     }
 
@@ -366,7 +397,11 @@ mod tests {
     fn subscribe_needs_a_filter() {
         let broker = Broker::default();
         let error = broker
-            .subscribe(&Principal::anonymous(), Vec::new(), SubscribeOptions::default())
+            .subscribe(
+                &Principal::anonymous(),
+                Vec::new(),
+                SubscribeOptions::default(),
+            )
             .unwrap_err();
         assert_eq!(error, SubscribeError::NoFilters);
     }
@@ -394,9 +429,16 @@ mod tests {
         let broker = Broker::new(Arc::new(DenyTopic("secret")));
         let alice = Principal::named("alice");
         let error = broker.publish(&alice, event("secret", "x")).unwrap_err();
-        assert_eq!(error.to_string(), "principal alice may not publish on secret");
+        assert_eq!(
+            error.to_string(),
+            "principal alice may not publish on secret"
+        );
         let error = broker
-            .subscribe(&alice, filters(&["ok", "secret"]), SubscribeOptions::default())
+            .subscribe(
+                &alice,
+                filters(&["ok", "secret"]),
+                SubscribeOptions::default(),
+            )
             .unwrap_err();
         assert!(matches!(error, SubscribeError::Denied(_)));
         assert_eq!(broker.stats().denied, 2);
@@ -414,7 +456,9 @@ mod tests {
             (first, second)
         });
         tokio::task::yield_now().await;
-        publisher.publish(&Principal::anonymous(), event("t", "x")).unwrap();
+        publisher
+            .publish(&Principal::anonymous(), event("t", "x"))
+            .unwrap();
         publisher.shutdown();
         let (first, second) = tokio::time::timeout(std::time::Duration::from_secs(5), task)
             .await

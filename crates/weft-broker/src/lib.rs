@@ -21,6 +21,6 @@ mod queue;
 pub use auth::{Action, AllowAll, Authorizer, Denied, Principal};
 pub use broker::{Broker, BrokerStats, PublishError, Published, SubscribeError};
 pub use queue::{
-    OverflowPolicy, RecvError, SubscribeOptions, Subscription, SubscriptionId,
-    DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RecvError, SubscribeOptions, Subscription,
+    SubscriptionId,
 };

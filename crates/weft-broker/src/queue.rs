@@ -141,7 +141,9 @@ impl SubscriberQueue {
     fn lock(&self) -> MutexGuard<'_, QueueState> {
         // A panic while holding this lock cannot leave the queue inconsistent (every
         // critical section is a single VecDeque operation), so poisoning is ignored.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Offers an event without ever blocking the publisher.
@@ -195,7 +197,11 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub(crate) fn new(queue: Arc<SubscriberQueue>, filters: Vec<Filter>, broker: Weak<Inner>) -> Self {
+    pub(crate) fn new(
+        queue: Arc<SubscriberQueue>,
+        filters: Vec<Filter>,
+        broker: Weak<Inner>,
+    ) -> Self {
         Self {
             queue,
             filters,
@@ -233,7 +239,11 @@ impl Subscription {
     /// Moves up to `max` queued events into `out` without waiting; waits only when the
     /// queue is empty. Returns how many were moved. Lets a front end write a burst of
     /// events with one flush.
-    pub async fn recv_many(&mut self, out: &mut Vec<Arc<Event>>, max: usize) -> Result<usize, RecvError> {
+    pub async fn recv_many(
+        &mut self,
+        out: &mut Vec<Arc<Event>>,
+        max: usize,
+    ) -> Result<usize, RecvError> {
         loop {
             {
                 let mut state = self.queue.lock();

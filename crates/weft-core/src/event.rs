@@ -5,6 +5,17 @@
 //! an optional partitioning key, the node it entered the mesh at and when it arrived.
 //! Every value of these types is valid: construct them through the checked constructors
 //! and parsers, then trust them.
+//!
+//! Attributes are written and read by their CloudEvents names with [`Attributes::set`]
+//! (which applies the specification's rules), [`Attributes::get`] and
+//! [`Attributes::iter`] (every attribute including `specversion`, in a stable order, for
+//! binary-mode encoders); decoders that meet attributes one at a time use an
+//! [`AttributesBuilder`]. The rules weft enforces are listed in `docs/cloudevents.md`.
+
+mod attributes;
+mod rules;
+mod timestamp;
+mod value;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,6 +24,10 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use crate::topic::Topic;
+
+pub use attributes::{AttributesBuilder, AttributesIter};
+pub use rules::MAX_NAME_LEN;
+pub use value::AttributeValue;
 
 /// The only CloudEvents `specversion` weft accepts.
 pub const SPEC_VERSION: &str = "1.0";
@@ -125,6 +140,42 @@ pub enum EventError {
         /// What is wrong, for humans.
         reason: String,
     },
+    /// One event of a batch is invalid. The message repeats the inner error so that it
+    /// is complete on its own (``event 3: missing required attribute `id` ``); the inner
+    /// error is kept as a field rather than as the `source` so it is not printed twice.
+    #[error("event {index}: {error}")]
+    Batch {
+        /// The 0-based position of the event in the batch.
+        index: usize,
+        /// What is wrong with it.
+        error: Box<EventError>,
+    },
+}
+
+impl CloudEvent {
+    /// An event from validated attributes and optional data (`None` means "no data",
+    /// which is different from empty data).
+    pub fn new(attributes: Attributes, data: Option<Bytes>) -> Self {
+        Self { attributes, data }
+    }
+}
+
+impl Event {
+    /// A CloudEvent as weft carries it, published on `topic`, without a key.
+    pub fn new(
+        cloudevent: CloudEvent,
+        topic: Topic,
+        origin: impl Into<String>,
+        received_at: SystemTime,
+    ) -> Self {
+        Self {
+            cloudevent,
+            topic,
+            key: None,
+            origin: origin.into(),
+            received_at,
+        }
+    }
 }
 
 impl fmt::Display for ExtensionName {
@@ -138,3 +189,6 @@ impl fmt::Display for Timestamp {
         f.write_str(&self.text)
     }
 }
+
+#[cfg(test)]
+mod tests;

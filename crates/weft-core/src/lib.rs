@@ -16,7 +16,7 @@ pub mod topic;
 
 pub use clock::{Clock, SystemClock};
 pub use event::{
-    Attributes, CloudEvent, Event, EventError, ExtensionName, ExtensionValue, SPEC_VERSION,
-    Timestamp,
+    AttributeValue, Attributes, AttributesBuilder, CloudEvent, Event, EventError, ExtensionName,
+    ExtensionValue, SPEC_VERSION, Timestamp,
 };
 pub use topic::{Filter, Topic, TopicError};

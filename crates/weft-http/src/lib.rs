@@ -1,1 +1,58 @@
-//! weft-http (being built).
+//! `weft-http`: the HTTP front end of a weft node.
+//!
+//! It speaks the CloudEvents HTTP binding ([`binding`]: binary, structured and batched
+//! modes) and serves the versioned API under `/v1`: publish (`POST /v1/topics/{topic}`),
+//! live subscribe as Server-Sent Events (`GET /v1/subscribe`) or WebSocket
+//! (`GET /v1/ws`), node information, health and readiness, and the API's OpenAPI
+//! document. Errors are RFC 9457 `application/problem+json` ([`problem`]); the mapping
+//! from broker and event errors to HTTP statuses lives in that one file.
+//!
+//! Entry point: [`serve`] takes an already-bound listener, so tests bind port 0.
+//! Depends on `weft-core`, `weft-topic` and `weft-broker`; never on another front end.
+
+pub mod binding;
+mod context;
+pub mod event_stream;
+mod node;
+pub mod problem;
+mod publish;
+mod subscribe;
+
+pub use context::{HttpContext, HttpCounters, HttpOptions, NodeDescription};
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+/// The API's router, with every route under its final path.
+pub fn router(context: HttpContext) -> Router {
+    Router::new()
+        .route("/v1/topics/{*topic}", post(publish::publish))
+        .route("/v1/subscribe", get(subscribe::sse))
+        .route("/v1/ws", get(subscribe::websocket))
+        .route("/v1/node", get(node::node_info))
+        .route("/v1/openapi.json", get(node::openapi))
+        .route("/healthz", get(node::healthz))
+        .route("/readyz", get(node::readyz))
+        .fallback(node::not_found)
+        // Publish enforces its own, content-type-aware limits while reading the body.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(context)
+}
+
+/// Serves the HTTP API on `listener` until `shutdown` completes, then stops accepting
+/// and waits for open requests to finish. Long-lived subscriptions end when the broker
+/// shuts down, so call [`weft_broker::Broker::shutdown`] before or as `shutdown` fires.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    context: HttpContext,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(context).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,1 +1,19 @@
-//! weft-server (being built).
+//! `weft-server`: the composition root of a weft node.
+//!
+//! It turns a validated [`config::Config`] into a running node: it binds every enabled
+//! listener ([`bind`]) — or takes listeners the caller bound, so tests run on port 0 —
+//! creates the broker, starts each front end on its listener ([`start`]), writes the
+//! ready file once everything is bound, and shuts the node down gracefully.
+//!
+//! This is the only crate that knows every other weft crate; nothing depends on it but
+//! the `weft` binary and the test harness.
+
+pub mod config;
+mod node;
+mod ready;
+
+pub use node::{Listeners, RunningNode, StartError, bind, start};
+pub use ready::write_ready_file;
+
+/// weft's version, as reported by `weft version` and `/v1/node`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

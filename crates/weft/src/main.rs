@@ -1,1 +1,49 @@
-fn main() {}
+//! `weft`: the command-line tool of the weft event mesh.
+//!
+//! `weft serve` runs a node; `weft pub` and `weft sub` are HTTP clients of a running node;
+//! `weft version` prints the version. This binary is deliberately thin: a node is built
+//! by `weft-server`, and the clients speak the public HTTP API like any other client.
+
+mod cli;
+mod client;
+mod publish;
+mod serve;
+mod subscribe;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("weft: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Pub(args) => publish::run(args).await,
+            Command::Sub(args) => subscribe::run(args).await,
+            Command::Version => {
+                println!("weft {}", weft_server::VERSION);
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("weft: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

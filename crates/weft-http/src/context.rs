@@ -1,0 +1,85 @@
+//! The state every HTTP handler shares.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use weft_broker::Broker;
+
+/// Limits and names the HTTP front end needs.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Largest accepted event (attributes and data), in bytes. Larger ones get `413`.
+    pub max_event_bytes: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            max_event_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What the node tells about itself on `/v1/node`.
+#[derive(Debug, Clone)]
+pub struct NodeDescription {
+    /// The node's name (also the `origin` of events published here).
+    pub name: String,
+    /// weft's version.
+    pub version: String,
+    /// Listener name → bound address, e.g. `http` → `127.0.0.1:8080`.
+    pub listeners: BTreeMap<String, String>,
+    /// When the node started.
+    pub started: Instant,
+}
+
+/// Counters of the HTTP front end.
+#[derive(Debug, Default)]
+pub struct HttpCounters {
+    /// Events accepted by `POST /v1/topics/...`.
+    pub events_received: AtomicU64,
+    /// Requests answered with a 4xx or 5xx problem.
+    pub requests_rejected: AtomicU64,
+    /// SSE and WebSocket subscribers connected now.
+    pub subscribers_connected: AtomicU64,
+}
+
+/// Shared state of the HTTP front end: cheap to clone.
+#[derive(Clone)]
+pub struct HttpContext {
+    pub(crate) broker: Broker,
+    pub(crate) node: Arc<NodeDescription>,
+    pub(crate) options: Arc<HttpOptions>,
+    pub(crate) counters: Arc<HttpCounters>,
+    ready: Arc<AtomicBool>,
+}
+
+impl HttpContext {
+    /// State for a node called `node.name` publishing into `broker`.
+    pub fn new(broker: Broker, node: NodeDescription, options: HttpOptions) -> Self {
+        Self {
+            broker,
+            node: Arc::new(node),
+            options: Arc::new(options),
+            counters: Arc::new(HttpCounters::default()),
+            ready: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Marks the node ready (or not) for `/readyz`. The node is ready once every
+    /// listener is bound; it stops being ready when shutdown starts.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The front end's counters.
+    pub fn counters(&self) -> &HttpCounters {
+        &self.counters
+    }
+}

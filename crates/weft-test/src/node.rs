@@ -1,0 +1,164 @@
+//! An in-process node on port 0.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use weft_broker::Broker;
+use weft_server::config::{Config, Listen};
+use weft_server::{Listeners, RunningNode};
+
+use crate::subscriber::{SseSubscriber, WsSubscriber};
+
+/// A running node for tests. Shut it down with [`TestNode::shutdown`]; dropping it
+/// aborts its tasks with the test's runtime.
+pub struct TestNode {
+    node: RunningNode,
+    http: SocketAddr,
+    client: reqwest::Client,
+    config: Config,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestNode {
+    /// A node with the embedded defaults (except its port and data directory).
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A node whose configuration `configure` may change first.
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir().context("creating a data directory")?;
+        let mut config = Config::defaults();
+        config.data_dir = data_dir.path().to_owned();
+        config.http.listen = Listen::Addr(SocketAddr::from(([127, 0, 0, 1], 0)));
+        configure(&mut config);
+        let http = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("binding the http listener")?;
+        let http_address = http.local_addr()?;
+        let node = weft_server::start(&config, Listeners { http: Some(http) }).await?;
+        Ok(Self {
+            node,
+            http: http_address,
+            client: reqwest::Client::new(),
+            config,
+            _data_dir: data_dir,
+        })
+    }
+
+    /// The node's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The HTTP listener's address.
+    pub fn http_address(&self) -> SocketAddr {
+        self.http
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
+    /// The node's broker.
+    pub fn broker(&self) -> &Broker {
+        self.node.broker()
+    }
+
+    /// An HTTP client for custom requests.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// A `POST /v1/topics/{topic}` request builder.
+    pub fn publish_request(&self, topic: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(&format!("/v1/topics/{topic}")))
+    }
+
+    /// Publishes a plain body (the node synthesises the CloudEvents attributes) and
+    /// returns the accepted ids; fails unless the node answers `202`.
+    pub async fn publish_plain(
+        &self,
+        topic: &str,
+        content_type: &str,
+        data: &'static [u8],
+    ) -> anyhow::Result<Vec<String>> {
+        let response = self
+            .publish_request(topic)
+            .header("content-type", content_type)
+            .body(data)
+            .send()
+            .await?;
+        accepted_ids(response).await
+    }
+
+    /// Subscribes over Server-Sent Events; returns once the subscription is live.
+    pub async fn subscribe_sse(&self, filters: &[&str]) -> anyhow::Result<SseSubscriber> {
+        SseSubscriber::connect(
+            &self.client,
+            &self.url(&subscribe_path("/v1/subscribe", filters, "")),
+        )
+        .await
+    }
+
+    /// Subscribes over Server-Sent Events with extra query parameters (`queue=..&overflow=..`).
+    pub async fn subscribe_sse_with(
+        &self,
+        filters: &[&str],
+        extra_query: &str,
+    ) -> anyhow::Result<SseSubscriber> {
+        SseSubscriber::connect(
+            &self.client,
+            &self.url(&subscribe_path("/v1/subscribe", filters, extra_query)),
+        )
+        .await
+    }
+
+    /// Subscribes over WebSocket; returns once the subscription is live.
+    pub async fn subscribe_ws(&self, filters: &[&str]) -> anyhow::Result<WsSubscriber> {
+        let url = format!(
+            "ws://{}{}",
+            self.http,
+            subscribe_path("/v1/ws", filters, "")
+        );
+        WsSubscriber::connect(&url).await
+    }
+
+    /// Stops the node gracefully.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.node.shutdown().await?;
+        Ok(())
+    }
+}
+
+/// The ids from a `202 Accepted` publish reply; an error with the body otherwise.
+pub async fn accepted_ids(response: reqwest::Response) -> anyhow::Result<Vec<String>> {
+    let status = response.status();
+    let body: serde_json::Value = response.json().await?;
+    anyhow::ensure!(
+        status == reqwest::StatusCode::ACCEPTED,
+        "publish answered {status}: {body}"
+    );
+    let ids = body["ids"]
+        .as_array()
+        .context("no ids in the reply")?
+        .iter()
+        .filter_map(|id| id.as_str().map(str::to_owned))
+        .collect();
+    Ok(ids)
+}
+
+fn subscribe_path(path: &str, filters: &[&str], extra_query: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for filter in filters {
+        query.append_pair("filter", filter);
+    }
+    let mut query = query.finish();
+    if !extra_query.is_empty() {
+        query.push('&');
+        query.push_str(extra_query);
+    }
+    format!("{path}?{query}")
+}

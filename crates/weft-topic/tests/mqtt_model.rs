@@ -1,0 +1,74 @@
+//! Property tests: translated MQTT filters match exactly the topics that MQTT's own
+//! matching rules (MQTT 5.0 section 4.7) say they match.
+
+use proptest::prelude::*;
+use weft_topic::mqtt::{filter_from_mqtt, filter_to_mqtt, topic_from_mqtt};
+use weft_topic::{Filter, Topic};
+
+fn level() -> impl Strategy<Value = &'static str> {
+    prop_oneof![Just("a"), Just("b"), Just("$a")]
+}
+
+fn mqtt_topic() -> impl Strategy<Value = String> {
+    prop::collection::vec(level(), 1..=4).prop_map(|levels| levels.join("/"))
+}
+
+/// Well-formed MQTT filters without empty levels.
+fn mqtt_filter() -> impl Strategy<Value = String> {
+    let inner = prop_oneof![3 => level(), 1 => Just("+")];
+    let last = prop_oneof![3 => level(), 1 => Just("+"), 1 => Just("#")];
+    (prop::collection::vec(inner, 0..=3), last).prop_map(|(mut levels, last)| {
+        levels.push(last);
+        levels.join("/")
+    })
+}
+
+/// MQTT matching, written straight from the specification.
+fn mqtt_matches(filter: &str, topic: &str) -> bool {
+    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+        return false;
+    }
+    let filter_levels: Vec<&str> = filter.split('/').collect();
+    let topic_levels: Vec<&str> = topic.split('/').collect();
+    for (index, level) in filter_levels.iter().enumerate() {
+        match *level {
+            // `#` matches the parent and any number of child levels.
+            "#" => return true,
+            "+" if index < topic_levels.len() => {}
+            literal if topic_levels.get(index) == Some(&literal) => {}
+            _ => return false,
+        }
+    }
+    filter_levels.len() == topic_levels.len()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn translated_filters_match_what_mqtt_matches(
+        filter in mqtt_filter(),
+        topics in prop::collection::vec(mqtt_topic(), 1..20),
+    ) {
+        let weft = filter_from_mqtt(&filter).unwrap();
+        for mqtt_topic in &topics {
+            let topic = topic_from_mqtt(mqtt_topic).unwrap();
+            let hits = weft.iter().filter(|f| f.matches(&topic)).count();
+            prop_assert!(hits <= 1, "{} matched {} by two weft filters", mqtt_topic, filter);
+            prop_assert_eq!(hits == 1, mqtt_matches(&filter, mqtt_topic), "{} vs {}", filter, mqtt_topic);
+        }
+    }
+
+    #[test]
+    fn weft_filters_round_trip_through_mqtt(filter in mqtt_filter()) {
+        let weft = filter_from_mqtt(&filter).unwrap();
+        let last: &Filter = weft.last().unwrap();
+        prop_assert_eq!(filter_to_mqtt(last), filter);
+    }
+
+    #[test]
+    fn topics_round_trip_unchanged(topic in mqtt_topic()) {
+        let weft: Topic = topic_from_mqtt(&topic).unwrap();
+        prop_assert_eq!(weft.as_str(), topic.as_str());
+    }
+}

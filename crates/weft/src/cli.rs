@@ -1,0 +1,137 @@
+//! The command line: every command, flag and environment variable, with its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// weft: an event mesh — a multi-protocol event broker in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "weft", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a node (zero-config: HTTP on 127.0.0.1:8080, data in ./weft-data).
+    Serve(ServeArgs),
+    /// Publish an event to a topic on a running node.
+    Pub(PubArgs),
+    /// Subscribe to topics on a running node and print the events that arrive.
+    Sub(SubArgs),
+    /// Print weft's version.
+    Version,
+}
+
+/// Flags of `weft serve`. Each overrides the environment variable named in its help,
+/// which overrides the configuration file; see docs/configuration.md.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// YAML configuration file.
+    #[arg(long, value_name = "FILE", env = "WEFT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the node's data (created if missing) [env: WEFT_DATA_DIR] [default: ./weft-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The node's name, unique in a mesh [env: WEFT_NODE_NAME] [default: the host name].
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// HTTP listen address, or `off`; port 0 picks a free port [env: WEFT_HTTP] [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR|off")]
+    pub http: Option<String>,
+    /// Largest event the HTTP API accepts, e.g. 1MiB [env: WEFT_HTTP_MAX_EVENT_BYTES] [default: 1MiB].
+    #[arg(long, value_name = "SIZE")]
+    pub http_max_event_bytes: Option<String>,
+    /// Write the bound listener addresses as JSON to FILE once the node is ready [env: WEFT_READY_FILE].
+    #[arg(long, value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
+    /// Log format: text or json [env: WEFT_LOG_FORMAT] [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Log level: error, warn, info, debug or trace [env: WEFT_LOG_LEVEL] [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}
+
+/// Where the client commands find a node.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// URL of the node's HTTP API.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "WEFT_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+}
+
+/// Flags of `weft pub`.
+#[derive(Debug, Args)]
+pub struct PubArgs {
+    /// Topic to publish on, e.g. orders/eu/created.
+    pub topic: String,
+    /// The event data: a literal string, `-` for standard input, or `@FILE` for a file's
+    /// bytes. Omitted: the event has no data.
+    pub data: Option<String>,
+    /// CloudEvents `type` [default: chosen by the node: weft.http.publish].
+    #[arg(long = "type", value_name = "TYPE")]
+    pub ty: Option<String>,
+    /// CloudEvents `source` [default: chosen by the node: weft://NODE/http/CLIENT-IP].
+    #[arg(long, value_name = "URI-REF")]
+    pub source: Option<String>,
+    /// CloudEvents `id` [default: a new UUIDv7 per event, chosen by the node].
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Any other attribute (subject, time, dataschema or an extension), as NAME=VALUE; repeatable.
+    #[arg(long = "attr", value_name = "NAME=VALUE")]
+    pub attributes: Vec<String>,
+    /// Media type of the data [default: application/json if the data is JSON, text/plain if
+    /// it is other UTF-8 text, application/octet-stream otherwise].
+    #[arg(long, value_name = "MEDIA-TYPE")]
+    pub content_type: Option<String>,
+    /// Publish the event this many times.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub count: u64,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// What `weft sub` prints for each event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// The whole event as one line of structured CloudEvents JSON (topic in `wefttopic`).
+    Json,
+    /// Only the event's data, followed by a newline.
+    Data,
+}
+
+/// Flags of `weft sub`.
+#[derive(Debug, Args)]
+pub struct SubArgs {
+    /// Filters: topics where `*` matches one level and `>` one or more trailing levels,
+    /// e.g. 'orders/*/us/>'. Quote them in the shell.
+    #[arg(required = true, value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Exit after this many events.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Json)]
+    pub output: Output,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,86 @@
+//! What `weft pub` and `weft sub` share: the node's URL and friendly connection errors.
+
+use anyhow::anyhow;
+
+/// A client of one node's HTTP API.
+pub struct NodeClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl NodeClient {
+    pub fn new(server: &str) -> anyhow::Result<Self> {
+        let base = server.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(anyhow!("--server must be an http:// URL, got `{server}`"));
+        }
+        let http = reqwest::Client::builder().build()?;
+        Ok(Self { base, http })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// `path` (which starts with `/`) under the node's base URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Turns a transport error into a message that says which URL was tried and what to
+    /// do about it.
+    pub fn explain(&self, error: reqwest::Error) -> anyhow::Error {
+        if error.is_connect() {
+            anyhow!(
+                "no weft node answers at {}: start one with `weft serve`, or point --server (or WEFT_SERVER) at a running node",
+                self.base
+            )
+        } else {
+            anyhow!("request to {} failed: {error}", self.base)
+        }
+    }
+
+    /// Reads a problem+json error body into one line.
+    pub async fn problem(response: reqwest::Response) -> anyhow::Error {
+        let status = response.status();
+        let body = response.bytes().await.unwrap_or_default();
+        let detail = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|problem| {
+                problem
+                    .get("detail")
+                    .and_then(|d| d.as_str())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        anyhow!("the node refused the request ({status}): {detail}")
+    }
+}
+
+/// Percent-encodes a topic for a URL path, keeping `/` between levels.
+pub fn encode_topic_path(topic: &str) -> String {
+    let mut encoded = String::with_capacity(topic.len());
+    for byte in topic.bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~!$&'()+,;=:@".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_path_keeps_levels_and_escapes_the_rest() {
+        assert_eq!(encode_topic_path("orders/eu/created"), "orders/eu/created");
+        assert_eq!(encode_topic_path("a b/ü?%"), "a%20b/%C3%BC%3F%25");
+    }
+}
