@@ -1,6 +1,8 @@
 //! Fan-out cost: one publish queued to N live subscribers (the enqueue work a publisher
 //! pays; delivery to sockets is measured end to end in docs/BENCHMARKS.md).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use std::time::SystemTime;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};

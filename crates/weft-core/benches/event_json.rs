@@ -3,6 +3,7 @@
 //!
 //! Run: `cargo bench -p weft-core --bench event_json`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
 #![allow(missing_docs)]
 
 use std::hint::black_box;

@@ -3,6 +3,7 @@
 //!
 //! Run: `cargo bench -p weft-http --bench http_binding`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
 #![allow(missing_docs)]
 
 use std::hint::black_box;

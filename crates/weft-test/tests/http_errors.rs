@@ -1,5 +1,7 @@
 //! Bad input gets a clear problem+json error, and the node keeps serving.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use serde_json::Value;
 use weft_test::TestNode;
 

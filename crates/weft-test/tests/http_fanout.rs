@@ -1,5 +1,7 @@
 //! Fan-out under load: many subscribers, and a stalled one that must not hurt the rest.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt as _;

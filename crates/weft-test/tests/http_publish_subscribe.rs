@@ -1,6 +1,8 @@
 //! End to end over real HTTP on port 0: every CloudEvents HTTP mode in, SSE and
 //! WebSocket out, attributes and data byte-identical.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use weft_core::{CloudEvent, ExtensionName, ExtensionValue};
 use weft_test::{ReceivedEvent, TestNode, accepted_ids};
 

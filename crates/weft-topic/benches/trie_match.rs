@@ -7,6 +7,8 @@
 //! in `>`. Run with
 //! `cargo bench -p weft-topic --bench trie_match -- --warm-up-time 1 --measurement-time 3`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};

@@ -205,7 +205,7 @@ impl<T: Clone + PartialEq> SubscriptionIndex<T> {
     pub fn for_each_match_slice<'a>(&'a self, topic: &Topic, mut f: impl FnMut(&'a [T])) {
         let walk = Walk {
             hasher: &self.hasher,
-            report: &mut f,
+            sink: &mut f,
         };
         walk.root(&self.root, topic);
     }
@@ -264,7 +264,7 @@ fn remove_from<'a, T: PartialEq>(
 /// One match: the state shared by every step down the trie.
 struct Walk<'h, F> {
     hasher: &'h Hasher,
-    report: F,
+    sink: F,
 }
 
 impl<F> Walk<'_, F> {
@@ -319,7 +319,7 @@ impl<F> Walk<'_, F> {
         F: FnMut(&'a [T]),
     {
         if !values.is_empty() {
-            (self.report)(values);
+            (self.sink)(values);
         }
     }
 }

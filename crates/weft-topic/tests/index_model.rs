@@ -2,6 +2,8 @@
 //! [`Filter::matches`], over random inserts, removals and topics drawn from a small
 //! alphabet of levels so that matches actually happen.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use proptest::prelude::*;
 use weft_topic::{Filter, SubscriptionIndex, Topic};
 

@@ -1,6 +1,8 @@
 //! Property tests: translated MQTT filters match exactly the topics that MQTT's own
 //! matching rules (MQTT 5.0 section 4.7) say they match.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use proptest::prelude::*;
 use weft_topic::mqtt::{filter_from_mqtt, filter_to_mqtt, topic_from_mqtt};
 use weft_topic::{Filter, Topic};

@@ -1,5 +1,7 @@
 //! curl as the HTTP client: binary-mode publish and an SSE subscription with `curl -N`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 mod common;
 
 use std::io::{BufRead as _, BufReader};

@@ -1,5 +1,7 @@
 //! The binary's error messages: clear, one line, naming what to change.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 mod common;
 
 use common::weft;

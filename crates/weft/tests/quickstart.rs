@@ -1,5 +1,7 @@
 //! The README's quickstart, exactly as written, with the real binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 mod common;
 
 use std::process::Stdio;

@@ -1,6 +1,7 @@
 //! Runs the real `weft` binary: a node on port 0 and client commands against it.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a failure should panic
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
