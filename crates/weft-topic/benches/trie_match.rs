@@ -159,11 +159,15 @@ fn build_index(size: usize, rng: &mut Rng) -> SubscriptionIndex<u64> {
 }
 
 fn bench_match(c: &mut Criterion) {
-    let mut group = c.benchmark_group("match");
     let mut rng = Rng(42);
     let topics: Vec<Topic> = (0..1024).map(|_| random_topic(&mut rng)).collect();
-    for size in SIZES {
-        let index = build_index(size, &mut rng);
+    let indexes: Vec<(usize, SubscriptionIndex<u64>)> = SIZES
+        .into_iter()
+        .map(|size| (size, build_index(size, &mut rng)))
+        .collect();
+
+    let mut group = c.benchmark_group("match");
+    for (size, index) in &indexes {
         let mut out = Vec::new();
         for topic in &topics {
             index.matches(topic, &mut out);
@@ -172,14 +176,31 @@ fn bench_match(c: &mut Criterion) {
             "match/{size}: {:.1} matches per topic on average",
             out.len() as f64 / topics.len() as f64
         );
-        group.bench_with_input(BenchmarkId::from_parameter(size), &index, |b, index| {
-            let mut out = Vec::with_capacity(1024);
+        group.bench_with_input(BenchmarkId::from_parameter(size), index, |b, index| {
+            let mut out = Vec::with_capacity(4096);
             let mut next = 0;
             b.iter(|| {
                 out.clear();
-                index.matches(black_box(&topics[next % topics.len()]), &mut out);
-                next += 1;
+                index.matches(black_box(&topics[next]), &mut out);
+                next = (next + 1) % topics.len();
                 black_box(out.len())
+            });
+        });
+    }
+    group.finish();
+
+    // The same walk without copying the values out: what the traversal itself costs.
+    let mut group = c.benchmark_group("match_slices");
+    for (size, index) in &indexes {
+        group.bench_with_input(BenchmarkId::from_parameter(size), index, |b, index| {
+            let mut next = 0;
+            b.iter(|| {
+                let mut count = 0;
+                index.for_each_match_slice(black_box(&topics[next]), |values| {
+                    count += values.len();
+                });
+                next = (next + 1) % topics.len();
+                black_box(count)
             });
         });
     }

@@ -14,17 +14,19 @@
 //! reports, not with the number of filters. The `$` rule is applied at the root: a system
 //! topic does not follow the root's `*` child or collect its `>` values.
 //!
-//! For speed on large indexes, every hash table of the trie shares one seeded hasher (so a
-//! level is hashed once per lookup, never while comparing), short levels are stored inline
-//! (see [`key`]), and matched values are reported as whole slices so that
-//! [`SubscriptionIndex::matches`] copies them with one `extend_from_slice` per filter.
+//! For speed on large indexes (see `benches/trie_match.rs`): every hash table of the trie
+//! shares one seeded hasher, so a topic level is hashed once for both the `*` child and the
+//! literal child of a node; short levels are stored inline in the tables (module `key`), so
+//! a lookup follows no pointer to compare them; and matched values are reported as whole
+//! slices, so [`SubscriptionIndex::matches`] copies them with one `extend_from_slice` per
+//! matching filter.
 
 mod key;
 
 use hashbrown::HashTable;
 use weft_core::topic::{Filter, FilterLevel, SEPARATOR, Topic};
 
-use self::key::{LevelKey, Probe, hash_level};
+use self::key::{LevelKey, Probe};
 
 /// The hasher of the literal levels: fast, and seeded at random per index.
 type Hasher = foldhash::fast::RandomState;
@@ -89,7 +91,11 @@ impl<T> Node<T> {
         self.gt_start += 1;
     }
 
+    #[inline]
     fn child(&self, probe: &Probe<'_>) -> Option<&Node<T>> {
+        if self.literal.is_empty() {
+            return None;
+        }
         self.literal
             .find(probe.hash, |child| probe.is(&child.key))
             .map(|child| &child.node)
@@ -97,7 +103,7 @@ impl<T> Node<T> {
 
     fn child_or_insert(&mut self, hasher: &Hasher, level: &str) -> &mut Node<T> {
         let probe = Probe::new(hasher, level);
-        let rehash = |child: &Child<T>| hash_level(hasher, child.key.as_bytes());
+        let rehash = |child: &Child<T>| child.key.hash(hasher);
         let entry = self
             .literal
             .entry(probe.hash, |child| probe.is(&child.key), rehash);
@@ -273,44 +279,41 @@ impl<F> Walk<'_, F> {
         F: FnMut(&'a [T]),
     {
         let (level, rest) = split_first(topic.as_str());
+        let probe = Probe::new(self.hasher, level);
         if topic.is_system() {
             // Only a literal `$…` level can match a system topic's first level.
-            if let Some(child) = root.child(&Probe::new(self.hasher, level)) {
-                self.arrive(child, rest);
-            }
+            self.advance([root.child(&probe), None], rest);
         } else {
-            self.step(root, level, rest);
+            self.step(root, &probe, rest);
         }
     }
 
-    /// Matches `level` (and then `rest`) at `node`.
-    fn step<'a, T>(&mut self, node: &'a Node<T>, level: &str, rest: Option<&str>)
+    /// Matches the level of `probe` at `node`, then `rest` below it.
+    fn step<'a, T>(&mut self, node: &'a Node<T>, probe: &Probe<'_>, rest: Option<&str>)
     where
         F: FnMut(&'a [T]),
     {
-        // `level` exists, so the `>` filters of this node match.
+        // The level exists, so the `>` filters of this node match.
         self.report(node.gt());
-        if let Some(star) = &node.star {
-            self.arrive(star, rest);
-        }
-        if !node.literal.is_empty()
-            && let Some(child) = node.child(&Probe::new(self.hasher, level))
-        {
-            self.arrive(child, rest);
-        }
+        self.advance([node.star.as_deref(), node.child(probe)], rest);
     }
 
-    /// Continues at `node`, which has just consumed a level.
-    fn arrive<'a, T>(&mut self, node: &'a Node<T>, rest: Option<&str>)
+    /// Continues at the nodes that have just consumed the same level: the `*` child and
+    /// the literal child of one node, which share the probe of the next level.
+    fn advance<'a, T>(&mut self, nodes: [Option<&'a Node<T>>; 2], rest: Option<&str>)
     where
         F: FnMut(&'a [T]),
     {
-        match rest {
-            None => self.report(node.exact()),
-            Some(rest) => {
-                let (level, rest) = split_first(rest);
-                self.step(node, level, rest);
+        let Some(rest) = rest else {
+            for node in nodes.into_iter().flatten() {
+                self.report(node.exact());
             }
+            return;
+        };
+        let (level, rest) = split_first(rest);
+        let probe = Probe::new(self.hasher, level);
+        for node in nodes.into_iter().flatten() {
+            self.step(node, &probe, rest);
         }
     }
 
