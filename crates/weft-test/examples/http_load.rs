@@ -37,7 +37,9 @@ fn parse_options() -> Options {
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        let value = args
+            .next()
+            .unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--server" => options.server = value,
             "--events" => options.events = value.parse().unwrap(),
@@ -63,9 +65,16 @@ async fn main() {
 
     let mut subscribers = Vec::new();
     for _ in 0..options.subscribers {
-        let url = format!("{}/v1/subscribe?filter=load/%3E&queue=1000000", options.server);
+        let url = format!(
+            "{}/v1/subscribe?filter=load/%3E&queue=1000000",
+            options.server
+        );
         let response = client.get(&url).send().await.expect("subscribe");
-        assert!(response.status().is_success(), "subscribe answered {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "subscribe answered {}",
+            response.status()
+        );
         let expected = options.events;
         subscribers.push(tokio::spawn(async move {
             let mut body = response.bytes_stream();
@@ -128,19 +137,33 @@ async fn main() {
     }
     let delivered = last_delivery.duration_since(started);
     latencies.sort_unstable();
-    let percentile = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or(0);
+    let percentile = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
 
     let events = options.events as f64;
     println!(
         "events={} size={}B publishers={} subscribers={}",
         options.events, options.size, options.publishers, options.subscribers
     );
-    println!("publish: {:.0} events/s ({:.1} MB/s of data)", events / published.as_secs_f64(), events * options.size as f64 / published.as_secs_f64() / 1e6);
+    println!(
+        "publish: {:.0} events/s ({:.1} MB/s of data)",
+        events / published.as_secs_f64(),
+        events * options.size as f64 / published.as_secs_f64() / 1e6
+    );
     println!(
         "delivery: {:.0} events/s to subscribers ({} deliveries in {:.2}s)",
         latencies.len() as f64 / delivered.as_secs_f64(),
         latencies.len(),
         delivered.as_secs_f64()
     );
-    println!("latency publish→subscriber: p50 {} µs, p99 {} µs, max {} µs", percentile(0.50), percentile(0.99), latencies.last().copied().unwrap_or(0));
+    println!(
+        "latency publish→subscriber: p50 {} µs, p99 {} µs, max {} µs",
+        percentile(0.50),
+        percentile(0.99),
+        latencies.last().copied().unwrap_or(0)
+    );
 }
