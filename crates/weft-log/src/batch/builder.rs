@@ -1,0 +1,178 @@
+//! Encoding records into an uncompressed record batch v2.
+
+use bytes::Bytes;
+
+use super::{Record, layout};
+use crate::offset::Offset;
+use crate::varint::{put_varint, put_varlong, varint_len};
+
+/// Why records could not be encoded into a batch.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum EncodeError {
+    /// A batch needs at least one record.
+    #[error("a record batch needs at least one record")]
+    Empty,
+    /// A field, a record or the batch is larger than the format's 32-bit lengths allow.
+    #[error("{what} of {bytes} bytes does not fit a record batch")]
+    TooLarge {
+        /// What was too large (`key`, `value`, `record`, `batch`, ...).
+        what: &'static str,
+        /// Its size in bytes.
+        bytes: usize,
+    },
+    /// The base offset does not fit Kafka's signed 64-bit offset.
+    #[error("base offset {offset} does not fit a signed 64-bit offset")]
+    OffsetOutOfRange {
+        /// The offset asked for.
+        offset: Offset,
+    },
+}
+
+/// Builds one uncompressed batch: attributes 0, no producer id (-1), leader epoch -1.
+///
+/// The first record's timestamp becomes `baseTimestamp`, as Kafka producers do.
+#[derive(Debug)]
+pub struct BatchBuilder {
+    base_offset: Offset,
+    buf: Vec<u8>,
+    count: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    scratch: Vec<u8>,
+}
+
+impl BatchBuilder {
+    /// Starts a batch whose first record gets `base_offset`.
+    pub fn new(base_offset: Offset) -> Self {
+        let mut buf = Vec::with_capacity(256);
+        buf.resize(layout::HEADER_LEN, 0);
+        BatchBuilder {
+            base_offset,
+            buf,
+            count: 0,
+            base_timestamp: 0,
+            max_timestamp: i64::MIN,
+            scratch: Vec::with_capacity(64),
+        }
+    }
+
+    /// Records pushed so far.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// True before the first push.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Encoded size of the batch so far, in bytes.
+    pub fn size(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Appends one record.
+    pub fn push(&mut self, record: &Record) -> Result<(), EncodeError> {
+        if self.count == i32::MAX {
+            return Err(EncodeError::TooLarge {
+                what: "record count",
+                bytes: self.buf.len(),
+            });
+        }
+        if self.count == 0 {
+            self.base_timestamp = record.timestamp_ms;
+        }
+        self.max_timestamp = self.max_timestamp.max(record.timestamp_ms);
+        let body = &mut self.scratch;
+        body.clear();
+        body.push(0); // record attributes: unused
+        put_varlong(body, record.timestamp_ms.wrapping_sub(self.base_timestamp));
+        put_varint(body, self.count);
+        put_nullable(body, "key", record.key.as_deref())?;
+        put_nullable(body, "value", record.value.as_deref())?;
+        put_varint(body, length_of("header count", record.headers.len())?);
+        for (key, value) in &record.headers {
+            put_nullable(body, "header key", Some(key.as_bytes()))?;
+            put_nullable(body, "header value", value.as_deref())?;
+        }
+        let body_len = length_of("record", body.len())?;
+        let new_size = self.buf.len() + varint_len(body_len) + body.len();
+        length_of("batch", new_size)?;
+        put_varint(&mut self.buf, body_len);
+        self.buf.extend_from_slice(body);
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Writes the header and CRC and returns the encoded batch.
+    pub fn finish(mut self) -> Result<Bytes, EncodeError> {
+        if self.count == 0 {
+            return Err(EncodeError::Empty);
+        }
+        let base_offset =
+            i64::try_from(self.base_offset.get()).map_err(|_| EncodeError::OffsetOutOfRange {
+                offset: self.base_offset,
+            })?;
+        let batch_length = length_of("batch", self.buf.len() - layout::LOG_OVERHEAD)?;
+        let buf = &mut self.buf;
+        put_at(buf, layout::BASE_OFFSET, &base_offset.to_be_bytes());
+        put_at(buf, layout::BATCH_LENGTH, &batch_length.to_be_bytes());
+        put_at(buf, layout::LEADER_EPOCH, &(-1i32).to_be_bytes());
+        buf[layout::MAGIC] = layout::MAGIC_V2 as u8;
+        put_at(buf, layout::ATTRIBUTES, &0i16.to_be_bytes());
+        put_at(
+            buf,
+            layout::LAST_OFFSET_DELTA,
+            &(self.count - 1).to_be_bytes(),
+        );
+        put_at(
+            buf,
+            layout::BASE_TIMESTAMP,
+            &self.base_timestamp.to_be_bytes(),
+        );
+        put_at(
+            buf,
+            layout::MAX_TIMESTAMP,
+            &self.max_timestamp.to_be_bytes(),
+        );
+        put_at(buf, layout::PRODUCER_ID, &(-1i64).to_be_bytes());
+        put_at(buf, layout::PRODUCER_EPOCH, &(-1i16).to_be_bytes());
+        put_at(buf, layout::BASE_SEQUENCE, &(-1i32).to_be_bytes());
+        put_at(buf, layout::RECORD_COUNT, &self.count.to_be_bytes());
+        let crc = crc32c::crc32c(&buf[layout::ATTRIBUTES..]);
+        put_at(buf, layout::CRC, &crc.to_be_bytes());
+        Ok(Bytes::from(self.buf))
+    }
+}
+
+/// Encodes `records` as one batch starting at `base_offset`.
+pub fn encode_batch(base_offset: Offset, records: &[Record]) -> Result<Bytes, EncodeError> {
+    let mut builder = BatchBuilder::new(base_offset);
+    for record in records {
+        builder.push(record)?;
+    }
+    builder.finish()
+}
+
+fn put_at(buf: &mut [u8], at: usize, bytes: &[u8]) {
+    buf[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+fn length_of(what: &'static str, bytes: usize) -> Result<i32, EncodeError> {
+    i32::try_from(bytes).map_err(|_| EncodeError::TooLarge { what, bytes })
+}
+
+fn put_nullable(
+    out: &mut Vec<u8>,
+    what: &'static str,
+    value: Option<&[u8]>,
+) -> Result<(), EncodeError> {
+    match value {
+        None => put_varint(out, -1),
+        Some(bytes) => {
+            put_varint(out, length_of(what, bytes.len())?);
+            out.extend_from_slice(bytes);
+        }
+    }
+    Ok(())
+}

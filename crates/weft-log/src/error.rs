@@ -1,0 +1,99 @@
+//! Errors, one enum per operation so callers match only what can happen.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::batch::{BatchError, EncodeError};
+use crate::offset::Offset;
+
+/// Opening (and recovering) a partition log failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The storage failed.
+    #[error("cannot {operation} {name} while opening the log")]
+    Io {
+        /// What the log was doing (`list`, `open`, `read`, `truncate`, ...).
+        operation: &'static str,
+        /// The file (or directory) concerned.
+        name: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// An append was not stored. An appender that gets this error was not acknowledged.
+#[derive(Debug, thiserror::Error, Clone)]
+pub enum AppendError {
+    /// The records cannot be encoded.
+    #[error("cannot encode records")]
+    Encode(#[from] EncodeError),
+    /// A raw batch is not a valid record batch v2.
+    #[error("invalid record batch")]
+    InvalidBatch(#[from] BatchError),
+    /// The batch is larger than the log accepts.
+    #[error("record batch of {size} bytes exceeds the limit of {max} bytes")]
+    BatchTooLarge {
+        /// The batch size.
+        size: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// Writing or syncing failed (disk full, I/O error); nothing of this append is kept.
+    #[error("cannot {operation} the log")]
+    Io {
+        /// `write`, `sync` or `roll`.
+        operation: &'static str,
+        /// The I/O error (shared: one failed sync fails every waiting appender).
+        #[source]
+        source: Arc<io::Error>,
+    },
+    /// The append was written but a later failure in the same group commit rolled the log
+    /// back before it became durable.
+    #[error("append was rolled back by a failed sync before it became durable")]
+    RolledBack,
+    /// An earlier failure left the log in an unknown state; it must be reopened.
+    #[error("log is unusable after an earlier failure and must be reopened")]
+    Poisoned,
+    /// The log's writer has stopped.
+    #[error("log writer has stopped")]
+    Closed,
+}
+
+/// A read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The offset is before the first or after the next offset of the log.
+    #[error("offset {requested} is out of range [{first}, {next}]")]
+    OffsetOutOfRange {
+        /// The offset asked for.
+        requested: Offset,
+        /// The first offset still stored.
+        first: Offset,
+        /// The offset the next append gets.
+        next: Offset,
+    },
+    /// The storage failed.
+    #[error("cannot read the log")]
+    Io(#[source] io::Error),
+    /// The log's writer has stopped.
+    #[error("log writer has stopped")]
+    Closed,
+}
+
+/// Applying retention failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    /// Removing a segment failed; segments before it were removed.
+    #[error("cannot remove segment {name}")]
+    Io {
+        /// The segment file.
+        name: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The log's writer has stopped.
+    #[error("log writer has stopped")]
+    Closed,
+}

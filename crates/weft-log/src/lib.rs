@@ -1,0 +1,41 @@
+//! `weft-log`: the durable, segmented, per-partition log under weft's streams.
+//!
+//! It owns the on-disk format (Kafka record batch v2, see [`BatchView`], so the Kafka front end can
+//! serve fetches from stored bytes), segments and their sparse offset/time indexes,
+//! CRC-32C checks, crash recovery, retention, durability (fsync with group commit) and the
+//! I/O seam ([`Storage`]) that lets tests simulate power loss and a full disk.
+//!
+//! Key types: [`PartitionLog`] (the synchronous log: append, read, sync, recovery on
+//! open, retention), [`LogHandle`] (a cheap, cloneable async handle to a log run by its
+//! own writer thread, which batches concurrent appends into one `fdatasync`),
+//! [`BatchBuilder`] / [`BatchView`] (encode and validate batches), [`Storage`] with
+//! [`FsStorage`] and, for crash tests here and in other crates, [`SimulatedStorage`].
+//!
+//! Invariants: offsets are dense and increasing; with [`FlushPolicy::Always`] (the
+//! default) an append is acknowledged only after the bytes holding it were synced; on
+//! open the log is cut back to its longest valid prefix. `docs/design/log.md` has the byte
+//! layouts and the group-commit design.
+//!
+//! Depends only on `bytes`, `crc32c`, `thiserror`, `tracing` and tokio's `sync` feature
+//! (oneshot channels and a semaphore; no runtime); it must never depend on the broker or a
+//! front end.
+
+mod batch;
+mod error;
+mod handle;
+mod log;
+mod offset;
+mod segment;
+mod storage;
+mod varint;
+
+pub use batch::{
+    BatchBuilder, BatchError, BatchHeader, BatchView, EncodeError, Record, Records, encode_batch,
+    rewrite_base_offset,
+};
+pub use error::{AppendError, OpenError, ReadError, RetentionError};
+pub use handle::{FlushPolicy, HandleConfig, LogHandle};
+pub use log::{Appended, LogConfig, PartitionLog, RetentionOutcome, RetentionPolicy};
+pub use offset::Offset;
+pub use storage::{FsStorage, Storage, StorageFile};
+pub use storage::{SimulatedStorage, TornWrite};

@@ -1,0 +1,327 @@
+//! One segment: a file of consecutive batches starting at a base offset, plus its sparse
+//! in-memory index (offset → position, and the maximum timestamp before each entry).
+
+use std::io;
+
+use bytes::Bytes;
+
+use crate::batch::{BatchError, BatchHeader, BatchView, layout};
+use crate::offset::Offset;
+use crate::storage::{Storage, StorageFile};
+
+/// The file name of the segment starting at `base`: 20 digits, zero padded, `.log`.
+pub(crate) fn file_name(base: Offset) -> String {
+    format!("{:020}.log", base.get())
+}
+
+/// The base offset named by a segment file name, if it is one.
+pub(crate) fn parse_file_name(name: &str) -> Option<Offset> {
+    let digits = name.strip_suffix(".log")?;
+    if digits.len() != 20 || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().map(Offset::new)
+}
+
+/// One sparse index entry: the batch starting at `base + relative` is at `position`, and
+/// every batch before it in the segment has timestamps up to `max_timestamp_before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IndexEntry {
+    relative: u64,
+    position: u64,
+    max_timestamp_before: i64,
+}
+
+/// How a scan of a segment file ended.
+#[derive(Debug)]
+pub(crate) struct ScanOutcome {
+    /// Bytes of valid batches from the start.
+    pub valid_len: u64,
+    /// Why scanning stopped before the end of the file, if it did.
+    pub stopped_by: Option<BatchError>,
+}
+
+pub(crate) struct Segment {
+    base: Offset,
+    next: Offset,
+    file: Box<dyn StorageFile>,
+    index: Vec<IndexEntry>,
+    max_timestamp: i64,
+    bytes_since_index: u64,
+    index_interval: u64,
+}
+
+impl Segment {
+    /// Creates an empty segment file.
+    pub fn create(storage: &dyn Storage, base: Offset, index_interval: u64) -> io::Result<Segment> {
+        let file = storage.create(&file_name(base))?;
+        Ok(Segment::new(base, file, index_interval))
+    }
+
+    /// Opens a segment and indexes its valid prefix. `verify_crc` checks every batch's
+    /// CRC (reading all bytes); otherwise only the header chain is followed.
+    pub fn open(
+        storage: &dyn Storage,
+        base: Offset,
+        index_interval: u64,
+        verify_crc: bool,
+    ) -> io::Result<(Segment, ScanOutcome)> {
+        let file = storage.open(&file_name(base))?;
+        let mut segment = Segment::new(base, file, index_interval);
+        let outcome = segment.scan_from(0, verify_crc)?;
+        Ok((segment, outcome))
+    }
+
+    fn new(base: Offset, file: Box<dyn StorageFile>, index_interval: u64) -> Segment {
+        Segment {
+            base,
+            next: base,
+            file,
+            index: Vec::new(),
+            max_timestamp: i64::MIN,
+            bytes_since_index: 0,
+            index_interval: index_interval.max(1),
+        }
+    }
+
+    pub fn base(&self) -> Offset {
+        self.base
+    }
+
+    /// The offset after the last batch.
+    pub fn next(&self) -> Offset {
+        self.next
+    }
+
+    pub fn len(&self) -> u64 {
+        self.file.len()
+    }
+
+    /// The largest record timestamp in the segment (`i64::MIN` when empty).
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    pub fn name(&self) -> String {
+        file_name(self.base)
+    }
+
+    /// Follows batches from `position` (a batch boundary already indexed, or 0), indexing
+    /// each valid one, and stops at the end of the file or the first invalid batch.
+    fn scan_from(&mut self, mut position: u64, verify_crc: bool) -> io::Result<ScanOutcome> {
+        let len = self.file.len();
+        while position < len {
+            let available = usize::try_from(len - position).unwrap_or(usize::MAX);
+            let mut head = vec![0u8; available.min(layout::HEADER_LEN)];
+            self.file.read_at(position, &mut head)?;
+            let checked = BatchHeader::parse(&head).and_then(|header| {
+                if header.base_offset != self.next {
+                    return Err(BatchError::InvalidHeader {
+                        reason: "base offset does not follow the previous batch",
+                    });
+                }
+                if header.size() > available {
+                    return Err(BatchError::Incomplete {
+                        needed: header.size(),
+                        available,
+                    });
+                }
+                Ok(header)
+            });
+            let header = match checked {
+                Ok(header) => header,
+                Err(error) => {
+                    return Ok(ScanOutcome {
+                        valid_len: position,
+                        stopped_by: Some(error),
+                    });
+                }
+            };
+            if verify_crc {
+                let mut bytes = vec![0u8; header.size()];
+                self.file.read_at(position, &mut bytes)?;
+                if let Err(error) = BatchView::parse(Bytes::from(bytes)) {
+                    return Ok(ScanOutcome {
+                        valid_len: position,
+                        stopped_by: Some(error),
+                    });
+                }
+            }
+            self.note_batch(position, &header);
+            position += header.size() as u64;
+        }
+        Ok(ScanOutcome {
+            valid_len: position,
+            stopped_by: None,
+        })
+    }
+
+    fn note_batch(&mut self, position: u64, header: &BatchHeader) {
+        if self.index.is_empty() || self.bytes_since_index >= self.index_interval {
+            self.index.push(IndexEntry {
+                relative: header.base_offset.distance_from(self.base),
+                position,
+                max_timestamp_before: self.max_timestamp,
+            });
+            self.bytes_since_index = 0;
+        }
+        self.bytes_since_index += header.size() as u64;
+        self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
+        self.next = header.next_offset();
+    }
+
+    /// Appends one encoded batch whose base offset is `self.next()`. On a failed write the
+    /// file is cut back; if even that fails the error says so (`Err(Err(_))`).
+    pub fn append(
+        &mut self,
+        batch: &[u8],
+        header: &BatchHeader,
+    ) -> Result<(), (io::Error, Option<io::Error>)> {
+        let position = self.file.len();
+        if let Err(error) = self.file.append(batch) {
+            let truncated = self.file.truncate(position).err();
+            return Err((error, truncated));
+        }
+        self.note_batch(position, header);
+        Ok(())
+    }
+
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Cuts the segment to `len` bytes (a batch boundary) and re-indexes its tail.
+    pub fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.file.truncate(len)?;
+        self.index.retain(|entry| entry.position < len);
+        let restart = self.index.pop();
+        self.next = self.base;
+        self.max_timestamp = i64::MIN;
+        self.bytes_since_index = 0;
+        let position = match restart {
+            Some(entry) => {
+                self.next = self.base.plus(entry.relative);
+                self.max_timestamp = entry.max_timestamp_before;
+                self.bytes_since_index = self.index_interval; // re-add the entry
+                entry.position
+            }
+            None => 0,
+        };
+        self.scan_from(position, false).map(|_| ())
+    }
+
+    fn read_header(&self, position: u64) -> io::Result<BatchHeader> {
+        let mut head = [0u8; layout::HEADER_LEN];
+        self.file.read_at(position, &mut head)?;
+        BatchHeader::parse(&head).map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
+    }
+
+    /// Position and header of the batch containing `offset` (which must be in range).
+    fn locate(&self, offset: Offset) -> io::Result<(u64, BatchHeader)> {
+        let relative = offset.distance_from(self.base);
+        let entry = self
+            .index
+            .partition_point(|entry| entry.relative <= relative);
+        let mut position = self
+            .index
+            .get(entry.saturating_sub(1))
+            .map_or(0, |entry| entry.position);
+        loop {
+            let header = self.read_header(position)?;
+            if header.next_offset() > offset {
+                return Ok((position, header));
+            }
+            position += header.size() as u64;
+        }
+    }
+
+    /// Appends to `out` whole batches from the one containing `from`, while their total
+    /// stays within `budget` (the first batch is always taken when `out` is empty).
+    /// Returns the bytes added and whether the read reached the end of the segment.
+    pub fn read(
+        &self,
+        from: Offset,
+        budget: usize,
+        out: &mut Vec<Bytes>,
+    ) -> io::Result<(usize, bool)> {
+        if from >= self.next {
+            return Ok((0, true));
+        }
+        let (start, header) = self.locate(from)?;
+        let mut sizes = vec![header.size()];
+        let mut total = header.size();
+        if total > budget && !out.is_empty() {
+            return Ok((0, false));
+        }
+        let len = self.file.len();
+        let mut reached_end = start + total as u64 >= len;
+        while !reached_end && total < budget {
+            let next = self.read_header(start + total as u64)?;
+            if total + next.size() > budget {
+                break;
+            }
+            total += next.size();
+            sizes.push(next.size());
+            reached_end = start + total as u64 >= len;
+        }
+        let mut buffer = vec![0u8; total];
+        self.file.read_at(start, &mut buffer)?;
+        let mut bytes = Bytes::from(buffer);
+        for size in sizes {
+            out.push(bytes.split_to(size));
+        }
+        Ok((total, reached_end))
+    }
+
+    /// The first offset whose record timestamp is at least `timestamp`, if the segment has one.
+    pub fn offset_for_time(&self, timestamp: i64) -> io::Result<Option<Offset>> {
+        if self.max_timestamp < timestamp {
+            return Ok(None);
+        }
+        let entry = self
+            .index
+            .partition_point(|entry| entry.max_timestamp_before < timestamp);
+        let mut position = self
+            .index
+            .get(entry.saturating_sub(1))
+            .map_or(0, |entry| entry.position);
+        while position < self.file.len() {
+            let header = self.read_header(position)?;
+            if header.max_timestamp >= timestamp {
+                let mut bytes = vec![0u8; header.size()];
+                self.file.read_at(position, &mut bytes)?;
+                let view = BatchView::parse(Bytes::from(bytes))
+                    .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+                for record in view.records() {
+                    match record {
+                        Ok((offset, record)) if record.timestamp_ms >= timestamp => {
+                            return Ok(Some(offset));
+                        }
+                        Ok(_) => {}
+                        // Compressed: the batch's first offset is the best answer without decoding.
+                        Err(_) => return Ok(Some(header.base_offset)),
+                    }
+                }
+                return Ok(Some(header.base_offset));
+            }
+            position += header.size() as u64;
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names_are_twenty_digit_base_offsets() {
+        assert_eq!(file_name(Offset::new(42)), "00000000000000000042.log");
+        assert_eq!(
+            parse_file_name("00000000000000000042.log"),
+            Some(Offset::new(42))
+        );
+        assert_eq!(parse_file_name("42.log"), None);
+        assert_eq!(parse_file_name("00000000000000000042.index"), None);
+    }
+}
