@@ -97,3 +97,49 @@ pub enum RetentionError {
     #[error("log writer has stopped")]
     Closed,
 }
+
+/// Compacting a log failed. Segments rewritten before the failure stay compacted; the
+/// segment being rewritten keeps its old contents (see `docs/design/log.md`).
+#[derive(Debug, thiserror::Error)]
+pub enum CompactionError {
+    /// Syncing the log before compaction failed; nothing was compacted.
+    #[error("cannot sync the log before compaction")]
+    Sync(#[source] Arc<io::Error>),
+    /// The storage failed.
+    #[error("cannot {operation} {name} while compacting")]
+    Io {
+        /// What compaction was doing (`read`, `write`, `sync`, `rename`, `reopen`, ...).
+        operation: &'static str,
+        /// The file (or directory) concerned.
+        name: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A stored batch failed its checks (sealed segments are not CRC-checked on open).
+    #[error("corrupt batch in segment {segment} at byte {position}")]
+    Corrupt {
+        /// The segment file.
+        segment: String,
+        /// Byte position of the batch in the file.
+        position: u64,
+        /// What is wrong with it.
+        #[source]
+        source: BatchError,
+    },
+    /// Kept records could not be re-encoded.
+    #[error("cannot encode the compacted batches of segment {segment}")]
+    Encode {
+        /// The segment file.
+        segment: String,
+        /// Why encoding failed.
+        #[source]
+        source: EncodeError,
+    },
+    /// An earlier failure left the log in an unknown state; it must be reopened.
+    #[error("log is unusable after an earlier failure and must be reopened")]
+    Poisoned,
+    /// The log's writer has stopped.
+    #[error("log writer has stopped")]
+    Closed,
+}

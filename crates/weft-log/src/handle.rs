@@ -22,8 +22,10 @@ use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::batch::Record;
-use crate::error::{AppendError, ReadError, RetentionError};
-use crate::log::{Appended, PartitionLog, RetentionOutcome, RetentionPolicy};
+use crate::error::{AppendError, CompactionError, ReadError, RetentionError};
+use crate::log::{
+    Appended, CompactionPolicy, CompactionReport, PartitionLog, RetentionOutcome, RetentionPolicy,
+};
 use crate::offset::Offset;
 
 /// Most requests handled in one group commit.
@@ -163,6 +165,18 @@ impl LogHandle {
         self.call(move |log| log.apply_retention(&policy, now_ms))
             .await
             .unwrap_or(Err(RetentionError::Closed))
+    }
+
+    /// See [`PartitionLog::compact`]. Runs on the writer thread between groups, so
+    /// appends wait while a segment is rewritten.
+    pub async fn compact(
+        &self,
+        policy: CompactionPolicy,
+        now_ms: i64,
+    ) -> Result<CompactionReport, CompactionError> {
+        self.call(move |log| log.compact(&policy, now_ms))
+            .await
+            .unwrap_or(Err(CompactionError::Closed))
     }
 
     /// Stops the writer after the requests already sent, syncs, and returns the log.

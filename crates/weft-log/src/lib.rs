@@ -6,13 +6,15 @@
 //! I/O seam ([`Storage`]) that lets tests simulate power loss and a full disk.
 //!
 //! Key types: [`PartitionLog`] (the synchronous log: append, read, sync, recovery on
-//! open, retention), [`LogHandle`] (a cheap, cloneable async handle to a log run by its
-//! own writer thread, which batches concurrent appends into one `fdatasync`),
-//! [`BatchBuilder`] / [`BatchView`] (encode and validate batches), [`Storage`] with
-//! [`FsStorage`] and, for crash tests here and in other crates, [`SimulatedStorage`].
+//! open, retention, compaction by key), [`LogHandle`] (a cheap, cloneable async handle to
+//! a log run by its own writer thread, which batches concurrent appends into one
+//! `fdatasync`), [`BatchBuilder`] / [`BatchView`] (encode and validate batches),
+//! [`Storage`] with [`FsStorage`] and, for crash tests here and in other crates,
+//! [`SimulatedStorage`].
 //!
-//! Invariants: offsets are dense and increasing; with [`FlushPolicy::Always`] (the
-//! default) an append is acknowledged only after the bytes holding it were synced; on
+//! Invariants: offsets are increasing, and dense until a log is compacted (compaction
+//! keeps offsets, so gaps appear where records were removed); with
+//! [`FlushPolicy::Always`] (the default) an append is acknowledged only after the bytes holding it were synced; on
 //! open the log is cut back to its longest valid prefix. `docs/design/log.md` has the byte
 //! layouts and the group-commit design.
 //!
@@ -33,9 +35,12 @@ pub use batch::{
     BatchBuilder, BatchError, BatchHeader, BatchView, EncodeError, Record, Records, encode_batch,
     rewrite_base_offset,
 };
-pub use error::{AppendError, OpenError, ReadError, RetentionError};
+pub use error::{AppendError, CompactionError, OpenError, ReadError, RetentionError};
 pub use handle::{FlushPolicy, HandleConfig, LogHandle};
-pub use log::{Appended, LogConfig, PartitionLog, RetentionOutcome, RetentionPolicy};
+pub use log::{
+    Appended, CompactionPolicy, CompactionReport, LogConfig, PartitionLog, RetentionOutcome,
+    RetentionPolicy,
+};
 pub use offset::Offset;
 pub use storage::{FsStorage, Storage, StorageFile};
 pub use storage::{SimulatedStorage, TornWrite};

@@ -2,6 +2,7 @@
 //! assigns offsets, tracks which bytes are durable and rolls back what a failed sync
 //! leaves uncertain. It does no threading; [`crate::LogHandle`] runs it on a writer thread.
 
+mod compaction;
 mod recovery;
 mod retention;
 
@@ -16,6 +17,7 @@ use crate::offset::Offset;
 use crate::segment::Segment;
 use crate::storage::Storage;
 
+pub use compaction::{CompactionPolicy, CompactionReport};
 pub use retention::{RetentionOutcome, RetentionPolicy};
 
 /// Sizes that shape a log.
@@ -233,6 +235,11 @@ impl PartitionLog {
     /// Whole stored batches, starting with the one that contains `from` (which may start
     /// earlier), up to about `max_bytes` (at least one batch when `from` is stored).
     /// Empty when `from` is the next offset.
+    ///
+    /// After compaction offsets have gaps: for an offset whose record was removed, the
+    /// first batch returned is the one holding the next record kept (batches that hold
+    /// no records are never returned), and the result is empty when no record at or after
+    /// `from` is left.
     pub fn read(&self, from: Offset, max_bytes: usize) -> Result<Vec<Bytes>, ReadError> {
         let (first, next) = (self.first_offset(), self.next_offset());
         if from < first || from > next {

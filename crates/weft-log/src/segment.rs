@@ -14,6 +14,16 @@ pub(crate) fn file_name(base: Offset) -> String {
     format!("{:020}.log", base.get())
 }
 
+/// Suffix of a compacted copy of a segment being written (`<segment>.log.cleaned`). It
+/// replaces the segment by an atomic rename; one found on open is an unfinished
+/// compaction and is removed.
+pub(crate) const CLEANED_SUFFIX: &str = ".cleaned";
+
+/// The file name of the compacted copy of the segment starting at `base`.
+pub(crate) fn cleaned_file_name(base: Offset) -> String {
+    format!("{}{CLEANED_SUFFIX}", file_name(base))
+}
+
 /// The base offset named by a segment file name, if it is one.
 pub(crate) fn parse_file_name(name: &str) -> Option<Offset> {
     let digits = name.strip_suffix(".log")?;
@@ -216,6 +226,15 @@ impl Segment {
         BatchHeader::parse(&head).map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
     }
 
+    /// The whole batch at `position` (a batch boundary), not CRC-checked, and where the
+    /// next batch starts.
+    pub fn read_batch_at(&self, position: u64) -> io::Result<(Bytes, u64)> {
+        let header = self.read_header(position)?;
+        let mut bytes = vec![0u8; header.size()];
+        self.file.read_at(position, &mut bytes)?;
+        Ok((Bytes::from(bytes), position + header.size() as u64))
+    }
+
     /// Position and header of the batch containing `offset` (which must be in range).
     fn locate(&self, offset: Offset) -> io::Result<(u64, BatchHeader)> {
         let relative = offset.distance_from(self.base);
@@ -237,6 +256,8 @@ impl Segment {
 
     /// Appends to `out` whole batches from the one containing `from`, while their total
     /// stays within `budget` (the first batch is always taken when `out` is empty).
+    /// Batches without records (offset ranges left by compaction) are skipped, so after a
+    /// compaction the first batch returned is the one holding the next record kept.
     /// Returns the bytes added and whether the read reached the end of the segment.
     pub fn read(
         &self,
@@ -247,28 +268,39 @@ impl Segment {
         if from >= self.next {
             return Ok((0, true));
         }
-        let (start, header) = self.locate(from)?;
-        let mut sizes = vec![header.size()];
-        let mut total = header.size();
-        if total > budget && !out.is_empty() {
-            return Ok((0, false));
-        }
+        let (mut position, mut header) = self.locate(from)?;
         let len = self.file.len();
-        let mut reached_end = start + total as u64 >= len;
-        while !reached_end && total < budget {
-            let next = self.read_header(start + total as u64)?;
-            if total + next.size() > budget {
-                break;
+        let mut taken: Vec<(u64, usize)> = Vec::new();
+        let mut total = 0usize;
+        let reached_end = loop {
+            let size = header.size();
+            if header.record_count > 0 {
+                let first = out.is_empty() && taken.is_empty();
+                if !first && total + size > budget {
+                    break false;
+                }
+                taken.push((position, size));
+                total += size;
             }
-            total += next.size();
-            sizes.push(next.size());
-            reached_end = start + total as u64 >= len;
-        }
-        let mut buffer = vec![0u8; total];
+            position += size as u64;
+            if position >= len {
+                break true;
+            }
+            if total >= budget {
+                break false;
+            }
+            header = self.read_header(position)?;
+        };
+        let (Some(&(start, _)), Some(&(last, last_size))) = (taken.first(), taken.last()) else {
+            return Ok((0, reached_end));
+        };
+        let span = usize::try_from(last - start).unwrap_or(usize::MAX) + last_size;
+        let mut buffer = vec![0u8; span];
         self.file.read_at(start, &mut buffer)?;
-        let mut bytes = Bytes::from(buffer);
-        for size in sizes {
-            out.push(bytes.split_to(size));
+        let bytes = Bytes::from(buffer);
+        for (position, size) in taken {
+            let at = usize::try_from(position - start).unwrap_or(usize::MAX);
+            out.push(bytes.slice(at..at + size));
         }
         Ok((total, reached_end))
     }
@@ -302,7 +334,7 @@ impl Segment {
                         Err(_) => return Ok(Some(header.base_offset)),
                     }
                 }
-                return Ok(Some(header.base_offset));
+                // No record reaches the timestamp: an empty batch left by compaction.
             }
             position += header.size() as u64;
         }

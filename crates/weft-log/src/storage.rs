@@ -22,6 +22,11 @@ pub trait Storage: Send + Sync + 'static {
     fn list(&self) -> io::Result<Vec<String>>;
     /// Removes a file.
     fn remove(&self, name: &str) -> io::Result<()>;
+    /// Atomically renames `from` to `to`, replacing `to` if it exists: a reader sees
+    /// either the old `to` or the whole of `from`, never a mix. Like creations and
+    /// removals, the rename is durable only after [`Storage::sync_directory`]; the data of
+    /// `from` must have been synced first for the result to survive a power loss.
+    fn rename(&self, from: &str, to: &str) -> io::Result<()>;
     /// Makes creations and removals durable (fsync of the directory).
     fn sync_directory(&self) -> io::Result<()>;
 }

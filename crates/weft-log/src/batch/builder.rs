@@ -26,6 +26,15 @@ pub enum EncodeError {
         /// The offset asked for.
         offset: Offset,
     },
+    /// An explicit record (or range end) offset is before the batch's base offset, too
+    /// far from it, or not after the offsets already in the batch.
+    #[error("offset {offset} does not fit the batch starting at {base_offset}")]
+    OffsetNotInBatch {
+        /// The offset asked for.
+        offset: Offset,
+        /// The batch's base offset.
+        base_offset: Offset,
+    },
 }
 
 /// Builds one uncompressed batch: attributes 0, no producer id (-1), leader epoch -1.
@@ -36,6 +45,8 @@ pub struct BatchBuilder {
     base_offset: Offset,
     buf: Vec<u8>,
     count: i32,
+    /// `offsetDelta` of the last record pushed (`count - 1` unless offsets were given).
+    last_delta: i32,
     base_timestamp: i64,
     max_timestamp: i64,
     scratch: Vec<u8>,
@@ -50,6 +61,7 @@ impl BatchBuilder {
             base_offset,
             buf,
             count: 0,
+            last_delta: -1,
             base_timestamp: 0,
             max_timestamp: i64::MIN,
             scratch: Vec::with_capacity(64),
@@ -71,8 +83,27 @@ impl BatchBuilder {
         self.buf.len()
     }
 
-    /// Appends one record.
+    /// Appends one record at the offset after the previous one.
     pub fn push(&mut self, record: &Record) -> Result<(), EncodeError> {
+        self.push_with_delta(self.last_delta.saturating_add(1), record)
+    }
+
+    /// Appends one record at `offset`, which must be after every offset pushed so far
+    /// (compaction keeps original offsets, so a batch may skip some).
+    pub(crate) fn push_at(&mut self, offset: Offset, record: &Record) -> Result<(), EncodeError> {
+        let delta = offset
+            .get()
+            .checked_sub(self.base_offset.get())
+            .and_then(|delta| i32::try_from(delta).ok())
+            .filter(|&delta| delta > self.last_delta)
+            .ok_or(EncodeError::OffsetNotInBatch {
+                offset,
+                base_offset: self.base_offset,
+            })?;
+        self.push_with_delta(delta, record)
+    }
+
+    fn push_with_delta(&mut self, offset_delta: i32, record: &Record) -> Result<(), EncodeError> {
         if self.count == i32::MAX {
             return Err(EncodeError::TooLarge {
                 what: "record count",
@@ -87,7 +118,7 @@ impl BatchBuilder {
         body.clear();
         body.push(0); // record attributes: unused
         put_varlong(body, record.timestamp_ms.wrapping_sub(self.base_timestamp));
-        put_varint(body, self.count);
+        put_varint(body, offset_delta);
         put_nullable(body, "key", record.key.as_deref())?;
         put_nullable(body, "value", record.value.as_deref())?;
         put_varint(body, length_of("header count", record.headers.len())?);
@@ -101,14 +132,41 @@ impl BatchBuilder {
         put_varint(&mut self.buf, body_len);
         self.buf.extend_from_slice(body);
         self.count += 1;
+        self.last_delta = offset_delta;
         Ok(())
     }
 
     /// Writes the header and CRC and returns the encoded batch.
-    pub fn finish(mut self) -> Result<Bytes, EncodeError> {
+    pub fn finish(self) -> Result<Bytes, EncodeError> {
         if self.count == 0 {
             return Err(EncodeError::Empty);
         }
+        let last_delta = self.last_delta;
+        self.finish_with_last_delta(last_delta)
+    }
+
+    /// Finishes a batch whose offset range ends at `last_offset`, which may lie after the
+    /// last record pushed; the batch may hold no records at all. Compaction uses this to
+    /// keep the offset ranges of its batches contiguous while records between them are
+    /// gone. An empty batch has the timestamps -1 (Kafka's "no timestamp").
+    pub(crate) fn finish_spanning(mut self, last_offset: Offset) -> Result<Bytes, EncodeError> {
+        let last_delta = last_offset
+            .get()
+            .checked_sub(self.base_offset.get())
+            .and_then(|delta| i32::try_from(delta).ok())
+            .filter(|&delta| delta >= self.last_delta)
+            .ok_or(EncodeError::OffsetNotInBatch {
+                offset: last_offset,
+                base_offset: self.base_offset,
+            })?;
+        if self.count == 0 {
+            self.base_timestamp = -1;
+            self.max_timestamp = -1;
+        }
+        self.finish_with_last_delta(last_delta)
+    }
+
+    fn finish_with_last_delta(mut self, last_delta: i32) -> Result<Bytes, EncodeError> {
         let base_offset =
             i64::try_from(self.base_offset.get()).map_err(|_| EncodeError::OffsetOutOfRange {
                 offset: self.base_offset,
@@ -120,11 +178,7 @@ impl BatchBuilder {
         put_at(buf, layout::LEADER_EPOCH, &(-1i32).to_be_bytes());
         buf[layout::MAGIC] = layout::MAGIC_V2 as u8;
         put_at(buf, layout::ATTRIBUTES, &0i16.to_be_bytes());
-        put_at(
-            buf,
-            layout::LAST_OFFSET_DELTA,
-            &(self.count - 1).to_be_bytes(),
-        );
+        put_at(buf, layout::LAST_OFFSET_DELTA, &last_delta.to_be_bytes());
         put_at(
             buf,
             layout::BASE_TIMESTAMP,

@@ -5,6 +5,10 @@
 //! kept is the longest valid prefix: the first invalid batch (bad CRC, torn length, wrong
 //! magic, an offset that does not follow) and everything after it, including any later
 //! segments, is removed and reported with `tracing::warn!`.
+//!
+//! A `<segment>.log.cleaned` file is a compacted copy that was never renamed over its
+//! segment (the rename is atomic, so the segment itself is intact): it is removed, which
+//! rolls the unfinished compaction back.
 
 use std::sync::Arc;
 
@@ -26,6 +30,17 @@ impl PartitionLog {
             }
         };
         let names = storage.list().map_err(io("list", "directory"))?;
+        let leftovers: Vec<&String> = names
+            .iter()
+            .filter(|name| name.ends_with(crate::segment::CLEANED_SUFFIX))
+            .collect();
+        for name in &leftovers {
+            tracing::warn!(file = %name, "removing the output of an unfinished compaction");
+            storage.remove(name).map_err(io("remove", name))?;
+        }
+        if !leftovers.is_empty() {
+            storage.sync_directory().map_err(io("sync", "directory"))?;
+        }
         let mut bases: Vec<Offset> = names
             .iter()
             .filter_map(|name| parse_file_name(name))

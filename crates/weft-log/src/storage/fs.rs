@@ -65,6 +65,10 @@ impl Storage for FsStorage {
         std::fs::remove_file(self.directory.join(name))
     }
 
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        std::fs::rename(self.directory.join(from), self.directory.join(to))
+    }
+
     fn sync_directory(&self) -> io::Result<()> {
         File::open(&self.directory)?.sync_all()
     }

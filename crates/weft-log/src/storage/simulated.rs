@@ -4,8 +4,14 @@
 //! Each file keeps the bytes a reader sees and the bytes that survive a power loss (the
 //! state at its last `sync_data`). [`SimulatedStorage::power_loss`] replaces every file by
 //! its durable bytes, optionally followed by a torn part of what was written after.
-//! Creating and removing files is treated as immediately durable (a simplification: the
-//! log also calls `sync_directory` where a real directory needs it).
+//! Creating, removing and renaming files is treated as immediately durable (a
+//! simplification: the log also calls `sync_directory` where a real directory needs it).
+//! A rename is atomic and moves the file's visible and durable bytes together, so bytes
+//! not synced before the rename are still lost by a power loss after it.
+//!
+//! [`SimulatedStorage::crash_after`] stops the disk after a number of mutating operations
+//! (every later call fails), so a test can cut the power at every step of a multi-step
+//! operation such as compaction.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -41,6 +47,22 @@ struct State {
     fail_syncs: bool,
     fail_appends: bool,
     syncs: u64,
+    /// Mutating operations allowed before every operation fails (a crash in progress).
+    operations_left: Option<u64>,
+}
+
+impl State {
+    /// Counts one mutating operation, failing once the crash point is reached.
+    fn spend_operation(&mut self) -> io::Result<()> {
+        match self.operations_left.as_mut() {
+            Some(0) => Err(io::Error::other("injected crash: the disk has stopped")),
+            Some(left) => {
+                *left -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -60,6 +82,7 @@ impl SimulatedStorage {
     pub fn power_loss(&self, torn: TornWrite) {
         let mut state = self.lock();
         state.boot += 1;
+        state.operations_left = None;
         for file in state.files.values_mut() {
             let unsynced = if file.data.starts_with(&file.durable) {
                 &file.data[file.durable.len()..]
@@ -94,6 +117,13 @@ impl SimulatedStorage {
     /// Makes every `append` fail without writing (or succeed again).
     pub fn fail_appends(&self, fail: bool) {
         self.lock().fail_appends = fail;
+    }
+
+    /// Lets `operations` more mutating calls (append, sync, truncate, create, remove,
+    /// rename, directory sync) succeed, then fails every call until [`Self::power_loss`]
+    /// (or `crash_after(None)`): the machine stopped in the middle of what it was doing.
+    pub fn crash_after(&self, operations: Option<u64>) {
+        self.lock().operations_left = operations;
     }
 
     /// Successful `sync_data` calls so far.
@@ -148,9 +178,12 @@ impl Storage for SimulatedStorage {
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn StorageFile>> {
-        self.lock()
+        let mut state = self.lock();
+        state.spend_operation()?;
+        state
             .files
             .insert(name.to_owned(), SimulatedFileData::default());
+        drop(state);
         Ok(self.handle(name))
     }
 
@@ -159,7 +192,9 @@ impl Storage for SimulatedStorage {
     }
 
     fn remove(&self, name: &str) -> io::Result<()> {
-        match self.lock().files.remove(name) {
+        let mut state = self.lock();
+        state.spend_operation()?;
+        match state.files.remove(name) {
             Some(_) => Ok(()),
             None => Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -168,8 +203,19 @@ impl Storage for SimulatedStorage {
         }
     }
 
-    fn sync_directory(&self) -> io::Result<()> {
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        let mut state = self.lock();
+        state.spend_operation()?;
+        let data = state
+            .files
+            .remove(from)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no file {from}")))?;
+        state.files.insert(to.to_owned(), data);
         Ok(())
+    }
+
+    fn sync_directory(&self) -> io::Result<()> {
+        self.lock().spend_operation()
     }
 }
 
@@ -205,6 +251,7 @@ fn file<'a>(state: &'a mut State, name: &str) -> io::Result<&'a mut SimulatedFil
 impl StorageFile for SimulatedFile {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         self.with(|state, name| {
+            state.spend_operation()?;
             if state.fail_appends {
                 return Err(io::Error::other("injected write error"));
             }
@@ -250,6 +297,7 @@ impl StorageFile for SimulatedFile {
 
     fn sync_data(&mut self) -> io::Result<()> {
         self.with(|state, name| {
+            state.spend_operation()?;
             if state.fail_syncs {
                 return Err(io::Error::other("injected fsync error"));
             }
@@ -262,6 +310,7 @@ impl StorageFile for SimulatedFile {
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.with(|state, name| {
+            state.spend_operation()?;
             let file = file(state, name)?;
             let len = usize::try_from(len)
                 .unwrap_or(usize::MAX)
@@ -291,6 +340,36 @@ mod tests {
         );
         let reopened = storage.open("a").unwrap();
         assert_eq!(reopened.len(), 9);
+    }
+
+    #[test]
+    fn rename_replaces_the_target_and_keeps_unsynced_bytes_unsynced() {
+        let storage = SimulatedStorage::new();
+        let mut old = storage.create("target").unwrap();
+        old.append(b"old").unwrap();
+        old.sync_data().unwrap();
+        let mut new = storage.create("source").unwrap();
+        new.append(b"new").unwrap();
+        new.sync_data().unwrap();
+        new.append(b"-unsynced").unwrap();
+        storage.rename("source", "target").unwrap();
+        assert_eq!(storage.contents("target").unwrap(), b"new-unsynced");
+        assert!(storage.contents("source").is_none());
+        storage.power_loss(TornWrite::DropUnsynced);
+        assert_eq!(storage.contents("target").unwrap(), b"new");
+    }
+
+    #[test]
+    fn crash_after_stops_every_operation_until_power_loss() {
+        let storage = SimulatedStorage::new();
+        let mut file = storage.create("a").unwrap();
+        storage.crash_after(Some(1));
+        file.append(b"x").unwrap();
+        assert!(file.sync_data().is_err());
+        assert!(storage.create("b").is_err());
+        assert!(storage.rename("a", "c").is_err());
+        storage.power_loss(TornWrite::DropUnsynced);
+        assert!(storage.create("b").is_ok());
     }
 
     #[test]
