@@ -78,6 +78,14 @@ impl HttpContext {
         self.ready.load(Ordering::Acquire)
     }
 
+    /// Answers a request with `problem`, counting the rejection.
+    pub(crate) fn reject(&self, problem: crate::problem::Problem) -> axum::response::Response {
+        self.counters
+            .requests_rejected
+            .fetch_add(1, Ordering::Relaxed);
+        axum::response::IntoResponse::into_response(problem)
+    }
+
     /// The front end's counters.
     pub fn counters(&self) -> &HttpCounters {
         &self.counters

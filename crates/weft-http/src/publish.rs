@@ -39,13 +39,7 @@ pub(crate) async fn publish(
 ) -> Response {
     match accept(&context, &topic, peer, &headers, body).await {
         Ok(ids) => (StatusCode::ACCEPTED, Json(Accepted { ids })).into_response(),
-        Err(problem) => {
-            context
-                .counters
-                .requests_rejected
-                .fetch_add(1, Ordering::Relaxed);
-            problem.into_response()
-        }
+        Err(problem) => context.reject(problem),
     }
 }
 

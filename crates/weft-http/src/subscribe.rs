@@ -116,13 +116,7 @@ pub(crate) async fn sse(State(context): State<HttpContext>, RawQuery(query): Raw
                 .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
                 .into_response()
         }
-        Err(problem) => {
-            context
-                .counters
-                .requests_rejected
-                .fetch_add(1, Ordering::Relaxed);
-            problem.into_response()
-        }
+        Err(problem) => context.reject(problem),
     }
 }
 
@@ -188,13 +182,7 @@ pub(crate) async fn websocket(
             let guard = ConnectedGuard::new(&context.counters);
             upgrade.on_upgrade(move |socket| pump_websocket(socket, subscription, guard))
         }
-        Err(problem) => {
-            context
-                .counters
-                .requests_rejected
-                .fetch_add(1, Ordering::Relaxed);
-            problem.into_response()
-        }
+        Err(problem) => context.reject(problem),
     }
 }
 

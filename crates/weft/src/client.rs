@@ -48,17 +48,17 @@ impl NodeClient {
     pub async fn problem(response: reqwest::Response) -> anyhow::Error {
         let status = response.status();
         let body = response.bytes().await.unwrap_or_default();
-        let detail = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|problem| {
-                problem
-                    .get("detail")
-                    .and_then(|d| d.as_str())
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        let detail = problem_detail(&body);
         anyhow!("the node refused the request ({status}): {detail}")
     }
+}
+
+/// The `detail` of a problem+json document, or the text itself if it is not one.
+pub fn problem_detail(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|problem| problem.get("detail")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
 }
 
 /// Percent-encodes a topic for a URL path, keeping `/` between levels.

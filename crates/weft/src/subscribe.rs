@@ -8,7 +8,7 @@ use futures_util::StreamExt as _;
 use crate::cli::{Output, SubArgs};
 use weft_http::event_stream::EventStreamParser;
 
-use crate::client::NodeClient;
+use crate::client::{NodeClient, problem_detail};
 
 pub async fn run(args: SubArgs) -> anyhow::Result<ExitCode> {
     let client = NodeClient::new(&args.server.server)?;
@@ -47,7 +47,7 @@ pub async fn run(args: SubArgs) -> anyhow::Result<ExitCode> {
             if message.event.as_deref() == Some("weft-error") {
                 bail!(
                     "the node ended the subscription: {}",
-                    problem_detail(&message.data)
+                    problem_detail(message.data.as_bytes())
                 );
             }
             print_event(&mut stdout, &message.data, args.output)?;
@@ -62,18 +62,6 @@ pub async fn run(args: SubArgs) -> anyhow::Result<ExitCode> {
     Err(anyhow!(
         "the node closed the subscription (it may be shutting down)"
     ))
-}
-
-fn problem_detail(data: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(data)
-        .ok()
-        .and_then(|problem| {
-            problem
-                .get("detail")
-                .and_then(|d| d.as_str())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| data.to_owned())
 }
 
 fn print_event(out: &mut impl std::io::Write, json: &str, output: Output) -> anyhow::Result<()> {
