@@ -6,7 +6,7 @@
 use std::time::SystemTime;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use weft_broker::{Broker, OverflowPolicy, Principal, SubscribeOptions};
+use weft_broker::{Ack, Broker, OverflowPolicy, Principal, SubscribeOptions};
 use weft_core::{Attributes, CloudEvent, Event, Filter, Topic};
 
 fn event() -> Event {
@@ -41,11 +41,19 @@ fn fanout(c: &mut Criterion) {
             .collect();
         let principal = Principal::anonymous();
         let template = event();
+        // Without streams a publish never waits, so a current-thread runtime just polls it.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         group.bench_with_input(
             BenchmarkId::from_parameter(subscribers),
             &subscribers,
             |b, _| {
-                b.iter(|| broker.publish(&principal, template.clone()).unwrap());
+                b.iter(|| {
+                    runtime
+                        .block_on(broker.publish(&principal, template.clone(), Ack::Durable))
+                        .unwrap()
+                });
             },
         );
     }

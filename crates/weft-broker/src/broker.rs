@@ -11,6 +11,7 @@ use crate::auth::{Action, AllowAll, Authorizer, Denied, Principal};
 use crate::queue::{
     Offer, RecvError, SubscribeOptions, SubscriberQueue, Subscription, SubscriptionId,
 };
+use crate::stream::{StreamError, StreamName, Streams};
 
 /// The in-process broker. Cheap to clone: every clone is a handle to the same broker.
 #[derive(Clone)]
@@ -35,6 +36,7 @@ pub(crate) struct Inner {
     live: Mutex<HashMap<SubscriptionId, Arc<SubscriberQueue>>>,
     shut_down: AtomicBool,
     authorizer: Arc<dyn Authorizer>,
+    streams: Option<Streams>,
     next_id: AtomicU64,
     counters: Counters,
 }
@@ -67,18 +69,68 @@ pub struct BrokerStats {
 }
 
 /// What a publish did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Published {
     /// How many live subscriptions the event was queued to.
     pub subscribers: usize,
+    /// Where the event was stored, one entry per capturing stream that stored it. Empty
+    /// with [`Ack::None`] (nothing was waited for).
+    pub stored: Vec<StoredAt>,
+    /// Capturing streams that had already stored this `source` + `id` within their dedupe
+    /// window, so did not store it again.
+    pub duplicates: usize,
 }
 
-/// Why a publish was refused. Nothing was delivered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Where one stream stored an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAt {
+    /// The stream.
+    pub stream: StreamName,
+    /// The partition.
+    pub partition: u32,
+    /// The offset in that partition.
+    pub offset: u64,
+}
+
+/// What a publisher waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ack {
+    /// Wait until every capturing stream stored the event durably (per the stream's
+    /// flush policy). The default.
+    #[default]
+    Durable,
+    /// Wait for nothing: the event is submitted to the capturing streams (in order) and
+    /// the publish returns; a storage failure is only logged.
+    None,
+}
+
+/// Why a publish failed. A publisher that gets an error was not acknowledged; with a
+/// storage error the event may be stored in some capturing streams (a retry with the
+/// same `source` + `id` is then deduplicated there).
+#[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    /// The authoriser refused it.
+    /// The authoriser refused it. Nothing was delivered or stored.
     #[error(transparent)]
     Denied(#[from] Denied),
+    /// The event is larger than a capturing stream accepts. Nothing was delivered or stored.
+    #[error("event of {size} bytes is larger than the limit of {max} bytes of stream {stream}")]
+    EventTooLarge {
+        /// The stream whose limit it exceeds.
+        stream: StreamName,
+        /// The event's size as stored.
+        size: usize,
+        /// The stream's `max_event_bytes`.
+        max: usize,
+    },
+    /// A capturing stream could not store it (disk full, I/O error, stream closed).
+    #[error("stream {stream} could not store the event")]
+    Storage {
+        /// The stream.
+        stream: StreamName,
+        /// Why.
+        #[source]
+        source: StreamError,
+    },
 }
 
 /// Why a subscribe was refused.
@@ -101,21 +153,44 @@ impl Default for Broker {
 impl Broker {
     /// A broker that asks `authorizer` about every publish and subscribe.
     pub fn new(authorizer: Arc<dyn Authorizer>) -> Self {
+        Self::build(authorizer, None)
+    }
+
+    /// A broker that also stores every published event in the [`Streams`] that capture it.
+    pub fn with_streams(authorizer: Arc<dyn Authorizer>, streams: Streams) -> Self {
+        Self::build(authorizer, Some(streams))
+    }
+
+    fn build(authorizer: Arc<dyn Authorizer>, streams: Option<Streams>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 index: RwLock::new(SubscriptionIndex::new()),
                 live: Mutex::new(HashMap::new()),
                 shut_down: AtomicBool::new(false),
                 authorizer,
+                streams,
                 next_id: AtomicU64::new(1),
                 counters: Counters::default(),
             }),
         }
     }
 
-    /// Publishes one event: queues it, shared, to every live subscription with a matching
-    /// filter. Never waits for a subscriber.
-    pub fn publish(&self, principal: &Principal, event: Event) -> Result<Published, PublishError> {
+    /// The streams this broker stores events in, if it has any.
+    pub fn streams(&self) -> Option<&Streams> {
+        self.inner.streams.as_ref()
+    }
+
+    /// Publishes one event: authorises it, submits it to every capturing stream, queues
+    /// it, shared, to every live subscription with a matching filter (never waiting for a
+    /// subscriber), then with [`Ack::Durable`] waits until every capturing stream stored
+    /// it durably. Appends are submitted before the fan-out, so each partition stores a
+    /// publisher's events in the order it published them.
+    pub async fn publish(
+        &self,
+        principal: &Principal,
+        event: Event,
+        ack: Ack,
+    ) -> Result<Published, PublishError> {
         let inner = &self.inner;
         if let Err(denied) = inner
             .authorizer
@@ -124,6 +199,26 @@ impl Broker {
             inner.counters.denied.fetch_add(1, Ordering::Relaxed);
             return Err(denied.into());
         }
+        let capture = match &inner.streams {
+            Some(streams) => streams.capture(&event).await?,
+            None => crate::stream::Capture::default(),
+        };
+        let subscribers = self.fan_out(event);
+        let duplicates = capture.duplicates;
+        let stored = match ack {
+            Ack::Durable => capture.wait().await?,
+            Ack::None => Vec::new(),
+        };
+        Ok(Published {
+            subscribers,
+            stored,
+            duplicates,
+        })
+    }
+
+    /// Queues `event` to every matching live subscription; returns how many.
+    fn fan_out(&self, event: Event) -> usize {
+        let inner = &self.inner;
         let event = Arc::new(event);
         let mut targets: Vec<Entry> = Vec::new();
         inner
@@ -154,9 +249,7 @@ impl Broker {
             .counters
             .delivered
             .fetch_add(delivered, Ordering::Relaxed);
-        Ok(Published {
-            subscribers: targets.len(),
-        })
+        targets.len()
     }
 
     /// Creates a live subscription for the union of `filters`.
@@ -269,7 +362,7 @@ mod tests {
     use weft_core::{Attributes, CloudEvent, Topic};
 
     use super::*;
-    use crate::OverflowPolicy;
+    use crate::{Ack, OverflowPolicy};
 
     fn event(topic: &str, id: &str) -> Event {
         let attributes = Attributes::new(id, "test", "test.event").unwrap();
@@ -299,47 +392,59 @@ mod tests {
         ids
     }
 
-    #[test]
-    fn publish_reaches_only_matching_subscribers() {
+    #[tokio::test]
+    async fn publish_reaches_only_matching_subscribers() {
         let broker = Broker::default();
         let mut us = subscribe(&broker, &["orders/*/us/>"], SubscribeOptions::default());
         let mut all = subscribe(&broker, &["orders/>"], SubscribeOptions::default());
         let published = broker
-            .publish(&Principal::anonymous(), event("orders/1/us/ny", "a"))
+            .publish(
+                &Principal::anonymous(),
+                event("orders/1/us/ny", "a"),
+                Ack::Durable,
+            )
+            .await
             .unwrap();
         assert_eq!(published.subscribers, 2);
         broker
-            .publish(&Principal::anonymous(), event("orders/1/eu/x", "b"))
+            .publish(
+                &Principal::anonymous(),
+                event("orders/1/eu/x", "b"),
+                Ack::Durable,
+            )
+            .await
             .unwrap();
         assert_eq!(drain_ids(&mut us), ["a"]);
         assert_eq!(drain_ids(&mut all), ["a", "b"]);
     }
 
-    #[test]
-    fn overlapping_filters_deliver_once() {
+    #[tokio::test]
+    async fn overlapping_filters_deliver_once() {
         let broker = Broker::default();
         let mut sub = subscribe(&broker, &["a/>", "a/*", "a/b"], SubscribeOptions::default());
         broker
-            .publish(&Principal::anonymous(), event("a/b", "x"))
+            .publish(&Principal::anonymous(), event("a/b", "x"), Ack::Durable)
+            .await
             .unwrap();
         assert_eq!(drain_ids(&mut sub), ["x"]);
     }
 
-    #[test]
-    fn payload_is_shared_not_copied_per_subscriber() {
+    #[tokio::test]
+    async fn payload_is_shared_not_copied_per_subscriber() {
         let broker = Broker::default();
         let mut first = subscribe(&broker, &["t"], SubscribeOptions::default());
         let mut second = subscribe(&broker, &["t"], SubscribeOptions::default());
         broker
-            .publish(&Principal::anonymous(), event("t", "x"))
+            .publish(&Principal::anonymous(), event("t", "x"), Ack::Durable)
+            .await
             .unwrap();
         let a = first.try_recv().unwrap().unwrap();
         let b = second.try_recv().unwrap().unwrap();
         assert!(Arc::ptr_eq(&a, &b));
     }
 
-    #[test]
-    fn drop_oldest_keeps_newest_and_counts_drops() {
+    #[tokio::test]
+    async fn drop_oldest_keeps_newest_and_counts_drops() {
         let broker = Broker::default();
         let options = SubscribeOptions {
             queue_capacity: 2,
@@ -349,7 +454,8 @@ mod tests {
         let mut fast = subscribe(&broker, &["t"], SubscribeOptions::default());
         for id in ["1", "2", "3", "4"] {
             broker
-                .publish(&Principal::anonymous(), event("t", id))
+                .publish(&Principal::anonymous(), event("t", id), Ack::Durable)
+                .await
                 .unwrap();
         }
         assert_eq!(drain_ids(&mut slow), ["3", "4"]);
@@ -358,8 +464,8 @@ mod tests {
         assert_eq!(broker.stats().dropped, 2);
     }
 
-    #[test]
-    fn disconnect_policy_closes_only_the_slow_subscriber() {
+    #[tokio::test]
+    async fn disconnect_policy_closes_only_the_slow_subscriber() {
         let broker = Broker::default();
         let options = SubscribeOptions {
             queue_capacity: 1,
@@ -369,7 +475,8 @@ mod tests {
         let mut fast = subscribe(&broker, &["t"], SubscribeOptions::default());
         for id in ["1", "2", "3"] {
             broker
-                .publish(&Principal::anonymous(), event("t", id))
+                .publish(&Principal::anonymous(), event("t", id), Ack::Durable)
+                .await
                 .unwrap();
         }
         assert_eq!(
@@ -380,21 +487,22 @@ mod tests {
         assert_eq!(broker.stats().disconnected, 1);
     }
 
-    #[test]
-    fn dropping_a_subscription_unsubscribes_it() {
+    #[tokio::test]
+    async fn dropping_a_subscription_unsubscribes_it() {
         let broker = Broker::default();
         let sub = subscribe(&broker, &["t", "u/>"], SubscribeOptions::default());
         assert_eq!(broker.stats().subscriptions, 1);
         drop(sub);
         assert_eq!(broker.stats().subscriptions, 0);
         let published = broker
-            .publish(&Principal::anonymous(), event("t", "x"))
+            .publish(&Principal::anonymous(), event("t", "x"), Ack::Durable)
+            .await
             .unwrap();
         assert_eq!(published.subscribers, 0);
     }
 
-    #[test]
-    fn subscribe_needs_a_filter() {
+    #[tokio::test]
+    async fn subscribe_needs_a_filter() {
         let broker = Broker::default();
         let error = broker
             .subscribe(
@@ -424,11 +532,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn authorizer_sees_every_publish_and_subscribe() {
+    #[tokio::test]
+    async fn authorizer_sees_every_publish_and_subscribe() {
         let broker = Broker::new(Arc::new(DenyTopic("secret")));
         let alice = Principal::named("alice");
-        let error = broker.publish(&alice, event("secret", "x")).unwrap_err();
+        let error = broker
+            .publish(&alice, event("secret", "x"), Ack::Durable)
+            .await
+            .unwrap_err();
         assert_eq!(
             error.to_string(),
             "principal alice may not publish on secret"
@@ -457,7 +568,8 @@ mod tests {
         });
         tokio::task::yield_now().await;
         publisher
-            .publish(&Principal::anonymous(), event("t", "x"))
+            .publish(&Principal::anonymous(), event("t", "x"), Ack::Durable)
+            .await
             .unwrap();
         publisher.shutdown();
         let (first, second) = tokio::time::timeout(std::time::Duration::from_secs(5), task)

@@ -3,7 +3,9 @@
 //! Front ends authenticate a client, turn what it sent into [`weft_core::Event`]s and call
 //! [`Broker::publish`]; they turn a client's interest into [`Broker::subscribe`] and stream
 //! what the returned [`Subscription`] yields back in their own protocol. Front ends never
-//! talk to each other, and nothing in this crate knows a wire format.
+//! talk to each other, and nothing in this crate knows a wire format (the stored record
+//! layout, Kafka record batch v2 in the CloudEvents Kafka binary mode, is the one
+//! deliberate exception, owned by [`stream::record`]).
 //!
 //! This crate owns live (at-most-once, fan-out) subscriptions: the subscription index,
 //! one bounded queue per subscription with an explicit [`OverflowPolicy`], the
@@ -11,16 +13,27 @@
 //! passes, and the broker's counters ([`BrokerStats`]). Events are shared as
 //! `Arc<Event>`: one allocation per publish, never a copy per subscriber.
 //!
-//! Depends on `weft-core` and `weft-topic` only (and tokio's `Notify` for waking
-//! subscribers); it must not depend on any front end.
+//! It also owns [`Streams`] ([`stream`]): named, partitioned, durable logs (one
+//! `weft_log::PartitionLog` per partition) that capture published events by topic, with
+//! Kafka-compatible partitioning, a dedupe window, retention and compaction. A broker
+//! built with [`Broker::with_streams`] appends to every capturing stream on publish and,
+//! with [`Ack::Durable`], answers only once the event is durably stored.
+//!
+//! Depends on `weft-core`, `weft-topic` and `weft-log` (and tokio); it must not depend on
+//! any front end.
 
 mod auth;
 mod broker;
 mod queue;
+pub mod stream;
 
 pub use auth::{Action, AllowAll, Authorizer, Denied, Principal};
-pub use broker::{Broker, BrokerStats, PublishError, Published, SubscribeError};
+pub use broker::{Ack, Broker, BrokerStats, PublishError, Published, StoredAt, SubscribeError};
 pub use queue::{
     DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RecvError, SubscribeOptions, Subscription,
     SubscriptionId,
+};
+pub use stream::{
+    PartitionInfo, ReadFrom, StoredEvent, StreamConfig, StreamError, StreamInfo, StreamName,
+    StreamRetention, Streams, StreamsOptions,
 };

@@ -16,6 +16,7 @@ pub mod event_stream;
 mod node;
 pub mod problem;
 mod publish;
+mod streams;
 mod subscribe;
 
 pub use context::{HttpContext, HttpCounters, HttpOptions, NodeDescription};
@@ -33,6 +34,14 @@ pub fn router(context: HttpContext) -> Router {
         .route("/v1/topics/{*topic}", post(publish::publish))
         .route("/v1/subscribe", get(subscribe::sse))
         .route("/v1/ws", get(subscribe::websocket))
+        .route("/v1/streams", get(streams::list).post(streams::create))
+        .route(
+            "/v1/streams/{name}",
+            get(streams::describe)
+                .put(streams::update)
+                .delete(streams::delete),
+        )
+        .route("/v1/streams/{name}/events", get(streams::read))
         .route("/v1/node", get(node::node_info))
         .route("/v1/openapi.json", get(node::openapi))
         .route("/healthz", get(node::healthz))

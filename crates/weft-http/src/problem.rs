@@ -133,8 +133,27 @@ impl From<PublishError> for Problem {
                 "forbidden",
                 denied.to_string(),
             ),
+            PublishError::EventTooLarge { .. } => Self::too_large(error.to_string()),
+            PublishError::Storage { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage-unavailable",
+                "storage unavailable",
+                error_chain(&error),
+            ),
         }
     }
+}
+
+/// An error and its causes, `: `-separated, for a problem's detail.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut detail = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    detail
 }
 
 impl From<SubscribeError> for Problem {

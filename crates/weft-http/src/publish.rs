@@ -6,12 +6,12 @@ use std::time::SystemTime;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
-use weft_broker::Principal;
+use weft_broker::{Ack, Principal};
 use weft_core::{CloudEvent, Event, Topic};
 
 use crate::binding::{self, Synthesis};
@@ -34,10 +34,15 @@ pub(crate) async fn publish(
     State(context): State<HttpContext>,
     Path(topic): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match accept(&context, &topic, peer, &headers, body).await {
+    let ack = match parse_ack(query.as_deref()) {
+        Ok(ack) => ack,
+        Err(problem) => return context.reject(problem),
+    };
+    match accept(&context, &topic, peer, &headers, body, ack).await {
         Ok(ids) => (StatusCode::ACCEPTED, Json(Accepted { ids })).into_response(),
         Err(problem) => context.reject(problem),
     }
@@ -49,6 +54,7 @@ async fn accept(
     peer: SocketAddr,
     headers: &HeaderMap,
     body: Body,
+    ack: Ack,
 ) -> Result<Vec<String>, Problem> {
     let topic = Topic::new(topic).map_err(|error| Problem::invalid_topic(&error))?;
     let max_event = context.options.max_event_bytes;
@@ -80,13 +86,40 @@ async fn accept(
     for cloudevent in cloudevents {
         ids.push(cloudevent.attributes.id.clone());
         let event = Event::new(cloudevent, topic.clone(), context.node.name.clone(), now);
-        context.broker.publish(&principal, event)?;
+        context.broker.publish(&principal, event, ack).await?;
         context
             .counters
             .events_received
             .fetch_add(1, Ordering::Relaxed);
     }
     Ok(ids)
+}
+
+/// The publish query: only `ack=durable` (the default) or `ack=none`.
+fn parse_ack(query: Option<&str>) -> Result<Ack, Problem> {
+    let mut ack = Ack::Durable;
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+    {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match (name, value) {
+            ("ack", "durable") => ack = Ack::Durable,
+            ("ack", "none") => ack = Ack::None,
+            ("ack", other) => {
+                return Err(Problem::invalid_parameter(format!(
+                    "invalid `ack` value `{other}`; expected `durable` or `none`"
+                )));
+            }
+            (other, _) => {
+                return Err(Problem::invalid_parameter(format!(
+                    "unknown query parameter `{other}`; expected `ack`"
+                )));
+            }
+        }
+    }
+    Ok(ack)
 }
 
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
@@ -126,4 +159,24 @@ fn check_event_size(
     Err(Problem::too_large(format!(
         "{which}data of {size} bytes is larger than the limit of {max} bytes"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_defaults_to_durable_and_none_opts_out() {
+        assert_eq!(parse_ack(None).unwrap(), Ack::Durable);
+        assert_eq!(parse_ack(Some("ack=durable")).unwrap(), Ack::Durable);
+        assert_eq!(parse_ack(Some("ack=none")).unwrap(), Ack::None);
+    }
+
+    #[test]
+    fn unknown_query_parameters_and_ack_values_are_rejected() {
+        for query in ["ack=maybe", "acks=none", "ack=none&x=1"] {
+            let problem = parse_ack(Some(query)).unwrap_err();
+            assert_eq!(problem.status, 400, "{query}");
+        }
+    }
 }

@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use weft_broker::Broker;
+use weft_broker::{AllowAll, Broker, StreamError, Streams};
 use weft_http::{HttpContext, HttpOptions, NodeDescription};
 
 use crate::config::{Config, Listen};
@@ -58,6 +59,15 @@ pub enum StartError {
         #[source]
         source: io::Error,
     },
+    /// The streams in the data directory could not be opened.
+    #[error("cannot open the streams in {path}")]
+    Streams {
+        /// The streams directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: StreamError,
+    },
     /// A bound listener has no local address (should not happen).
     #[error("cannot read the local address of the {listener} listener")]
     LocalAddress {
@@ -105,10 +115,15 @@ async fn bind_one(
 pub struct RunningNode {
     addresses: BTreeMap<String, SocketAddr>,
     broker: Broker,
+    streams: Streams,
     http: Option<HttpContext>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<io::Result<()>>,
+    maintenance: tokio::task::JoinHandle<()>,
 }
+
+/// How often stream retention and compaction run (and once at start).
+pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Starts a node from `config` on `listeners` (see [`bind`]).
 pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode, StartError> {
@@ -127,8 +142,17 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         addresses.insert("http".to_owned(), address);
     }
 
-    let broker = Broker::default();
+    let streams_dir = config.data_dir.join("streams");
+    let streams =
+        Streams::open(streams_dir.clone())
+            .await
+            .map_err(|source| StartError::Streams {
+                path: streams_dir,
+                source,
+            })?;
+    let broker = Broker::with_streams(Arc::new(AllowAll), streams.clone());
     let (stop, stopped) = watch::channel(false);
+    let maintenance = tokio::spawn(maintain(streams.clone(), stopped.clone()));
     let mut tasks = JoinSet::new();
     let mut http = None;
     if let Some(listener) = listeners.http {
@@ -159,10 +183,26 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     Ok(RunningNode {
         addresses,
         broker,
+        streams,
         http,
         stop,
         tasks,
+        maintenance,
     })
+}
+
+/// Applies retention and compaction to every stream now and every
+/// [`MAINTENANCE_INTERVAL`], until the node stops.
+async fn maintain(streams: Streams, stopped: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(MAINTENANCE_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            () = wait_for_stop(stopped.clone()) => return,
+        }
+        streams.maintain().await;
+    }
 }
 
 async fn wait_for_stop(mut stopped: watch::Receiver<bool>) {
@@ -199,6 +239,10 @@ impl RunningNode {
                 }
             }
         }
+        // Front ends have stopped: nothing publishes any more. Stop maintenance, then
+        // close every partition log (synced).
+        let _ = (&mut self.maintenance).await;
+        self.streams.close().await;
         tracing::info!("node stopped");
         outcome
     }

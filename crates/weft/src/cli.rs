@@ -20,8 +20,115 @@ pub enum Command {
     Pub(PubArgs),
     /// Subscribe to topics on a running node and print the events that arrive.
     Sub(SubArgs),
+    /// Manage durable streams and read them.
+    #[command(subcommand)]
+    Stream(StreamCommand),
     /// Print weft's version.
     Version,
+}
+
+/// `weft stream …`
+#[derive(Debug, Subcommand)]
+pub enum StreamCommand {
+    /// Create a stream that captures every event published on a topic matching its filters.
+    Create(StreamCreateArgs),
+    /// List streams.
+    Ls(StreamListArgs),
+    /// Show a stream's settings and offsets.
+    Info(StreamInfoArgs),
+    /// Delete a stream and everything stored in it.
+    Rm(StreamNameArgs),
+    /// Print a stream's events, one JSON CloudEvent per line with `weftpartition` and
+    /// `weftoffset` attributes; without --follow, stop at the stream's current end.
+    Read(StreamReadArgs),
+}
+
+/// Flags of `weft stream create`.
+#[derive(Debug, Args)]
+pub struct StreamCreateArgs {
+    /// The stream's name: 1 to 249 of A-Z a-z 0-9 . _ -
+    pub name: String,
+    /// A filter of topics to capture, e.g. 'orders/>'; repeatable.
+    #[arg(long = "filter", value_name = "FILTER", required = true)]
+    pub filters: Vec<String>,
+    /// Number of partitions.
+    #[arg(long, value_name = "N")]
+    pub partitions: Option<u32>,
+    /// Delete events older than this, e.g. 7d.
+    #[arg(long, value_name = "DURATION")]
+    pub retention_age: Option<String>,
+    /// Keep at most this many bytes per partition, e.g. 10GiB.
+    #[arg(long, value_name = "SIZE")]
+    pub retention_bytes: Option<String>,
+    /// Keep only the latest event per key.
+    #[arg(long)]
+    pub compact: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// What `weft stream info` and `ls` print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InfoOutput {
+    /// A human-readable summary.
+    Text,
+    /// The node's JSON.
+    Json,
+}
+
+/// Flags of `weft stream ls`.
+#[derive(Debug, Args)]
+pub struct StreamListArgs {
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = InfoOutput::Text)]
+    pub output: InfoOutput,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Flags of `weft stream info`.
+#[derive(Debug, Args)]
+pub struct StreamInfoArgs {
+    /// The stream's name.
+    pub name: String,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = InfoOutput::Text)]
+    pub output: InfoOutput,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// A command that names one stream.
+#[derive(Debug, Args)]
+pub struct StreamNameArgs {
+    /// The stream's name.
+    pub name: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Flags of `weft stream read`.
+#[derive(Debug, Args)]
+pub struct StreamReadArgs {
+    /// The stream's name.
+    pub name: String,
+    /// Where to start: earliest, latest, an offset, or an RFC 3339 time.
+    #[arg(long, value_name = "POSITION", default_value = "earliest")]
+    pub from: String,
+    /// Read only this partition.
+    #[arg(long, value_name = "N")]
+    pub partition: Option<u32>,
+    /// Stop after this many events.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Keep waiting for new events at the end of the stream.
+    #[arg(long)]
+    pub follow: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Json)]
+    pub output: Output,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// Flags of `weft serve`. Each overrides the environment variable named in its help,

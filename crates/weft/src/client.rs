@@ -44,6 +44,32 @@ impl NodeClient {
         }
     }
 
+    /// Sends a request and returns its JSON answer (`null` for an empty one); a refusal
+    /// becomes an error with the problem's detail.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<serde_json::Value> {
+        let response = request.send().await.map_err(|error| self.explain(error))?;
+        if !response.status().is_success() {
+            return Err(Self::problem(response).await);
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| self.explain(error))?;
+        if body.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&body)
+            .map_err(|error| anyhow!("unreadable answer from the node: {error}"))
+    }
+
+    /// `GET path` as JSON.
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        self.send(self.http.get(self.url(path))).await
+    }
+
     /// Reads a problem+json error body into one line.
     pub async fn problem(response: reqwest::Response) -> anyhow::Error {
         let status = response.status();

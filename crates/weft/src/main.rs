@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod publish;
 mod serve;
+mod stream;
 mod subscribe;
 
 use std::process::ExitCode;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Pub(args) => publish::run(args).await,
             Command::Sub(args) => subscribe::run(args).await,
+            Command::Stream(command) => stream::run(command).await,
             Command::Version => {
                 println!("weft {}", weft_server::VERSION);
                 Ok(ExitCode::SUCCESS)

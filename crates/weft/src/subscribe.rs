@@ -64,7 +64,11 @@ pub async fn run(args: SubArgs) -> anyhow::Result<ExitCode> {
     ))
 }
 
-fn print_event(out: &mut impl std::io::Write, json: &str, output: Output) -> anyhow::Result<()> {
+pub fn print_event(
+    out: &mut impl std::io::Write,
+    json: &str,
+    output: Output,
+) -> anyhow::Result<()> {
     match output {
         Output::Json => writeln!(out, "{json}")?,
         Output::Data => {

@@ -73,13 +73,21 @@ pub struct ServeProcess {
     pub stderr: Lines,
     pub http: SocketAddr,
     pub ready_file: std::path::PathBuf,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl ServeProcess {
+    /// A node with a fresh data directory that is removed when it stops.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let ready_file = dir.path().join("ready.json");
+        let mut node = Self::start_in(dir.path());
+        node._dir = Some(dir);
+        node
+    }
+
+    /// A node whose data (and ready file) live in `dir`, which outlives it.
+    pub fn start_in(dir: &std::path::Path) -> Self {
+        let ready_file = dir.join("ready.json");
         let mut child = weft()
             .args([
                 "serve",
@@ -91,7 +99,7 @@ impl ServeProcess {
             ])
             .arg(&ready_file)
             .arg("--data-dir")
-            .arg(dir.path().join("data"))
+            .arg(dir.join("data"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -105,12 +113,18 @@ impl ServeProcess {
             stderr,
             http,
             ready_file,
-            _dir: dir,
+            _dir: None,
         }
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.http)
+    }
+
+    /// Kills the process with SIGKILL: no chance to flush or clean up.
+    pub fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// Sends SIGTERM and waits for a graceful exit.

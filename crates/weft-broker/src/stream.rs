@@ -1,0 +1,514 @@
+//! Streams: named, durable, partitioned logs that capture published events by topic.
+//!
+//! [`Streams`] is a cheap, cloneable handle to every stream of a node. Each stream
+//! captures the events whose topic matches one of its filters (through the same
+//! [`SubscriptionIndex`] as live subscriptions), stores them as Kafka records in the
+//! CloudEvents binary mode (see [`record`]) in one [`weft_log::PartitionLog`] per
+//! partition, chooses the partition with Kafka's default partitioner (see
+//! [`partition_for_key`]) and drops duplicates (`source` + `id`) seen within its dedupe
+//! window. The broker calls into the capture path on every publish; this module owns
+//! the administration (create, update, delete, list, describe), reads and maintenance
+//! (retention, compaction). Layout on disk and record format: `docs/streams.md`.
+
+mod capture;
+mod config;
+mod dedupe;
+mod error;
+mod name;
+mod partition;
+mod partitioner;
+pub mod record;
+mod store;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU32;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use weft_core::{Clock, Event, SystemClock};
+use weft_log::{CompactionPolicy, FsStorage, LogConfig, Storage};
+use weft_topic::SubscriptionIndex;
+
+pub(crate) use capture::Capture;
+pub use config::{
+    DEFAULT_DEDUPE_WINDOW, DEFAULT_MAX_EVENT_BYTES, MAX_EVENT_BYTES_LIMIT, MAX_PARTITIONS,
+    StreamConfig, StreamRetention,
+};
+pub use error::{StorageError, StreamError};
+pub use name::{MAX_STREAM_NAME_LEN, StreamName};
+pub use partitioner::{PARTITION_KEY_EXTENSION, murmur2, partition_for_key};
+pub use record::RecordError;
+
+use dedupe::DedupeWindow;
+use partition::Partition;
+
+/// How long compaction keeps tombstones (events with a key and no data).
+pub const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Where a read starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// The first event still stored.
+    Earliest,
+    /// The end: only events stored after the read started (so a read returns nothing).
+    Latest,
+    /// This offset; clamped to the stored range (an offset removed by retention reads
+    /// from the first one kept).
+    Offset(u64),
+    /// The first event received at or after this time.
+    Time(SystemTime),
+}
+
+/// A stored event with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Its partition.
+    pub partition: u32,
+    /// Its offset in that partition.
+    pub offset: u64,
+    /// The event (extension values as strings; see [`record`]).
+    pub event: Event,
+}
+
+/// What a stream is and holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// Its configuration.
+    pub config: StreamConfig,
+    /// Its partitions, in order.
+    pub partitions: Vec<PartitionInfo>,
+}
+
+/// The stored range of one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// The partition number.
+    pub partition: u32,
+    /// The first offset still stored.
+    pub first_offset: u64,
+    /// The offset the next event gets (`next_offset - first_offset` events are stored,
+    /// fewer after compaction).
+    pub next_offset: u64,
+}
+
+/// Opens a partition's storage in the given directory.
+pub type StorageFactory = Arc<dyn Fn(&Path) -> io::Result<Arc<dyn Storage>> + Send + Sync>;
+
+/// Knobs of [`Streams::open_with`]; [`Streams::open`] uses the defaults.
+#[derive(Clone)]
+pub struct StreamsOptions {
+    /// Time for dedupe windows and maintenance.
+    pub clock: Arc<dyn Clock>,
+    /// Segment sizes of every partition log.
+    pub log: LogConfig,
+    /// The storage of each partition directory (the file system by default; tests use
+    /// `weft_log::SimulatedStorage` to inject failures).
+    pub storage: StorageFactory,
+}
+
+impl Default for StreamsOptions {
+    fn default() -> Self {
+        StreamsOptions {
+            clock: Arc::new(SystemClock),
+            log: LogConfig::default(),
+            storage: Arc::new(|path: &Path| {
+                FsStorage::new(path).map(|storage| Arc::new(storage) as Arc<dyn Storage>)
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for StreamsOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamsOptions")
+            .field("log", &self.log)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every stream of a node. Cheap to clone: clones share the streams.
+#[derive(Clone)]
+pub struct Streams {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Streams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streams")
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    dir: PathBuf,
+    options: StreamsOptions,
+    registry: RwLock<Registry>,
+    /// Serialises create, update, delete and close.
+    admin: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Registry {
+    streams: BTreeMap<StreamName, Arc<Stream>>,
+    index: SubscriptionIndex<Entry>,
+}
+
+/// One stream at run time. Replaced (not mutated) by an update; partitions, dedupe
+/// window and round-robin counter carry over.
+struct Stream {
+    config: StreamConfig,
+    partitions: Vec<Arc<Partition>>,
+    dedupe: Arc<Mutex<DedupeWindow>>,
+    round_robin: Arc<AtomicU32>,
+}
+
+/// An index entry, compared by identity.
+#[derive(Clone)]
+struct Entry(Arc<Stream>);
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Streams {
+    /// Opens every stream stored in `dir` (`<data_dir>/streams`), creating `dir` if needed.
+    pub async fn open(dir: PathBuf) -> Result<Streams, StreamError> {
+        Self::open_with(dir, StreamsOptions::default()).await
+    }
+
+    /// [`Streams::open`] with explicit options.
+    pub async fn open_with(dir: PathBuf, options: StreamsOptions) -> Result<Streams, StreamError> {
+        let load_dir = dir.clone();
+        let configs = blocking(dir.display().to_string(), move || {
+            store::load_all(&load_dir)
+        })
+        .await?;
+        let streams = Streams {
+            inner: Arc::new(Inner {
+                dir,
+                options,
+                registry: RwLock::new(Registry::default()),
+                admin: tokio::sync::Mutex::new(()),
+            }),
+        };
+        for config in configs {
+            let name = config.name.clone();
+            let partitions = streams.open_partitions(&config, 0).await?;
+            let stream = Stream {
+                config,
+                partitions,
+                dedupe: Arc::default(),
+                round_robin: Arc::default(),
+            };
+            stream
+                .rebuild_dedupe(streams.inner.options.clock.now())
+                .await?;
+            streams.inner.write().insert(Arc::new(stream));
+            tracing::debug!(stream = %name, "stream opened");
+        }
+        Ok(streams)
+    }
+
+    /// Creates a stream. Creating a stream that exists with an identical configuration
+    /// succeeds and changes nothing; with another configuration it is
+    /// [`StreamError::AlreadyExists`].
+    pub async fn create(&self, config: StreamConfig) -> Result<StreamInfo, StreamError> {
+        config.validate()?;
+        let _admin = self.inner.admin.lock().await;
+        let existing = self.inner.read().streams.get(&config.name).cloned();
+        if let Some(existing) = existing {
+            if existing.config == config {
+                return existing.info().await;
+            }
+            return Err(StreamError::AlreadyExists {
+                name: config.name.to_string(),
+            });
+        }
+        let partitions = self.open_partitions(&config, 0).await?;
+        let stream_dir = self.stream_dir(&config.name);
+        let stored = config.clone();
+        blocking(config.name.to_string(), move || {
+            store::write_config(&stream_dir, &stored)
+                .map_err(|source| StreamError::storage(stored.name.to_string(), source))
+        })
+        .await?;
+        let stream = Arc::new(Stream {
+            config,
+            partitions,
+            dedupe: Arc::default(),
+            round_robin: Arc::default(),
+        });
+        self.inner.write().insert(Arc::clone(&stream));
+        tracing::info!(stream = %stream.config.name, "stream created");
+        stream.info().await
+    }
+
+    /// Changes a stream: filters, retention, limits and the dedupe window may change;
+    /// partitions may only be added; `flush` and `compact` are fixed at creation.
+    pub async fn update(&self, config: StreamConfig) -> Result<StreamInfo, StreamError> {
+        config.validate()?;
+        let _admin = self.inner.admin.lock().await;
+        let old = self.get(&config.name)?;
+        config.check_update_of(&old.config)?;
+        let mut partitions = old.partitions.clone();
+        partitions.extend(self.open_partitions(&config, old.config.partitions).await?);
+        let stream_dir = self.stream_dir(&config.name);
+        let stored = config.clone();
+        blocking(config.name.to_string(), move || {
+            store::write_config(&stream_dir, &stored)
+                .map_err(|source| StreamError::storage(stored.name.to_string(), source))
+        })
+        .await?;
+        let stream = Arc::new(Stream {
+            config,
+            partitions,
+            dedupe: Arc::clone(&old.dedupe),
+            round_robin: Arc::clone(&old.round_robin),
+        });
+        {
+            let mut registry = self.inner.write();
+            registry.remove(&old);
+            registry.insert(Arc::clone(&stream));
+        }
+        tracing::info!(stream = %stream.config.name, "stream updated");
+        stream.info().await
+    }
+
+    /// Deletes a stream and its files. Publishes still in flight to it fail.
+    pub async fn delete(&self, name: &StreamName) -> Result<(), StreamError> {
+        let _admin = self.inner.admin.lock().await;
+        let stream = self.get(name)?;
+        self.inner.write().remove(&stream);
+        for partition in &stream.partitions {
+            partition.stop().await;
+        }
+        let stream_dir = self.stream_dir(name);
+        let stream_name = name.to_string();
+        blocking(stream_name.clone(), move || {
+            store::remove_stream(&stream_dir)
+                .map_err(|source| StreamError::storage(stream_name, source))
+        })
+        .await?;
+        tracing::info!(stream = %name, "stream deleted");
+        Ok(())
+    }
+
+    /// Every stream, by name.
+    pub async fn list(&self) -> Vec<StreamInfo> {
+        let streams: Vec<Arc<Stream>> = self.inner.read().streams.values().cloned().collect();
+        let mut infos = Vec::with_capacity(streams.len());
+        for stream in streams {
+            match stream.info().await {
+                Ok(info) => infos.push(info),
+                Err(error) => {
+                    tracing::warn!(%error, stream = %stream.config.name, "cannot describe stream");
+                }
+            }
+        }
+        infos
+    }
+
+    /// One stream.
+    pub async fn describe(&self, name: &StreamName) -> Result<StreamInfo, StreamError> {
+        self.get(name)?.info().await
+    }
+
+    /// Up to `max_events` stored events of one partition, or of every partition when
+    /// `partition` is `None`: then partitions are read in order, each from `from`, until
+    /// `max_events` are collected (so the result is ordered per partition, partition 0
+    /// first, and is not interleaved by time).
+    pub async fn read(
+        &self,
+        name: &StreamName,
+        partition: Option<u32>,
+        from: ReadFrom,
+        max_events: usize,
+    ) -> Result<Vec<StoredEvent>, StreamError> {
+        let stream = self.get(name)?;
+        let partitions: Vec<&Arc<Partition>> = match partition {
+            Some(index) => vec![stream.partitions.get(index as usize).ok_or_else(|| {
+                StreamError::invalid(format!(
+                    "stream {name} has no partition {index} (it has {})",
+                    stream.partitions.len()
+                ))
+            })?],
+            None => stream.partitions.iter().collect(),
+        };
+        let storage = |source| StreamError::storage(name.to_string(), source);
+        let mut out = Vec::new();
+        for partition in partitions {
+            let budget = max_events.saturating_sub(out.len());
+            if budget == 0 {
+                break;
+            }
+            let start = partition.resolve(from).await.map_err(storage)?;
+            let records = partition
+                .read_records(start, budget)
+                .await
+                .map_err(storage)?;
+            for (offset, record) in records {
+                let event = record::decode(record).map_err(|source| {
+                    storage(StorageError::Decode {
+                        partition: partition.index,
+                        offset,
+                        source,
+                    })
+                })?;
+                out.push(StoredEvent {
+                    partition: partition.index,
+                    offset,
+                    event,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies every stream's retention and compacts compacted streams (tombstones are
+    /// kept for [`DEFAULT_TOMBSTONE_RETENTION`]). Failures are logged; the node runs this
+    /// periodically.
+    pub async fn maintain(&self) {
+        let now_ms = record::millis_since_epoch(self.inner.options.clock.now());
+        let streams: Vec<Arc<Stream>> = self.inner.read().streams.values().cloned().collect();
+        for stream in streams {
+            let name = &stream.config.name;
+            let retention = stream.config.log_retention();
+            for partition in &stream.partitions {
+                if let Err(error) = partition.handle().apply_retention(retention, now_ms).await {
+                    tracing::warn!(%error, stream = %name, partition = partition.index, "retention failed");
+                }
+                if stream.config.compact {
+                    let policy = CompactionPolicy {
+                        tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
+                    };
+                    if let Err(error) = partition.handle().compact(policy, now_ms).await {
+                        tracing::warn!(%error, stream = %name, partition = partition.index, "compaction failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores what was submitted, then closes every partition log (synced). Later
+    /// publishes to streams fail; reads of a closed stream fail.
+    pub async fn close(&self) {
+        let _admin = self.inner.admin.lock().await;
+        let streams: Vec<Arc<Stream>> = self.inner.read().streams.values().cloned().collect();
+        for stream in streams {
+            for partition in &stream.partitions {
+                partition.stop().await;
+            }
+        }
+    }
+
+    fn get(&self, name: &StreamName) -> Result<Arc<Stream>, StreamError> {
+        self.inner
+            .read()
+            .streams
+            .get(name)
+            .cloned()
+            .ok_or_else(|| StreamError::NotFound {
+                name: name.to_string(),
+            })
+    }
+
+    fn stream_dir(&self, name: &StreamName) -> PathBuf {
+        self.inner.dir.join(name.as_str())
+    }
+
+    /// Opens partitions `from..config.partitions` of a stream.
+    async fn open_partitions(
+        &self,
+        config: &StreamConfig,
+        from: u32,
+    ) -> Result<Vec<Arc<Partition>>, StreamError> {
+        let stream_dir = self.stream_dir(&config.name);
+        let config_copy = config.clone();
+        let options = self.inner.options.clone();
+        let handles = blocking(config.name.to_string(), move || {
+            (from..config_copy.partitions)
+                .map(|partition| {
+                    store::open_partition(&stream_dir, partition, &config_copy, &options)
+                        .map(|handle| (partition, handle))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|source| StreamError::storage(config_copy.name.to_string(), source))
+        })
+        .await?;
+        Ok(handles
+            .into_iter()
+            .map(|(partition, handle)| Partition::start(partition, handle))
+            .collect())
+    }
+}
+
+impl Inner {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        // Registry updates are single inserts/removes; a poisoned lock is still consistent.
+        self.registry
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.registry
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Registry {
+    fn insert(&mut self, stream: Arc<Stream>) {
+        for filter in &stream.config.filters {
+            self.index.insert(filter, Entry(Arc::clone(&stream)));
+        }
+        self.streams.insert(stream.config.name.clone(), stream);
+    }
+
+    fn remove(&mut self, stream: &Arc<Stream>) {
+        let probe = Entry(Arc::clone(stream));
+        for filter in &stream.config.filters {
+            self.index.remove(filter, &probe);
+        }
+        self.streams.remove(&stream.config.name);
+    }
+}
+
+impl Stream {
+    async fn info(&self) -> Result<StreamInfo, StreamError> {
+        let mut partitions = Vec::with_capacity(self.partitions.len());
+        for partition in &self.partitions {
+            let (first_offset, next_offset) = partition
+                .offsets()
+                .await
+                .map_err(|source| StreamError::storage(self.config.name.to_string(), source))?;
+            partitions.push(PartitionInfo {
+                partition: partition.index,
+                first_offset,
+                next_offset,
+            });
+        }
+        Ok(StreamInfo {
+            config: self.config.clone(),
+            partitions,
+        })
+    }
+}
+
+/// Runs blocking file-system work off the runtime.
+async fn blocking<T: Send + 'static>(
+    stream: String,
+    work: impl FnOnce() -> Result<T, StreamError> + Send + 'static,
+) -> Result<T, StreamError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|_| Err(StreamError::storage(stream, StorageError::Task)))
+}
+
+#[cfg(test)]
+mod tests;

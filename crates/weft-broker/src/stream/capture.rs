@@ -1,0 +1,162 @@
+//! The publish path into streams: find the capturing streams, check limits, drop
+//! duplicates, choose partitions, submit appends; then (for durable acks) wait for them.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+use weft_core::Event;
+use weft_log::AppendError;
+
+use super::dedupe::{DedupeKey, DedupeWindow};
+use super::error::{StorageError, StreamError};
+use super::partition::PendingAppend;
+use super::{Entry, StreamName, Streams, partitioner, record};
+use crate::broker::{PublishError, StoredAt};
+
+/// The appends one publish submitted, to wait for.
+#[derive(Debug, Default)]
+pub(crate) struct Capture {
+    waiting: Vec<Waiting>,
+    /// Capturing streams that had already stored this `source` + `id` within their window.
+    pub(crate) duplicates: usize,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    stream: StreamName,
+    partition: u32,
+    reply: oneshot::Receiver<Result<u64, AppendError>>,
+    forget: Option<(Arc<Mutex<DedupeWindow>>, DedupeKey)>,
+}
+
+impl Streams {
+    /// Submits `event` to every stream that captures it, in this call (so a publisher's
+    /// events reach each partition in its publish order). Refuses the whole event, storing
+    /// nothing, if it is larger than any capturing stream accepts.
+    pub(crate) async fn capture(&self, event: &Event) -> Result<Capture, PublishError> {
+        let mut targets: Vec<Entry> = Vec::new();
+        self.inner
+            .read()
+            .index
+            .for_each_match(&event.topic, |entry| targets.push(entry.clone()));
+        let mut capture = Capture::default();
+        if targets.is_empty() {
+            return Ok(capture);
+        }
+        // A stream whose filters overlap matches more than once; it stores one copy.
+        targets.sort_by(|a, b| a.0.config.name.cmp(&b.0.config.name));
+        targets.dedup();
+        let stored = record::encode(event);
+        let size = record::stored_size(&stored);
+        for Entry(stream) in &targets {
+            if size > stream.config.max_event_bytes {
+                return Err(PublishError::EventTooLarge {
+                    stream: stream.config.name.clone(),
+                    size,
+                    max: stream.config.max_event_bytes,
+                });
+            }
+        }
+        let now = self.inner.options.clock.now();
+        let attributes = &event.cloudevent.attributes;
+        let key = partitioner::partition_key(event);
+        for Entry(stream) in targets {
+            let config = &stream.config;
+            let forget = if config.dedupe_window.is_zero() {
+                None
+            } else {
+                let dedupe_key = DedupeKey::new(&attributes.source, &attributes.id);
+                let duplicate = stream
+                    .dedupe
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .check_and_insert(&dedupe_key, now, config.dedupe_window);
+                if duplicate {
+                    capture.duplicates += 1;
+                    continue;
+                }
+                Some((Arc::clone(&stream.dedupe), dedupe_key))
+            };
+            let count = stream.partitions.len() as u32;
+            let index = match &key {
+                Some(key) => partitioner::partition_for_key(key, count),
+                None => stream.round_robin.fetch_add(1, Ordering::Relaxed) % count.max(1),
+            };
+            let Some(partition) = stream.partitions.get(index as usize) else {
+                continue;
+            };
+            let (reply, answer) = oneshot::channel();
+            let append = PendingAppend {
+                record: stored.clone(),
+                size,
+                reply,
+                forget: forget.clone(),
+            };
+            if partition.submit(append).await.is_err() {
+                forget_key(forget.as_ref());
+                return Err(PublishError::Storage {
+                    stream: config.name.clone(),
+                    source: StreamError::storage(config.name.to_string(), StorageError::Closed),
+                });
+            }
+            capture.waiting.push(Waiting {
+                stream: config.name.clone(),
+                partition: index,
+                reply: answer,
+                forget,
+            });
+        }
+        Ok(capture)
+    }
+}
+
+impl Capture {
+    /// Waits until every submitted append is stored (durably under the stream's flush
+    /// policy). The first failure is returned; the event may be stored in other streams.
+    pub(crate) async fn wait(self) -> Result<Vec<StoredAt>, PublishError> {
+        let mut stored = Vec::with_capacity(self.waiting.len());
+        let mut failure = None;
+        for waiting in self.waiting {
+            let result = match waiting.reply.await {
+                Ok(Ok(offset)) => Ok(offset),
+                Ok(Err(source)) => Err(StorageError::Append {
+                    partition: waiting.partition,
+                    source,
+                }),
+                Err(_) => {
+                    forget_key(waiting.forget.as_ref());
+                    Err(StorageError::Closed)
+                }
+            };
+            match result {
+                Ok(offset) => stored.push(StoredAt {
+                    stream: waiting.stream,
+                    partition: waiting.partition,
+                    offset,
+                }),
+                Err(source) => {
+                    if failure.is_none() {
+                        failure = Some(PublishError::Storage {
+                            source: StreamError::storage(waiting.stream.to_string(), source),
+                            stream: waiting.stream,
+                        });
+                    }
+                }
+            }
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(stored),
+        }
+    }
+}
+
+fn forget_key(forget: Option<&(Arc<Mutex<DedupeWindow>>, DedupeKey)>) {
+    if let Some((window, key)) = forget {
+        window
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .forget(key);
+    }
+}

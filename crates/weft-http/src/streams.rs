@@ -1,0 +1,470 @@
+//! The streams API: create, update, list, describe and delete streams, and read a stream
+//! by offset or time (`/v1/streams…`). The request and response shapes are documented in
+//! `docs/streams.md` and the OpenAPI document.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use weft_broker::{
+    ReadFrom, StoredEvent, StreamConfig, StreamError, StreamInfo, StreamName, StreamRetention,
+    Streams,
+};
+use weft_core::{Filter, Timestamp};
+use weft_log::FlushPolicy;
+
+use crate::context::HttpContext;
+use crate::problem::Problem;
+
+/// Most events one read returns.
+const MAX_READ_EVENTS: usize = 10_000;
+/// Events one read returns unless `max` says otherwise.
+const DEFAULT_READ_EVENTS: usize = 100;
+/// The interval of `flush: interval` when none is given.
+const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A number, or text with a unit (`"7d"`, `"1GiB"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Quantity {
+    Number(u64),
+    Text(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionBody {
+    max_age: Option<Quantity>,
+    max_bytes: Option<Quantity>,
+    max_events: Option<u64>,
+}
+
+/// The body of `POST /v1/streams` and `PUT /v1/streams/{name}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamBody {
+    name: Option<String>,
+    filters: Vec<String>,
+    partitions: Option<u32>,
+    #[serde(default)]
+    retention: RetentionBody,
+    compact: Option<bool>,
+    max_event_bytes: Option<Quantity>,
+    dedupe_window: Option<Quantity>,
+    flush: Option<String>,
+}
+
+fn duration(field: &str, quantity: &Quantity) -> Result<Duration, Problem> {
+    match quantity {
+        Quantity::Number(millis) => Ok(Duration::from_millis(*millis)),
+        Quantity::Text(text) => weft_yaml::parse_duration(text)
+            .map_err(|error| Problem::invalid_parameter(format!("`{field}`: {error}"))),
+    }
+}
+
+fn size(field: &str, quantity: &Quantity) -> Result<u64, Problem> {
+    match quantity {
+        Quantity::Number(bytes) => Ok(*bytes),
+        Quantity::Text(text) => weft_yaml::parse_size(text)
+            .map_err(|error| Problem::invalid_parameter(format!("`{field}`: {error}"))),
+    }
+}
+
+fn parse_flush(text: &str) -> Result<FlushPolicy, Problem> {
+    match text {
+        "always" => Ok(FlushPolicy::Always),
+        "never" => Ok(FlushPolicy::Never),
+        "interval" => Ok(FlushPolicy::Interval(DEFAULT_FLUSH_INTERVAL)),
+        other => match other.strip_prefix("interval:") {
+            Some(every) => weft_yaml::parse_duration(every)
+                .map(FlushPolicy::Interval)
+                .map_err(|error| Problem::invalid_parameter(format!("`flush`: {error}"))),
+            None => Err(Problem::invalid_parameter(format!(
+                "`flush` must be `always`, `never`, `interval` or `interval:DURATION`, got `{other}`"
+            ))),
+        },
+    }
+}
+
+fn flush_text(flush: &FlushPolicy) -> String {
+    match flush {
+        FlushPolicy::Always => "always".to_owned(),
+        FlushPolicy::Never => "never".to_owned(),
+        FlushPolicy::Interval(every) => format!("interval:{}ms", every.as_millis()),
+    }
+}
+
+fn stream_name(text: &str) -> Result<StreamName, Problem> {
+    text.parse::<StreamName>().map_err(|error| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-stream-name",
+            "invalid stream name",
+            error.to_string(),
+        )
+    })
+}
+
+fn config_from(name: StreamName, body: StreamBody) -> Result<StreamConfig, Problem> {
+    let filters = body
+        .filters
+        .into_iter()
+        .map(|filter| Filter::new(filter).map_err(|error| Problem::invalid_filter(&error)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut config = StreamConfig::new(name, filters);
+    if let Some(partitions) = body.partitions {
+        config.partitions = partitions;
+    }
+    config.retention = StreamRetention {
+        max_age: body
+            .retention
+            .max_age
+            .as_ref()
+            .map(|age| duration("retention.max_age", age))
+            .transpose()?,
+        max_bytes: body
+            .retention
+            .max_bytes
+            .as_ref()
+            .map(|bytes| size("retention.max_bytes", bytes))
+            .transpose()?,
+        max_events: body.retention.max_events,
+    };
+    if let Some(compact) = body.compact {
+        config.compact = compact;
+    }
+    if let Some(max) = &body.max_event_bytes {
+        config.max_event_bytes = usize::try_from(size("max_event_bytes", max)?)
+            .map_err(|_| Problem::invalid_parameter("`max_event_bytes` is too large"))?;
+    }
+    if let Some(window) = &body.dedupe_window {
+        config.dedupe_window = duration("dedupe_window", window)?;
+    }
+    if let Some(flush) = &body.flush {
+        config.flush = parse_flush(flush)?;
+    }
+    Ok(config)
+}
+
+fn parse_body(bytes: &[u8]) -> Result<StreamBody, Problem> {
+    serde_json::from_slice(bytes)
+        .map_err(|error| Problem::invalid_parameter(format!("invalid stream definition: {error}")))
+}
+
+/// The JSON form of a stream, shared by every answer that shows one.
+pub(crate) fn info_json(info: &StreamInfo) -> Value {
+    let config = &info.config;
+    let retention = &config.retention;
+    let partitions: Vec<Value> = info
+        .partitions
+        .iter()
+        .map(|partition| {
+            json!({
+                "partition": partition.partition,
+                "first_offset": partition.first_offset,
+                "next_offset": partition.next_offset,
+            })
+        })
+        .collect();
+    let events: u64 = info
+        .partitions
+        .iter()
+        .map(|p| p.next_offset.saturating_sub(p.first_offset))
+        .sum();
+    json!({
+        "name": config.name.as_str(),
+        "filters": config.filters.iter().map(Filter::as_str).collect::<Vec<_>>(),
+        "partitions": config.partitions,
+        "retention": {
+            "max_age_ms": retention.max_age.map(|age| age.as_millis() as u64),
+            "max_bytes": retention.max_bytes,
+            "max_events": retention.max_events,
+        },
+        "compact": config.compact,
+        "max_event_bytes": config.max_event_bytes,
+        "dedupe_window_ms": config.dedupe_window.as_millis() as u64,
+        "flush": flush_text(&config.flush),
+        "events": events,
+        "partition_offsets": partitions,
+    })
+}
+
+impl From<StreamError> for Problem {
+    fn from(error: StreamError) -> Self {
+        let detail = error.to_string();
+        match error {
+            StreamError::NotFound { .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                "stream-not-found",
+                "stream not found",
+                detail,
+            ),
+            StreamError::AlreadyExists { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "stream-exists",
+                "stream already exists",
+                detail,
+            ),
+            StreamError::Invalid { .. } => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-stream",
+                "invalid stream definition",
+                detail,
+            ),
+            _ => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage-unavailable",
+                "storage unavailable",
+                detail,
+            ),
+        }
+    }
+}
+
+fn streams(context: &HttpContext) -> Result<&Streams, Problem> {
+    context.broker.streams().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "streams-disabled",
+            "streams disabled",
+            "this node has no durable streams",
+        )
+    })
+}
+
+pub(crate) async fn create(
+    State(context): State<HttpContext>,
+    body: axum::body::Bytes,
+) -> Response {
+    let outcome = async {
+        let body = parse_body(&body)?;
+        let name = body
+            .name
+            .as_deref()
+            .ok_or_else(|| Problem::invalid_parameter("a stream definition needs a `name`"))
+            .and_then(stream_name)?;
+        let config = config_from(name, body)?;
+        let info = streams(&context)?.create(config).await?;
+        Ok::<_, Problem>((StatusCode::CREATED, Json(info_json(&info))).into_response())
+    };
+    outcome
+        .await
+        .unwrap_or_else(|problem| context.reject(problem))
+}
+
+pub(crate) async fn update(
+    State(context): State<HttpContext>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let outcome = async {
+        let name = stream_name(&name)?;
+        let body = parse_body(&body)?;
+        if body
+            .name
+            .as_deref()
+            .is_some_and(|given| given != name.as_str())
+        {
+            return Err(Problem::invalid_parameter(
+                "the `name` in the body differs from the one in the path",
+            ));
+        }
+        let config = config_from(name, body)?;
+        let info = streams(&context)?.update(config).await?;
+        Ok(Json(info_json(&info)).into_response())
+    };
+    outcome
+        .await
+        .unwrap_or_else(|problem| context.reject(problem))
+}
+
+pub(crate) async fn list(State(context): State<HttpContext>) -> Response {
+    match streams(&context) {
+        Ok(streams) => {
+            let all: Vec<Value> = streams.list().await.iter().map(info_json).collect();
+            Json(json!({ "streams": all })).into_response()
+        }
+        Err(problem) => context.reject(problem),
+    }
+}
+
+pub(crate) async fn describe(
+    State(context): State<HttpContext>,
+    Path(name): Path<String>,
+) -> Response {
+    let outcome = async {
+        let name = stream_name(&name)?;
+        let info = streams(&context)?.describe(&name).await?;
+        Ok::<_, Problem>(Json(info_json(&info)).into_response())
+    };
+    outcome
+        .await
+        .unwrap_or_else(|problem| context.reject(problem))
+}
+
+pub(crate) async fn delete(
+    State(context): State<HttpContext>,
+    Path(name): Path<String>,
+) -> Response {
+    let outcome = async {
+        let name = stream_name(&name)?;
+        streams(&context)?.delete(&name).await?;
+        Ok::<_, Problem>(StatusCode::NO_CONTENT.into_response())
+    };
+    outcome
+        .await
+        .unwrap_or_else(|problem| context.reject(problem))
+}
+
+/// The query of a stream read.
+#[derive(Debug)]
+struct ReadQuery {
+    partition: Option<u32>,
+    from: ReadFrom,
+    max: usize,
+}
+
+fn parse_read_query(raw: Option<&str>) -> Result<ReadQuery, Problem> {
+    let mut query = ReadQuery {
+        partition: None,
+        from: ReadFrom::Earliest,
+        max: DEFAULT_READ_EVENTS,
+    };
+    for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match &*name {
+            "partition" => {
+                query.partition = Some(value.parse().map_err(|_| {
+                    Problem::invalid_parameter(format!(
+                        "`partition` must be a partition number, got `{value}`"
+                    ))
+                })?);
+            }
+            "from" => query.from = parse_from(&value)?,
+            "max" => {
+                query.max = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|max| (1..=MAX_READ_EVENTS).contains(max))
+                    .ok_or_else(|| {
+                        Problem::invalid_parameter(format!(
+                            "`max` must be from 1 to {MAX_READ_EVENTS}, got `{value}`"
+                        ))
+                    })?;
+            }
+            other => {
+                return Err(Problem::invalid_parameter(format!(
+                    "unknown query parameter `{other}`; expected `partition`, `from` or `max`"
+                )));
+            }
+        }
+    }
+    Ok(query)
+}
+
+/// `earliest`, `latest`, an offset, or an RFC 3339 time.
+pub(crate) fn parse_from(text: &str) -> Result<ReadFrom, Problem> {
+    match text {
+        "earliest" => Ok(ReadFrom::Earliest),
+        "latest" => Ok(ReadFrom::Latest),
+        _ => {
+            if let Ok(offset) = text.parse::<u64>() {
+                return Ok(ReadFrom::Offset(offset));
+            }
+            let time = Timestamp::parse(text).map_err(|_| {
+                Problem::invalid_parameter(format!(
+                    "`from` must be `earliest`, `latest`, an offset or an RFC 3339 time, got `{text}`"
+                ))
+            })?;
+            time.to_system_time().map(ReadFrom::Time).ok_or_else(|| {
+                Problem::invalid_parameter(format!("`from` time `{text}` is out of range"))
+            })
+        }
+    }
+}
+
+/// One stored event as JSON: the CloudEvent with `wefttopic`, `weftpartition` and
+/// `weftoffset` added.
+pub(crate) fn stored_json(stored: &StoredEvent) -> Value {
+    let partition = stored.partition.to_string();
+    let offset = stored.offset.to_string();
+    let extra = [
+        (
+            crate::subscribe::TOPIC_EXTENSION,
+            stored.event.topic.as_str(),
+        ),
+        ("weftpartition", partition.as_str()),
+        ("weftoffset", offset.as_str()),
+    ];
+    let bytes = weft_core::json::encode_with_extra(&stored.event.cloudevent, &extra);
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+pub(crate) async fn read(
+    State(context): State<HttpContext>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let outcome = async {
+        let name = stream_name(&name)?;
+        let query = parse_read_query(raw.as_deref())?;
+        let events = streams(&context)?
+            .read(&name, query.partition, query.from, query.max)
+            .await?;
+        let events: Vec<Value> = events.iter().map(stored_json).collect();
+        Ok::<_, Problem>(Json(json!({ "events": events })).into_response())
+    };
+    outcome
+        .await
+        .unwrap_or_else(|problem| context.reject(problem))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_definitions_accept_units_and_reject_unknown_fields() {
+        let body = parse_body(
+            br#"{"name":"orders","filters":["orders/>"],"partitions":3,
+                 "retention":{"max_age":"7d","max_bytes":"1GiB","max_events":10},
+                 "max_event_bytes":2048,"dedupe_window":"30s","flush":"interval:250ms"}"#,
+        )
+        .unwrap();
+        let config = config_from(stream_name("orders").unwrap(), body).unwrap();
+        assert_eq!(config.partitions, 3);
+        assert_eq!(
+            config.retention.max_age,
+            Some(Duration::from_secs(7 * 86_400))
+        );
+        assert_eq!(config.retention.max_bytes, Some(1 << 30));
+        assert_eq!(config.max_event_bytes, 2048);
+        assert_eq!(config.dedupe_window, Duration::from_secs(30));
+        assert_eq!(
+            config.flush,
+            FlushPolicy::Interval(Duration::from_millis(250))
+        );
+        let error = parse_body(br#"{"name":"x","filters":["a"],"partitons":2}"#).unwrap_err();
+        assert!(error.detail.contains("partitons"), "{}", error.detail);
+    }
+
+    #[test]
+    fn read_positions_parse() {
+        assert!(matches!(
+            parse_from("earliest").unwrap(),
+            ReadFrom::Earliest
+        ));
+        assert!(matches!(parse_from("latest").unwrap(), ReadFrom::Latest));
+        assert!(matches!(parse_from("42").unwrap(), ReadFrom::Offset(42)));
+        assert!(matches!(
+            parse_from("2026-11-22T10:00:00Z").unwrap(),
+            ReadFrom::Time(_)
+        ));
+        assert!(parse_from("yesterday").is_err());
+        assert!(parse_read_query(Some("max=0")).is_err());
+        assert!(parse_read_query(Some("offset=1")).is_err());
+    }
+}
