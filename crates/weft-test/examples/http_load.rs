@@ -109,7 +109,9 @@ async fn main() {
         let url = format!("{}/v1/topics/load/data", options.server);
         let data = Arc::clone(&data);
         publishers.push(tokio::spawn(async move {
+            let mut acks = Vec::with_capacity(count);
             for _ in 0..count {
+                let request_started = Instant::now();
                 let response = client
                     .post(&url)
                     .header("content-type", "application/octet-stream")
@@ -120,12 +122,16 @@ async fn main() {
                     .expect("publish");
                 assert_eq!(response.status(), 202);
                 let _ = response.bytes().await;
+                acks.push(u64::try_from(request_started.elapsed().as_micros()).unwrap());
             }
+            acks
         }));
     }
+    let mut acks = Vec::new();
     for publisher in publishers {
-        publisher.await.unwrap();
+        acks.append(&mut publisher.await.unwrap());
     }
+    acks.sort_unstable();
     let published = started.elapsed();
 
     let mut latencies = Vec::new();
@@ -135,7 +141,9 @@ async fn main() {
         latencies.append(&mut own);
         last_delivery = last_delivery.max(finished);
     }
-    let delivered = last_delivery.duration_since(started);
+    let delivered = last_delivery
+        .duration_since(started)
+        .max(Duration::from_micros(1));
     latencies.sort_unstable();
     let percentile = |p: f64| {
         latencies
@@ -159,6 +167,16 @@ async fn main() {
         latencies.len() as f64 / delivered.as_secs_f64(),
         latencies.len(),
         delivered.as_secs_f64()
+    );
+    let ack_percentile = |p: f64| {
+        acks.get(((acks.len() as f64 * p) as usize).min(acks.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    println!(
+        "publish answered (ack latency): p50 {} µs, p99 {} µs",
+        ack_percentile(0.50),
+        ack_percentile(0.99)
     );
     println!(
         "latency publish→subscriber: p50 {} µs, p99 {} µs, max {} µs",
