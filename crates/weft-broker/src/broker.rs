@@ -19,6 +19,17 @@ pub struct Broker {
     inner: Arc<Inner>,
 }
 
+/// A broker handle that does not keep the broker alive (held by [`Streams`], which the
+/// broker holds, to publish dead letters).
+#[derive(Clone)]
+pub(crate) struct WeakBroker(std::sync::Weak<Inner>);
+
+impl WeakBroker {
+    pub(crate) fn upgrade(&self) -> Option<Broker> {
+        self.0.upgrade().map(|inner| Broker { inner })
+    }
+}
+
 /// An index entry: the subscriber's queue, compared by subscription id.
 #[derive(Clone)]
 struct Entry(Arc<SubscriberQueue>);
@@ -162,7 +173,7 @@ impl Broker {
     }
 
     fn build(authorizer: Arc<dyn Authorizer>, streams: Option<Streams>) -> Self {
-        Self {
+        let broker = Self {
             inner: Arc::new(Inner {
                 index: RwLock::new(SubscriptionIndex::new()),
                 live: Mutex::new(HashMap::new()),
@@ -172,7 +183,11 @@ impl Broker {
                 next_id: AtomicU64::new(1),
                 counters: Counters::default(),
             }),
+        };
+        if let Some(streams) = &broker.inner.streams {
+            streams.attach_broker(WeakBroker(Arc::downgrade(&broker.inner)));
         }
+        broker
     }
 
     /// The streams this broker stores events in, if it has any.

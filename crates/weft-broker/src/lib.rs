@@ -19,16 +19,25 @@
 //! built with [`Broker::with_streams`] appends to every capturing stream on publish and,
 //! with [`Ack::Durable`], answers only once the event is durably stored.
 //!
+//! Each stream may have durable consumers ([`consumer`]): named cursors with explicit
+//! acks, redelivery with backoff, dead-lettering, key-ordered parallelism and groups of
+//! members sharing the partitions ([`Streams::pull`], [`Streams::ack`], ...).
+//!
 //! Depends on `weft-core`, `weft-topic` and `weft-log` (and tokio); it must not depend on
 //! any front end.
 
 mod auth;
 mod broker;
+pub mod consumer;
 mod queue;
 pub mod stream;
 
 pub use auth::{Action, AllowAll, Authorizer, Denied, Principal};
 pub use broker::{Ack, Broker, BrokerStats, PublishError, Published, StoredAt, SubscribeError};
+pub use consumer::{
+    Backoff, ConsumerConfig, ConsumerError, ConsumerInfo, ConsumerName, DeadLetter, Delivery,
+    DeliveryToken, KeyOrdering, StartPosition,
+};
 pub use queue::{
     DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RecvError, SubscribeOptions, Subscription,
     SubscriptionId,

@@ -27,9 +27,13 @@ use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
+use tokio::sync::Notify;
 use weft_core::{Clock, Event, SystemClock};
 use weft_log::{CompactionPolicy, FsStorage, LogConfig, Storage};
 use weft_topic::SubscriptionIndex;
+
+use crate::broker::WeakBroker;
+use crate::consumer::ConsumerSet;
 
 pub(crate) use capture::Capture;
 pub use config::{
@@ -38,11 +42,12 @@ pub use config::{
 };
 pub use error::{StorageError, StreamError};
 pub use name::{MAX_STREAM_NAME_LEN, StreamName};
+pub(crate) use partition::{Partition, PendingAppend};
+pub(crate) use partitioner::partition_key;
 pub use partitioner::{PARTITION_KEY_EXTENSION, murmur2, partition_for_key};
 pub use record::RecordError;
 
 use dedupe::DedupeWindow;
-use partition::Partition;
 
 /// How long compaction keeps tombstones (events with a key and no data).
 pub const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
@@ -146,8 +151,10 @@ struct Inner {
     dir: PathBuf,
     options: StreamsOptions,
     registry: RwLock<Registry>,
-    /// Serialises create, update, delete and close.
+    /// Serialises create, update, delete and close (and consumer create and delete).
     admin: tokio::sync::Mutex<()>,
+    /// The broker that publishes through these streams, for dead letters to topics.
+    broker: RwLock<Option<WeakBroker>>,
 }
 
 #[derive(Default)]
@@ -157,12 +164,16 @@ struct Registry {
 }
 
 /// One stream at run time. Replaced (not mutated) by an update; partitions, dedupe
-/// window and round-robin counter carry over.
-struct Stream {
-    config: StreamConfig,
-    partitions: Vec<Arc<Partition>>,
+/// window, round-robin counter, consumers and append signal carry over.
+pub(crate) struct Stream {
+    pub(crate) config: StreamConfig,
+    pub(crate) partitions: Vec<Arc<Partition>>,
     dedupe: Arc<Mutex<DedupeWindow>>,
-    round_robin: Arc<AtomicU32>,
+    pub(crate) round_robin: Arc<AtomicU32>,
+    /// Its durable consumers.
+    pub(crate) consumers: Arc<ConsumerSet>,
+    /// Woken after every stored append to any partition (consumers long-poll on it).
+    pub(crate) appended: Arc<Notify>,
 }
 
 /// An index entry, compared by identity.
@@ -194,16 +205,21 @@ impl Streams {
                 options,
                 registry: RwLock::new(Registry::default()),
                 admin: tokio::sync::Mutex::new(()),
+                broker: RwLock::new(None),
             }),
         };
         for config in configs {
             let name = config.name.clone();
-            let partitions = streams.open_partitions(&config, 0).await?;
+            let appended = Arc::new(Notify::new());
+            let partitions = streams.open_partitions(&config, 0, &appended).await?;
+            let consumers = ConsumerSet::load(streams.stream_dir(&name)).await?;
             let stream = Stream {
                 config,
                 partitions,
                 dedupe: Arc::default(),
                 round_robin: Arc::default(),
+                consumers: Arc::new(consumers),
+                appended,
             };
             stream
                 .rebuild_dedupe(streams.inner.options.clock.now())
@@ -229,7 +245,8 @@ impl Streams {
                 name: config.name.to_string(),
             });
         }
-        let partitions = self.open_partitions(&config, 0).await?;
+        let appended = Arc::new(Notify::new());
+        let partitions = self.open_partitions(&config, 0, &appended).await?;
         let stream_dir = self.stream_dir(&config.name);
         let stored = config.clone();
         blocking(config.name.to_string(), move || {
@@ -242,6 +259,8 @@ impl Streams {
             partitions,
             dedupe: Arc::default(),
             round_robin: Arc::default(),
+            consumers: Arc::default(),
+            appended,
         });
         self.inner.write().insert(Arc::clone(&stream));
         tracing::info!(stream = %stream.config.name, "stream created");
@@ -256,7 +275,10 @@ impl Streams {
         let old = self.get(&config.name)?;
         config.check_update_of(&old.config)?;
         let mut partitions = old.partitions.clone();
-        partitions.extend(self.open_partitions(&config, old.config.partitions).await?);
+        partitions.extend(
+            self.open_partitions(&config, old.config.partitions, &old.appended)
+                .await?,
+        );
         let stream_dir = self.stream_dir(&config.name);
         let stored = config.clone();
         blocking(config.name.to_string(), move || {
@@ -269,6 +291,8 @@ impl Streams {
             partitions,
             dedupe: Arc::clone(&old.dedupe),
             round_robin: Arc::clone(&old.round_robin),
+            consumers: Arc::clone(&old.consumers),
+            appended: Arc::clone(&old.appended),
         });
         {
             let mut registry = self.inner.write();
@@ -279,11 +303,14 @@ impl Streams {
         stream.info().await
     }
 
-    /// Deletes a stream and its files. Publishes still in flight to it fail.
+    /// Deletes a stream, its consumers and its files. Publishes still in flight to it
+    /// fail; pulls waiting on its consumers end.
     pub async fn delete(&self, name: &StreamName) -> Result<(), StreamError> {
         let _admin = self.inner.admin.lock().await;
         let stream = self.get(name)?;
         self.inner.write().remove(&stream);
+        stream.consumers.clear();
+        stream.appended.notify_waiters();
         for partition in &stream.partitions {
             partition.stop().await;
         }
@@ -406,7 +433,7 @@ impl Streams {
         }
     }
 
-    fn get(&self, name: &StreamName) -> Result<Arc<Stream>, StreamError> {
+    pub(crate) fn get(&self, name: &StreamName) -> Result<Arc<Stream>, StreamError> {
         self.inner
             .read()
             .streams
@@ -417,8 +444,33 @@ impl Streams {
             })
     }
 
-    fn stream_dir(&self, name: &StreamName) -> PathBuf {
+    pub(crate) fn stream_dir(&self, name: &StreamName) -> PathBuf {
         self.inner.dir.join(name.as_str())
+    }
+
+    /// Serialises administration (stream and consumer create and delete).
+    pub(crate) async fn admin_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.admin.lock().await
+    }
+
+    /// Lets consumers publish dead letters through `broker` (called by
+    /// [`crate::Broker::with_streams`]).
+    pub(crate) fn attach_broker(&self, broker: WeakBroker) {
+        *self
+            .inner
+            .broker
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(broker);
+    }
+
+    /// The broker these streams are attached to, if it is still running.
+    pub(crate) fn broker(&self) -> Option<crate::Broker> {
+        self.inner
+            .broker
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .and_then(WeakBroker::upgrade)
     }
 
     /// Opens partitions `from..config.partitions` of a stream.
@@ -426,6 +478,7 @@ impl Streams {
         &self,
         config: &StreamConfig,
         from: u32,
+        appended: &Arc<Notify>,
     ) -> Result<Vec<Arc<Partition>>, StreamError> {
         let stream_dir = self.stream_dir(&config.name);
         let config_copy = config.clone();
@@ -442,7 +495,7 @@ impl Streams {
         .await?;
         Ok(handles
             .into_iter()
-            .map(|(partition, handle)| Partition::start(partition, handle))
+            .map(|(partition, handle)| Partition::start(partition, handle, Arc::clone(appended)))
             .collect())
     }
 }

@@ -11,6 +11,7 @@
 //! Depends on `weft-core`, `weft-topic` and `weft-broker`; never on another front end.
 
 pub mod binding;
+mod consumers;
 mod context;
 pub mod event_stream;
 mod node;
@@ -42,6 +43,34 @@ pub fn router(context: HttpContext) -> Router {
                 .delete(streams::delete),
         )
         .route("/v1/streams/{name}/events", get(streams::read))
+        .route(
+            "/v1/streams/{name}/consumers",
+            get(consumers::list).post(consumers::create),
+        )
+        .route(
+            "/v1/streams/{name}/consumers/{consumer}",
+            get(consumers::describe).delete(consumers::delete),
+        )
+        .route(
+            "/v1/streams/{name}/consumers/{consumer}/pull",
+            post(consumers::pull),
+        )
+        .route(
+            "/v1/streams/{name}/consumers/{consumer}/events",
+            get(consumers::push),
+        )
+        .route(
+            "/v1/streams/{name}/consumers/{consumer}/ack",
+            post(consumers::ack),
+        )
+        .route(
+            "/v1/streams/{name}/consumers/{consumer}/nack",
+            post(consumers::nack),
+        )
+        .route(
+            "/v1/streams/{name}/consumers/{consumer}/terminate",
+            post(consumers::terminate),
+        )
         .route("/v1/node", get(node::node_info))
         .route("/v1/openapi.json", get(node::openapi))
         .route("/healthz", get(node::healthz))

@@ -79,6 +79,8 @@ mod tests {
             "/v1/streams",
             "/v1/streams/{name}",
             "/v1/streams/{name}/events",
+            "/v1/streams/{name}/consumers",
+            "/v1/streams/{name}/consumers/{consumer}/pull",
             "/v1/node",
             "/v1/openapi.json",
             "/healthz",

@@ -30,7 +30,7 @@ const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// A number, or text with a unit (`"7d"`, `"1GiB"`).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum Quantity {
+pub(crate) enum Quantity {
     Number(u64),
     Text(String),
 }
@@ -58,7 +58,7 @@ struct StreamBody {
     flush: Option<String>,
 }
 
-fn duration(field: &str, quantity: &Quantity) -> Result<Duration, Problem> {
+pub(crate) fn duration(field: &str, quantity: &Quantity) -> Result<Duration, Problem> {
     match quantity {
         Quantity::Number(millis) => Ok(Duration::from_millis(*millis)),
         Quantity::Text(text) => weft_yaml::parse_duration(text)
@@ -98,7 +98,7 @@ fn flush_text(flush: &FlushPolicy) -> String {
     }
 }
 
-fn stream_name(text: &str) -> Result<StreamName, Problem> {
+pub(crate) fn stream_name(text: &str) -> Result<StreamName, Problem> {
     text.parse::<StreamName>().map_err(|error| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -225,7 +225,7 @@ impl From<StreamError> for Problem {
     }
 }
 
-fn streams(context: &HttpContext) -> Result<&Streams, Problem> {
+pub(crate) fn streams(context: &HttpContext) -> Result<&Streams, Problem> {
     context.broker.streams().ok_or_else(|| {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -23,8 +23,71 @@ pub enum Command {
     /// Manage durable streams and read them.
     #[command(subcommand)]
     Stream(StreamCommand),
+    /// Consume a stream as a member of a durable consumer group, acknowledging what it
+    /// prints (the consumer is created, reading from the start, if it does not exist).
+    Consume(ConsumeArgs),
+    /// Manage durable consumers.
+    #[command(subcommand)]
+    Consumer(ConsumerCommand),
     /// Print weft's version.
     Version,
+}
+
+/// Flags of `weft consume`.
+#[derive(Debug, Args)]
+pub struct ConsumeArgs {
+    /// The stream to consume.
+    pub stream: String,
+    /// The durable consumer (group) name; members with the same name share the work.
+    #[arg(long, value_name = "NAME")]
+    pub group: String,
+    /// This member's id within the group; give each concurrent process its own to share
+    /// partitions between them [default: weft-cli].
+    #[arg(long, value_name = "ID")]
+    pub member: Option<String>,
+    /// Exit after this many events.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Negatively acknowledge each event instead of acknowledging it (it is redelivered
+    /// after the consumer's backoff, then dead-lettered after max deliveries).
+    #[arg(long)]
+    pub nack: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Json)]
+    pub output: Output,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// `weft consumer …`
+#[derive(Debug, Subcommand)]
+pub enum ConsumerCommand {
+    /// List a stream's consumers.
+    Ls(ConsumerListArgs),
+    /// Show a consumer's settings and progress (pending, in flight, redelivered).
+    Info(ConsumerNameArgs),
+    /// Delete a consumer and its progress.
+    Rm(ConsumerNameArgs),
+}
+
+/// Flags of `weft consumer ls`.
+#[derive(Debug, Args)]
+pub struct ConsumerListArgs {
+    /// The stream.
+    pub stream: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// A command that names one consumer.
+#[derive(Debug, Args)]
+pub struct ConsumerNameArgs {
+    /// The stream.
+    pub stream: String,
+    /// The consumer.
+    pub name: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// `weft stream …`

@@ -6,6 +6,7 @@
 
 mod cli;
 mod client;
+mod consume;
 mod publish;
 mod serve;
 mod stream;
@@ -35,6 +36,8 @@ fn main() -> ExitCode {
             Command::Pub(args) => publish::run(args).await,
             Command::Sub(args) => subscribe::run(args).await,
             Command::Stream(command) => stream::run(command).await,
+            Command::Consume(args) => consume::run(args).await,
+            Command::Consumer(command) => consume::manage(command).await,
             Command::Version => {
                 println!("weft {}", weft_server::VERSION);
                 Ok(ExitCode::SUCCESS)

@@ -68,7 +68,7 @@ pub async fn run(command: StreamCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn stream_path(name: &str, rest: &str) -> String {
+pub fn stream_path(name: &str, rest: &str) -> String {
     let name: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
     format!("/v1/streams/{name}{rest}")
 }

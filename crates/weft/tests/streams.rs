@@ -132,3 +132,32 @@ fn stream_info_ls_read_positions_and_rm() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("metrics"));
 }
+
+#[test]
+fn consume_acknowledges_what_it_prints_and_resumes_after_it() {
+    let node = ServeProcess::start();
+    run(&node, &["stream", "create", "jobs", "--filter", "jobs/>"]);
+    for job in ["one", "two", "three"] {
+        run(&node, &["pub", "jobs/new", job]);
+    }
+    let first = stdout(&run(
+        &node,
+        &[
+            "consume", "jobs", "--group", "workers", "--count", "2", "-o", "data",
+        ],
+    ));
+    assert_eq!(first, "one\ntwo\n");
+    let rest = stdout(&run(
+        &node,
+        &[
+            "consume", "jobs", "--group", "workers", "--count", "1", "-o", "data",
+        ],
+    ));
+    assert_eq!(
+        rest, "three\n",
+        "acknowledged events are not delivered again"
+    );
+    let list = stdout(&run(&node, &["consumer", "ls", "jobs"]));
+    assert!(list.contains("workers"), "{list}");
+    run(&node, &["consumer", "rm", "jobs", "workers"]);
+}

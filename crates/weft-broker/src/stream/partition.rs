@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use weft_log::{AppendError, BatchView, LogHandle, Offset, Record};
 
 use super::ReadFrom;
@@ -64,10 +64,11 @@ impl std::fmt::Debug for Command {
 }
 
 impl Partition {
-    /// Starts the appender task for `handle`. Must be called within a tokio runtime.
-    pub(crate) fn start(index: u32, handle: LogHandle) -> Arc<Partition> {
+    /// Starts the appender task for `handle`; `appended` is woken after every stored
+    /// group. Must be called within a tokio runtime.
+    pub(crate) fn start(index: u32, handle: LogHandle, appended: Arc<Notify>) -> Arc<Partition> {
         let (appends, receiver) = mpsc::channel(APPEND_QUEUE_DEPTH);
-        tokio::spawn(run_appender(handle.clone(), receiver));
+        tokio::spawn(run_appender(handle.clone(), receiver, appended));
         Arc::new(Partition {
             index,
             handle,
@@ -168,7 +169,11 @@ impl Partition {
     }
 }
 
-async fn run_appender(handle: LogHandle, mut receiver: mpsc::Receiver<Command>) {
+async fn run_appender(
+    handle: LogHandle,
+    mut receiver: mpsc::Receiver<Command>,
+    appended: Arc<Notify>,
+) {
     while let Some(command) = receiver.recv().await {
         let mut group = Vec::new();
         let mut stop = None;
@@ -189,6 +194,7 @@ async fn run_appender(handle: LogHandle, mut receiver: mpsc::Receiver<Command>) 
         }
         if !group.is_empty() {
             commit(&handle, group).await;
+            appended.notify_waiters();
         }
         if let Some(reply) = stop {
             receiver.close();
