@@ -37,10 +37,10 @@ use crate::consumer::ConsumerSet;
 
 pub(crate) use capture::Capture;
 pub use config::{
-    DEFAULT_DEDUPE_WINDOW, DEFAULT_MAX_EVENT_BYTES, MAX_EVENT_BYTES_LIMIT, MAX_PARTITIONS,
+    DEFAULT_DEDUPE_WINDOW, DEFAULT_MAX_EVENT_BYTES, Discard, MAX_EVENT_BYTES_LIMIT, MAX_PARTITIONS,
     StreamConfig, StreamRetention,
 };
-pub use error::{StorageError, StreamError};
+pub use error::{StorageError, StreamError, StreamLimit};
 pub use name::{MAX_STREAM_NAME_LEN, StreamName};
 pub(crate) use partition::{Partition, PendingAppend};
 pub(crate) use partitioner::partition_key;
@@ -96,6 +96,8 @@ pub struct PartitionInfo {
     /// The offset the next event gets (`next_offset - first_offset` events are stored,
     /// fewer after compaction).
     pub next_offset: u64,
+    /// The bytes of its segment files on disk.
+    pub bytes: u64,
 }
 
 /// Opens a partition's storage in the given directory.
@@ -213,6 +215,9 @@ impl Streams {
             let appended = Arc::new(Notify::new());
             let partitions = streams.open_partitions(&config, 0, &appended).await?;
             let consumers = ConsumerSet::load(streams.stream_dir(&name)).await?;
+            for partition in &partitions {
+                partition.track_usage(config.discard == Discard::New).await;
+            }
             let stream = Stream {
                 config,
                 partitions,
@@ -247,6 +252,9 @@ impl Streams {
         }
         let appended = Arc::new(Notify::new());
         let partitions = self.open_partitions(&config, 0, &appended).await?;
+        for partition in &partitions {
+            partition.track_usage(config.discard == Discard::New).await;
+        }
         let stream_dir = self.stream_dir(&config.name);
         let stored = config.clone();
         blocking(config.name.to_string(), move || {
@@ -267,8 +275,9 @@ impl Streams {
         stream.info().await
     }
 
-    /// Changes a stream: filters, retention, limits and the dedupe window may change;
-    /// partitions may only be added; `flush` and `compact` are fixed at creation.
+    /// Changes a stream: filters, retention, limits, the discard policy and the dedupe
+    /// window may change; partitions may only be added; `flush` and `compact` are fixed
+    /// at creation.
     pub async fn update(&self, config: StreamConfig) -> Result<StreamInfo, StreamError> {
         config.validate()?;
         let _admin = self.inner.admin.lock().await;
@@ -286,6 +295,9 @@ impl Streams {
                 .map_err(|source| StreamError::storage(stored.name.to_string(), source))
         })
         .await?;
+        for partition in &partitions {
+            partition.track_usage(config.discard == Discard::New).await;
+        }
         let stream = Arc::new(Stream {
             config,
             partitions,
@@ -417,6 +429,7 @@ impl Streams {
                         tracing::warn!(%error, stream = %name, partition = partition.index, "compaction failed");
                     }
                 }
+                partition.refresh_usage().await;
             }
         }
     }
@@ -495,7 +508,9 @@ impl Streams {
         .await?;
         Ok(handles
             .into_iter()
-            .map(|(partition, handle)| Partition::start(partition, handle, Arc::clone(appended)))
+            .map(|(partition, (handle, stored))| {
+                Partition::start(partition, handle, stored, Arc::clone(appended))
+            })
             .collect())
     }
 }
@@ -540,10 +555,15 @@ impl Stream {
                 .offsets()
                 .await
                 .map_err(|source| StreamError::storage(self.config.name.to_string(), source))?;
+            let bytes = partition
+                .size_bytes()
+                .await
+                .map_err(|source| StreamError::storage(self.config.name.to_string(), source))?;
             partitions.push(PartitionInfo {
                 partition: partition.index,
                 first_offset,
                 next_offset,
+                bytes,
             });
         }
         Ok(StreamInfo {

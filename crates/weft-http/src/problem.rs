@@ -3,7 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use weft_broker::{PublishError, SubscribeError};
+use weft_broker::{PublishError, StreamError, SubscribeError};
 use weft_core::{EventError, TopicError};
 
 use crate::binding::BindingError;
@@ -83,6 +83,17 @@ impl Problem {
         )
     }
 
+    /// `507`: a stream that discards new events is at one of its limits; `detail` names
+    /// the stream and the limit.
+    pub fn stream_full(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "stream-full",
+            "stream full",
+            detail,
+        )
+    }
+
     /// `404`: no such route.
     pub fn not_found(path: &str) -> Self {
         Self::new(
@@ -134,6 +145,10 @@ impl From<PublishError> for Problem {
                 denied.to_string(),
             ),
             PublishError::EventTooLarge { .. } => Self::too_large(error.to_string()),
+            PublishError::Storage {
+                source: full @ StreamError::Full { .. },
+                ..
+            } => Self::stream_full(full.to_string()),
             PublishError::Storage { .. } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage-unavailable",

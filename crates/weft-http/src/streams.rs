@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use weft_broker::stream::Discard;
 use weft_broker::{
     ReadFrom, StoredEvent, StreamConfig, StreamError, StreamInfo, StreamName, StreamRetention,
     Streams,
@@ -56,6 +57,7 @@ struct StreamBody {
     max_event_bytes: Option<Quantity>,
     dedupe_window: Option<Quantity>,
     flush: Option<String>,
+    discard: Option<String>,
 }
 
 pub(crate) fn duration(field: &str, quantity: &Quantity) -> Result<Duration, Problem> {
@@ -147,6 +149,11 @@ fn config_from(name: StreamName, body: StreamBody) -> Result<StreamConfig, Probl
     if let Some(flush) = &body.flush {
         config.flush = parse_flush(flush)?;
     }
+    if let Some(discard) = &body.discard {
+        config.discard = discard.parse::<Discard>().map_err(|_| {
+            Problem::invalid_parameter(format!("`discard` must be `old` or `new`, got `{discard}`"))
+        })?;
+    }
     Ok(config)
 }
 
@@ -167,6 +174,7 @@ pub(crate) fn info_json(info: &StreamInfo) -> Value {
                 "partition": partition.partition,
                 "first_offset": partition.first_offset,
                 "next_offset": partition.next_offset,
+                "bytes": partition.bytes,
             })
         })
         .collect();
@@ -175,6 +183,7 @@ pub(crate) fn info_json(info: &StreamInfo) -> Value {
         .iter()
         .map(|p| p.next_offset.saturating_sub(p.first_offset))
         .sum();
+    let bytes: u64 = info.partitions.iter().map(|p| p.bytes).sum();
     json!({
         "name": config.name.as_str(),
         "filters": config.filters.iter().map(Filter::as_str).collect::<Vec<_>>(),
@@ -188,7 +197,9 @@ pub(crate) fn info_json(info: &StreamInfo) -> Value {
         "max_event_bytes": config.max_event_bytes,
         "dedupe_window_ms": config.dedupe_window.as_millis() as u64,
         "flush": flush_text(&config.flush),
+        "discard": config.discard.as_str(),
         "events": events,
+        "bytes": bytes,
         "partition_offsets": partitions,
     })
 }
@@ -215,6 +226,7 @@ impl From<StreamError> for Problem {
                 "invalid stream definition",
                 detail,
             ),
+            StreamError::Full { .. } => Self::stream_full(detail),
             _ => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage-unavailable",
@@ -431,7 +443,8 @@ mod tests {
         let body = parse_body(
             br#"{"name":"orders","filters":["orders/>"],"partitions":3,
                  "retention":{"max_age":"7d","max_bytes":"1GiB","max_events":10},
-                 "max_event_bytes":2048,"dedupe_window":"30s","flush":"interval:250ms"}"#,
+                 "max_event_bytes":2048,"dedupe_window":"30s","flush":"interval:250ms",
+                 "discard":"new"}"#,
         )
         .unwrap();
         let config = config_from(stream_name("orders").unwrap(), body).unwrap();
@@ -447,6 +460,10 @@ mod tests {
             config.flush,
             FlushPolicy::Interval(Duration::from_millis(250))
         );
+        assert_eq!(config.discard, Discard::New);
+        let body = parse_body(br#"{"filters":["a"],"discard":"newest"}"#).unwrap();
+        let error = config_from(stream_name("x").unwrap(), body).unwrap_err();
+        assert!(error.detail.contains("`discard`"), "{}", error.detail);
         let error = parse_body(br#"{"name":"x","filters":["a"],"partitons":2}"#).unwrap_err();
         assert!(error.detail.contains("partitons"), "{}", error.detail);
     }

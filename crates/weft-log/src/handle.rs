@@ -156,6 +156,12 @@ impl LogHandle {
             .ok()
     }
 
+    /// The total bytes of the log's segment files (see [`PartitionLog::size_bytes`]), or
+    /// `None` once the writer stopped.
+    pub async fn size_bytes(&self) -> Option<u64> {
+        self.call(|log| log.size_bytes()).await.ok()
+    }
+
     /// See [`PartitionLog::apply_retention`].
     pub async fn apply_retention(
         &self,

@@ -279,3 +279,19 @@ async fn handle_reads_and_offsets_see_acknowledged_appends() {
         Some(Offset::new(99))
     );
 }
+
+#[tokio::test]
+async fn size_bytes_grows_with_appends_and_matches_the_reopened_log() {
+    let storage = SimulatedStorage::new();
+    let handle = spawn(&storage, FlushPolicy::Always);
+    assert_eq!(handle.size_bytes().await, Some(0));
+    handle.append(vec![record(1)]).await.unwrap();
+    let one = handle.size_bytes().await.unwrap();
+    assert!(one > 8, "one batch holds more than its value: {one}");
+    handle.append(vec![record(2), record(3)]).await.unwrap();
+    let three = handle.size_bytes().await.unwrap();
+    assert!(three > one);
+    handle.close().await.unwrap();
+    let reopened = PartitionLog::open(Arc::new(storage.clone()), config()).unwrap();
+    assert_eq!(reopened.size_bytes(), three);
+}

@@ -169,3 +169,52 @@ async fn a_published_event_is_stored_before_the_answer_and_read_back() {
     assert_eq!(status, 400);
     assert!(problem["detail"].as_str().unwrap().contains("`from`"));
 }
+
+#[tokio::test]
+async fn a_stream_that_discards_new_events_answers_507_at_its_limit_and_describe_shows_bytes() {
+    let node = TestNode::start().await.unwrap();
+    let client = node.client();
+    let definition = json!({"name": "capped", "filters": ["capped/>"], "discard": "new",
+                            "retention": {"max_events": 2}});
+    let (status, created) = call(
+        &node,
+        client.post(node.url("/v1/streams")).json(&definition),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["discard"], "new");
+    assert_eq!(created["bytes"], 0);
+
+    for body in ["one", "two"] {
+        let response = node
+            .publish_request("capped/x")
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(accepted_ids(response).await.unwrap().len(), 1, "{body}");
+    }
+    let response = node
+        .publish_request("capped/x")
+        .header("content-type", "text/plain")
+        .body("three")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 507);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:weft:problem:stream-full");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("capped") && detail.contains("max_events"),
+        "{detail}"
+    );
+
+    let (status, described) = call(&node, client.get(node.url("/v1/streams/capped"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(described["events"], 2);
+    let bytes = described["bytes"].as_u64().unwrap();
+    assert!(bytes > 0, "{described}");
+    assert_eq!(described["partition_offsets"][0]["bytes"], bytes);
+}

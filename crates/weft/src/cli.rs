@@ -126,8 +126,31 @@ pub struct StreamCreateArgs {
     /// Keep only the latest event per key.
     #[arg(long)]
     pub compact: bool,
+    /// At the retention size or count limit: delete old events (`old`, the default) or
+    /// refuse new ones (`new`).
+    #[arg(long, value_enum)]
+    pub discard: Option<DiscardArg>,
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+/// What a stream discards at its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiscardArg {
+    /// Retention deletes the oldest events.
+    Old,
+    /// Publishes past the limits are refused (HTTP 507).
+    New,
+}
+
+impl DiscardArg {
+    /// The value of the stream definition's `discard`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscardArg::Old => "old",
+            DiscardArg::New => "new",
+        }
+    }
 }
 
 /// What `weft stream info` and `ls` print.

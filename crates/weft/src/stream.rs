@@ -27,15 +27,16 @@ pub async fn run(command: StreamCommand) -> anyhow::Result<ExitCode> {
                 InfoOutput::Json => println!("{}", serde_json::to_string_pretty(&all)?),
                 InfoOutput::Text => {
                     println!(
-                        "{:<32} {:>10} {:>12}  FILTERS",
-                        "NAME", "PARTITIONS", "EVENTS"
+                        "{:<32} {:>10} {:>12} {:>14}  FILTERS",
+                        "NAME", "PARTITIONS", "EVENTS", "BYTES"
                     );
                     for stream in &streams {
                         println!(
-                            "{:<32} {:>10} {:>12}  {}",
+                            "{:<32} {:>10} {:>12} {:>14}  {}",
                             stream["name"].as_str().unwrap_or_default(),
                             stream["partitions"],
                             stream["events"],
+                            stream["bytes"],
                             join_filters(stream)
                         );
                     }
@@ -88,8 +89,13 @@ fn print_info(info: &Value) {
     println!("filters     {}", join_filters(info));
     println!("partitions  {}", info["partitions"]);
     println!("events      {}", info["events"]);
+    println!("bytes       {}", info["bytes"]);
     println!("compact     {}", info["compact"]);
     println!("flush       {}", info["flush"].as_str().unwrap_or_default());
+    println!(
+        "discard     {}",
+        info["discard"].as_str().unwrap_or_default()
+    );
     let retention = &info["retention"];
     println!(
         "retention   max_age_ms={} max_bytes={} max_events={}",
@@ -97,8 +103,11 @@ fn print_info(info: &Value) {
     );
     for partition in info["partition_offsets"].as_array().into_iter().flatten() {
         println!(
-            "partition {:>3}  first_offset={} next_offset={}",
-            partition["partition"], partition["first_offset"], partition["next_offset"]
+            "partition {:>3}  first_offset={} next_offset={} bytes={}",
+            partition["partition"],
+            partition["first_offset"],
+            partition["next_offset"],
+            partition["bytes"]
         );
     }
 }
@@ -108,6 +117,9 @@ async fn create(args: StreamCreateArgs) -> anyhow::Result<ExitCode> {
     let mut body = json!({ "name": args.name, "filters": args.filters, "compact": args.compact });
     if let Some(partitions) = args.partitions {
         body["partitions"] = json!(partitions);
+    }
+    if let Some(discard) = args.discard {
+        body["discard"] = json!(discard.as_str());
     }
     let mut retention = serde_json::Map::new();
     if let Some(age) = &args.retention_age {

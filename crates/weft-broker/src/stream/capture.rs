@@ -1,5 +1,6 @@
 //! The publish path into streams: find the capturing streams, check limits, drop
-//! duplicates, choose partitions, submit appends; then (for durable acks) wait for them.
+//! duplicates, choose partitions, reserve room in streams that discard new events, and
+//! only then submit appends; then (for durable acks) wait for them.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -8,9 +9,10 @@ use tokio::sync::oneshot;
 use weft_core::Event;
 use weft_log::AppendError;
 
+use super::config::Discard;
 use super::dedupe::{DedupeKey, DedupeWindow};
 use super::error::{StorageError, StreamError};
-use super::partition::PendingAppend;
+use super::partition::{Partition, PendingAppend, Reservation, log_bytes_bound};
 use super::{Entry, StreamName, Streams, partitioner, record};
 use crate::broker::{PublishError, StoredAt};
 
@@ -30,10 +32,20 @@ struct Waiting {
     forget: Option<(Arc<Mutex<DedupeWindow>>, DedupeKey)>,
 }
 
+/// A capturing stream's part of a publish, admitted and not submitted yet.
+struct Admitted {
+    stream: StreamName,
+    partition: Arc<Partition>,
+    forget: Option<(Arc<Mutex<DedupeWindow>>, DedupeKey)>,
+    reservation: Option<Reservation>,
+}
+
 impl Streams {
     /// Submits `event` to every stream that captures it, in this call (so a publisher's
-    /// events reach each partition in its publish order). Refuses the whole event, storing
-    /// nothing, if it is larger than any capturing stream accepts.
+    /// events reach each partition in its publish order). Every stream is checked before
+    /// anything is submitted: the whole event is refused, storing nothing, if it is larger
+    /// than any capturing stream accepts or would take a partition of a stream that
+    /// discards new events past its limits ([`StreamError::Full`]).
     pub(crate) async fn capture(&self, event: &Event) -> Result<Capture, PublishError> {
         let mut targets: Vec<Entry> = Vec::new();
         self.inner
@@ -61,6 +73,8 @@ impl Streams {
         let now = self.inner.options.clock.now();
         let attributes = &event.cloudevent.attributes;
         let key = partitioner::partition_key(event);
+        let bound = log_bytes_bound(&stored, size);
+        let mut admitted: Vec<Admitted> = Vec::with_capacity(targets.len());
         for Entry(stream) in targets {
             let config = &stream.config;
             let forget = if config.dedupe_window.is_zero() {
@@ -84,27 +98,64 @@ impl Streams {
                 None => stream.round_robin.fetch_add(1, Ordering::Relaxed) % count.max(1),
             };
             let Some(partition) = stream.partitions.get(index as usize) else {
+                forget_key(forget.as_ref());
                 continue;
             };
+            let reservation = match config.discard {
+                Discard::Old => None,
+                Discard::New => {
+                    let retention = &config.retention;
+                    match partition.reserve(bound, retention.max_events, retention.max_bytes) {
+                        Ok(reservation) => Some(reservation),
+                        Err(limit) => {
+                            forget_key(forget.as_ref());
+                            for earlier in &admitted {
+                                forget_key(earlier.forget.as_ref());
+                            }
+                            // Dropping `admitted` gives its reservations back.
+                            return Err(PublishError::Storage {
+                                stream: config.name.clone(),
+                                source: StreamError::Full {
+                                    stream: config.name.to_string(),
+                                    partition: index,
+                                    limit,
+                                },
+                            });
+                        }
+                    }
+                }
+            };
+            admitted.push(Admitted {
+                stream: config.name.clone(),
+                partition: Arc::clone(partition),
+                forget,
+                reservation,
+            });
+        }
+        for admitted in admitted {
             let (reply, answer) = oneshot::channel();
             let append = PendingAppend {
                 record: stored.clone(),
                 size,
                 reply,
-                forget: forget.clone(),
+                forget: admitted.forget.clone(),
             };
-            if partition.submit(append).await.is_err() {
-                forget_key(forget.as_ref());
+            let submitted = admitted
+                .partition
+                .submit_reserved(append, admitted.reservation)
+                .await;
+            if submitted.is_err() {
+                forget_key(admitted.forget.as_ref());
                 return Err(PublishError::Storage {
-                    stream: config.name.clone(),
-                    source: StreamError::storage(config.name.to_string(), StorageError::Closed),
+                    source: StreamError::storage(admitted.stream.to_string(), StorageError::Closed),
+                    stream: admitted.stream,
                 });
             }
             capture.waiting.push(Waiting {
-                stream: config.name.clone(),
-                partition: index,
+                stream: admitted.stream,
+                partition: admitted.partition.index,
                 reply: answer,
-                forget,
+                forget: admitted.forget,
             });
         }
         Ok(capture)

@@ -40,6 +40,51 @@ pub struct StreamConfig {
     pub dedupe_window: Duration,
     /// When appends are synced to disk (default: before every acknowledgement).
     pub flush: FlushPolicy,
+    /// What happens at the `retention.max_bytes` / `retention.max_events` limits
+    /// (default: old events are deleted).
+    pub discard: Discard,
+}
+
+/// What a stream does when a partition reaches `retention.max_bytes` or
+/// `retention.max_events`, as JetStream's discard policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Discard {
+    /// Keep accepting events; retention deletes the oldest segments. The default.
+    #[default]
+    Old,
+    /// Keep what is stored; a publish that would take a partition past a limit is
+    /// refused with [`StreamError::Full`] (retention by age still deletes old events).
+    New,
+}
+
+impl Discard {
+    /// `old` or `new`, as in `stream.json`, the HTTP API and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Discard::Old => "old",
+            Discard::New => "new",
+        }
+    }
+}
+
+impl std::fmt::Display for Discard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Discard {
+    type Err = StreamError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "old" => Ok(Discard::Old),
+            "new" => Ok(Discard::New),
+            other => Err(StreamError::invalid(format!(
+                "discard must be `old` or `new`, got `{other}`"
+            ))),
+        }
+    }
 }
 
 /// Retention limits, each per partition; `None` means no limit. Whole segments are
@@ -56,7 +101,8 @@ pub struct StreamRetention {
 
 impl StreamConfig {
     /// A configuration with the defaults: one partition, no retention limits, no
-    /// compaction, 1 MiB events, a 2-minute dedupe window, sync before every ack.
+    /// compaction, 1 MiB events, a 2-minute dedupe window, sync before every ack, old
+    /// events discarded at limits.
     pub fn new(name: StreamName, filters: Vec<Filter>) -> Self {
         StreamConfig {
             name,
@@ -67,6 +113,7 @@ impl StreamConfig {
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             dedupe_window: DEFAULT_DEDUPE_WINDOW,
             flush: FlushPolicy::Always,
+            discard: Discard::Old,
         }
     }
 
@@ -88,6 +135,15 @@ impl StreamConfig {
             return Err(StreamError::invalid(format!(
                 "max_event_bytes of stream {} is {}; allowed are 1 to {MAX_EVENT_BYTES_LIMIT}",
                 self.name, self.max_event_bytes
+            )));
+        }
+        if self.discard == Discard::New
+            && self.retention.max_bytes.is_none()
+            && self.retention.max_events.is_none()
+        {
+            return Err(StreamError::invalid(format!(
+                "stream {} discards new events but has no retention.max_bytes or retention.max_events limit",
+                self.name
             )));
         }
         Ok(())
@@ -141,6 +197,17 @@ pub(crate) struct StoredConfig {
     max_event_bytes: usize,
     dedupe_window_ms: u64,
     flush: StoredFlush,
+    /// Absent in files written before discard policies existed: `old`.
+    #[serde(default)]
+    discard: StoredDiscard,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StoredDiscard {
+    #[default]
+    Old,
+    New,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -176,6 +243,10 @@ impl From<&StreamConfig> for StoredConfig {
                 FlushPolicy::Always => StoredFlush::Always,
                 FlushPolicy::Interval(interval) => StoredFlush::IntervalMs(millis(interval)),
                 FlushPolicy::Never => StoredFlush::Never,
+            },
+            discard: match config.discard {
+                Discard::Old => StoredDiscard::Old,
+                Discard::New => StoredDiscard::New,
             },
         }
     }
@@ -215,6 +286,10 @@ impl TryFrom<StoredConfig> for StreamConfig {
                 StoredFlush::IntervalMs(ms) => FlushPolicy::Interval(Duration::from_millis(ms)),
                 StoredFlush::Never => FlushPolicy::Never,
             },
+            discard: match stored.discard {
+                StoredDiscard::Old => Discard::Old,
+                StoredDiscard::New => Discard::New,
+            },
         };
         config.validate()?;
         Ok(config)
@@ -239,9 +314,39 @@ mod tests {
         config.retention.max_bytes = Some(1 << 30);
         config.compact = true;
         config.flush = FlushPolicy::Interval(Duration::from_millis(250));
+        config.discard = Discard::New;
         let json = serde_json::to_string(&StoredConfig::from(&config)).unwrap();
         let stored: StoredConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(StreamConfig::try_from(stored).unwrap(), config);
+    }
+
+    #[test]
+    fn stored_config_without_discard_loads_as_old() {
+        let json = r#"{"version":1,"name":"orders","filters":["orders/>"],"partitions":1,
+            "retention_max_age_ms":null,"retention_max_bytes":null,"retention_max_events":2,
+            "compact":false,"max_event_bytes":1048576,"dedupe_window_ms":120000,
+            "flush":"always"}"#;
+        let stored: StoredConfig = serde_json::from_str(json).unwrap();
+        let config = StreamConfig::try_from(stored).unwrap();
+        assert_eq!(config.discard, Discard::Old);
+        assert_eq!(config.retention.max_events, Some(2));
+    }
+
+    #[test]
+    fn discard_new_needs_a_size_or_count_limit() {
+        let mut config = StreamConfig::new(
+            StreamName::new("s").unwrap(),
+            vec![Filter::new("a").unwrap()],
+        );
+        config.discard = Discard::New;
+        assert!(matches!(
+            config.validate(),
+            Err(StreamError::Invalid { .. })
+        ));
+        config.retention.max_events = Some(10);
+        config.validate().unwrap();
+        assert_eq!("new".parse::<Discard>().unwrap(), Discard::New);
+        assert!("newest".parse::<Discard>().is_err());
     }
 
     #[test]

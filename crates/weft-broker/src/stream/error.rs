@@ -38,6 +38,19 @@ pub enum StreamError {
         /// The stream's `max_event_bytes`.
         max: usize,
     },
+    /// The stream discards new events and a partition is at one of its limits; nothing
+    /// of the publish was stored or delivered.
+    #[error(
+        "stream {stream} is full: partition {partition} is at its {limit} and the stream discards new events"
+    )]
+    Full {
+        /// The stream.
+        stream: String,
+        /// The partition the event would have gone to.
+        partition: u32,
+        /// The limit it would exceed.
+        limit: StreamLimit,
+    },
     /// The stream's storage failed (disk full, I/O error, a closed log).
     #[error("storage of stream {stream} failed")]
     Storage {
@@ -47,6 +60,24 @@ pub enum StreamError {
         #[source]
         source: StorageError,
     },
+}
+
+/// A per-partition limit of a stream that [`super::Discard::New`] enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamLimit {
+    /// `retention.max_events`.
+    MaxEvents(u64),
+    /// `retention.max_bytes`.
+    MaxBytes(u64),
+}
+
+impl std::fmt::Display for StreamLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamLimit::MaxEvents(max) => write!(f, "limit retention.max_events of {max} events"),
+            StreamLimit::MaxBytes(max) => write!(f, "limit retention.max_bytes of {max} bytes"),
+        }
+    }
 }
 
 /// The storage failure behind [`StreamError::Storage`].

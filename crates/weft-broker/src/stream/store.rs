@@ -16,6 +16,7 @@ use weft_log::{HandleConfig, LogHandle, PartitionLog};
 use super::StreamsOptions;
 use super::config::{StoredConfig, StreamConfig};
 use super::error::{StorageError, StreamError};
+use super::partition::Usage;
 
 /// The config file of a stream.
 pub const CONFIG_FILE: &str = "stream.json";
@@ -109,23 +110,31 @@ pub(crate) fn remove_stream(stream_dir: &Path) -> Result<(), StorageError> {
 }
 
 /// Opens (creating if needed) partition `partition` of the stream in `stream_dir` and
-/// starts its writer thread.
+/// starts its writer thread; also returns what the log holds.
 pub(crate) fn open_partition(
     stream_dir: &Path,
     partition: u32,
     config: &StreamConfig,
     options: &StreamsOptions,
-) -> Result<LogHandle, StorageError> {
+) -> Result<(LogHandle, Usage), StorageError> {
     let path = partition_dir(stream_dir, partition);
     fs::create_dir_all(&path).map_err(StorageError::io("create", &path))?;
     let storage = (options.storage)(&path).map_err(StorageError::io("open", &path))?;
     let log = PartitionLog::open(Arc::clone(&storage), options.log)
         .map_err(|source| StorageError::Open { partition, source })?;
+    let stored = Usage::stored(
+        log.next_offset()
+            .get()
+            .saturating_sub(log.first_offset().get()),
+        log.size_bytes(),
+    );
     let handle_config = HandleConfig {
         flush: config.flush,
         ..HandleConfig::default()
     };
-    LogHandle::spawn(log, handle_config).map_err(StorageError::io("start a writer for", &path))
+    let handle = LogHandle::spawn(log, handle_config)
+        .map_err(StorageError::io("start a writer for", &path))?;
+    Ok((handle, stored))
 }
 
 pub(crate) fn partition_dir(stream_dir: &Path, partition: u32) -> PathBuf {

@@ -450,3 +450,203 @@ fn stream_and_publish_futures_can_move_between_threads() {
     }
     let _ = check;
 }
+
+fn discard_new(stream: &str, filters: &[&str], retention: StreamRetention) -> StreamConfig {
+    let mut config = config(stream, filters);
+    config.discard = Discard::New;
+    config.retention = retention;
+    config
+}
+
+fn is_full(error: &PublishError, stream: &str, expected: StreamLimit) -> bool {
+    matches!(
+        error,
+        PublishError::Storage { source: StreamError::Full { stream: full, limit, .. }, .. }
+            if full == stream && *limit == expected
+    )
+}
+
+#[tokio::test]
+async fn discard_new_refuses_the_event_past_max_events_and_stores_it_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let streams = Streams::open(dir.path().to_owned()).await.unwrap();
+    let limits = StreamRetention {
+        max_events: Some(2),
+        ..StreamRetention::default()
+    };
+    streams
+        .create(discard_new("full", &["t"], limits))
+        .await
+        .unwrap();
+    streams.create(config("other", &["t"])).await.unwrap();
+    let broker = broker(&streams);
+    let mut live = broker
+        .subscribe(
+            &Principal::anonymous(),
+            vec![Filter::new("t").unwrap()],
+            crate::SubscribeOptions::default(),
+        )
+        .unwrap();
+    publish(&broker, event("t", "1")).await.unwrap();
+    publish(&broker, event("t", "2")).await.unwrap();
+    let error = publish(&broker, event("t", "3")).await.unwrap_err();
+    assert!(
+        is_full(&error, "full", StreamLimit::MaxEvents(2)),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "stream full could not store the event",
+        "the cause names the limit: {:?}",
+        std::error::Error::source(&error).map(ToString::to_string)
+    );
+    for stream in ["full", "other"] {
+        let stored = streams
+            .read(&name(stream), None, ReadFrom::Earliest, 10)
+            .await
+            .unwrap();
+        assert_eq!(ids(&stored), ["1", "2"], "stream {stream}");
+    }
+    let mut delivered = Vec::new();
+    // Fan-out is queued within publish, so everything delivered is already queued.
+    while let Some(event) = live.try_recv() {
+        delivered.push(event.unwrap().cloudevent.attributes.id.clone());
+    }
+    assert_eq!(
+        delivered,
+        ["1", "2"],
+        "the refused event reached no subscriber"
+    );
+
+    // Raising the limit lets the same event in, into both streams: neither remembered
+    // the refused event as a duplicate.
+    let mut raised = discard_new("full", &["t"], limits);
+    raised.retention.max_events = Some(3);
+    streams.update(raised).await.unwrap();
+    let published = publish(&broker, event("t", "3")).await.unwrap();
+    assert_eq!(published.duplicates, 0);
+    assert_eq!(published.stored.len(), 2);
+    streams.close().await;
+}
+
+#[tokio::test]
+async fn discard_old_keeps_accepting_past_the_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let streams = Streams::open(dir.path().to_owned()).await.unwrap();
+    let mut config = config("s", &["t"]);
+    config.retention.max_events = Some(2);
+    config.retention.max_bytes = Some(100);
+    streams.create(config).await.unwrap();
+    let broker = broker(&streams);
+    for id in ["1", "2", "3", "4", "5"] {
+        publish(&broker, event("t", id)).await.unwrap();
+    }
+    let info = streams.describe(&name("s")).await.unwrap();
+    assert_eq!(info.partitions[0].next_offset, 5);
+    streams.close().await;
+}
+
+#[tokio::test]
+async fn discard_new_keeps_a_partition_within_max_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let streams = Streams::open(dir.path().to_owned()).await.unwrap();
+    let limits = StreamRetention {
+        max_bytes: Some(1000),
+        ..StreamRetention::default()
+    };
+    streams
+        .create(discard_new("s", &["t"], limits))
+        .await
+        .unwrap();
+    let broker = broker(&streams);
+    let mut accepted = 0;
+    let mut refusal = None;
+    for id in 0..50 {
+        match publish(&broker, event("t", &id.to_string())).await {
+            Ok(_) => accepted += 1,
+            Err(error) => {
+                refusal = Some(error);
+                break;
+            }
+        }
+    }
+    let error = refusal.expect("a publish past max_bytes is refused");
+    assert!(
+        is_full(&error, "s", StreamLimit::MaxBytes(1000)),
+        "{error:?}"
+    );
+    assert!(accepted > 0);
+    let info = streams.describe(&name("s")).await.unwrap();
+    assert_eq!(info.partitions[0].next_offset, accepted);
+    assert!(info.partitions[0].bytes <= 1000, "{:?}", info.partitions);
+    streams.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_publishes_never_take_a_partition_past_max_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let streams = Streams::open(dir.path().to_owned()).await.unwrap();
+    let limits = StreamRetention {
+        max_events: Some(10),
+        ..StreamRetention::default()
+    };
+    streams
+        .create(discard_new("s", &["t"], limits))
+        .await
+        .unwrap();
+    let broker = broker(&streams);
+    let tasks: Vec<_> = (0..40)
+        .map(|id| {
+            let broker = broker.clone();
+            tokio::spawn(async move { publish(&broker, event("t", &id.to_string())).await })
+        })
+        .collect();
+    let mut accepted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => accepted += 1,
+            Err(error) => assert!(
+                is_full(&error, "s", StreamLimit::MaxEvents(10)),
+                "{error:?}"
+            ),
+        }
+    }
+    assert_eq!(accepted, 10);
+    let info = streams.describe(&name("s")).await.unwrap();
+    assert_eq!(info.partitions[0].next_offset, 10);
+    streams.close().await;
+}
+
+#[tokio::test]
+async fn bytes_grow_with_appends_and_limits_hold_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("streams");
+    let streams = Streams::open(path.clone()).await.unwrap();
+    let limits = StreamRetention {
+        max_events: Some(2),
+        ..StreamRetention::default()
+    };
+    streams
+        .create(discard_new("s", &["t"], limits))
+        .await
+        .unwrap();
+    let first = broker(&streams);
+    let bytes = |info: StreamInfo| info.partitions[0].bytes;
+    assert_eq!(bytes(streams.describe(&name("s")).await.unwrap()), 0);
+    publish(&first, event("t", "1")).await.unwrap();
+    let one = bytes(streams.describe(&name("s")).await.unwrap());
+    assert!(one > 0);
+    publish(&first, event("t", "2")).await.unwrap();
+    let two = bytes(streams.describe(&name("s")).await.unwrap());
+    assert!(two > one, "{two} > {one}");
+    streams.close().await;
+
+    let streams = Streams::open(path).await.unwrap();
+    let info = streams.describe(&name("s")).await.unwrap();
+    assert_eq!(info.config.discard, Discard::New);
+    assert_eq!(bytes(info), two);
+    let reopened = broker(&streams);
+    let error = publish(&reopened, event("t", "3")).await.unwrap_err();
+    assert!(is_full(&error, "s", StreamLimit::MaxEvents(2)), "{error:?}");
+    streams.close().await;
+}
