@@ -123,6 +123,9 @@ pub struct StreamCreateArgs {
     /// Keep at most this many bytes per partition, e.g. 10GiB.
     #[arg(long, value_name = "SIZE")]
     pub retention_bytes: Option<String>,
+    /// Keep at most this many events per partition.
+    #[arg(long, value_name = "N")]
+    pub retention_events: Option<u64>,
     /// Keep only the latest event per key.
     #[arg(long)]
     pub compact: bool,

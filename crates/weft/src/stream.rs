@@ -128,6 +128,9 @@ async fn create(args: StreamCreateArgs) -> anyhow::Result<ExitCode> {
     if let Some(bytes) = &args.retention_bytes {
         retention.insert("max_bytes".to_owned(), json!(bytes));
     }
+    if let Some(events) = args.retention_events {
+        retention.insert("max_events".to_owned(), json!(events));
+    }
     body["retention"] = Value::Object(retention);
     let info = client
         .send(client.http().post(client.url("/v1/streams")).json(&body))

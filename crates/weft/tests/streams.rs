@@ -161,3 +161,37 @@ fn consume_acknowledges_what_it_prints_and_resumes_after_it() {
     assert!(list.contains("workers"), "{list}");
     run(&node, &["consumer", "rm", "jobs", "workers"]);
 }
+
+#[test]
+fn a_full_stream_with_discard_new_refuses_the_publish_clearly() {
+    let node = ServeProcess::start();
+    run(
+        &node,
+        &[
+            "stream",
+            "create",
+            "tiny",
+            "--filter",
+            "tiny",
+            "--retention-events",
+            "1",
+            "--discard",
+            "new",
+        ],
+    );
+    run(&node, &["pub", "tiny", "first"]);
+    let refused = weft()
+        .args(["pub", "tiny", "second", "--server", &node.url()])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("507") && stderr.contains("tiny"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stdout(&run(&node, &["stream", "read", "tiny", "-o", "data"])),
+        "first\n"
+    );
+}
