@@ -255,13 +255,7 @@ impl Streams {
         for partition in &partitions {
             partition.track_usage(config.discard == Discard::New).await;
         }
-        let stream_dir = self.stream_dir(&config.name);
-        let stored = config.clone();
-        blocking(config.name.to_string(), move || {
-            store::write_config(&stream_dir, &stored)
-                .map_err(|source| StreamError::storage(stored.name.to_string(), source))
-        })
-        .await?;
+        self.persist_config(&config).await?;
         let stream = Arc::new(Stream {
             config,
             partitions,
@@ -273,6 +267,17 @@ impl Streams {
         self.inner.write().insert(Arc::clone(&stream));
         tracing::info!(stream = %stream.config.name, "stream created");
         stream.info().await
+    }
+
+    /// Writes `config` as the stream's `stream.json` (atomically, off the runtime).
+    async fn persist_config(&self, config: &StreamConfig) -> Result<(), StreamError> {
+        let stream_dir = self.stream_dir(&config.name);
+        let stored = config.clone();
+        blocking(config.name.to_string(), move || {
+            store::write_config(&stream_dir, &stored)
+                .map_err(|source| StreamError::storage(stored.name.to_string(), source))
+        })
+        .await
     }
 
     /// Changes a stream: filters, retention, limits, the discard policy and the dedupe
@@ -288,13 +293,7 @@ impl Streams {
             self.open_partitions(&config, old.config.partitions, &old.appended)
                 .await?,
         );
-        let stream_dir = self.stream_dir(&config.name);
-        let stored = config.clone();
-        blocking(config.name.to_string(), move || {
-            store::write_config(&stream_dir, &stored)
-                .map_err(|source| StreamError::storage(stored.name.to_string(), source))
-        })
-        .await?;
+        self.persist_config(&config).await?;
         for partition in &partitions {
             partition.track_usage(config.discard == Discard::New).await;
         }

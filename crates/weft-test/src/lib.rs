@@ -12,7 +12,7 @@
 mod node;
 mod subscriber;
 
-pub use node::accepted_ids;
+pub use node::{accepted_ids, call_json};
 
 pub use node::TestNode;
 pub use subscriber::{ReceivedEvent, SseSubscriber, WsSubscriber};

@@ -133,6 +133,21 @@ impl TestNode {
     }
 }
 
+/// Sends a request and returns its status and JSON body (`null` when the body is empty).
+pub async fn call_json(
+    request: reqwest::RequestBuilder,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await?;
+    let value = if body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&body)?
+    };
+    Ok((status, value))
+}
+
 /// The ids from a `202 Accepted` publish reply; an error with the body otherwise.
 pub async fn accepted_ids(response: reqwest::Response) -> anyhow::Result<Vec<String>> {
     let status = response.status();

@@ -5,18 +5,10 @@
 
 use serde_json::{Value, json};
 use weft_http::event_stream::EventStreamParser;
-use weft_test::TestNode;
+use weft_test::{TestNode, call_json};
 
 async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let body = response.bytes().await.unwrap();
-    let value = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).unwrap()
-    };
-    (status, value)
+    call_json(request).await.unwrap()
 }
 
 async fn setup(node: &TestNode, consumer: Value) {

@@ -4,19 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
 
 use serde_json::{Value, json};
-use weft_test::{TestNode, accepted_ids};
+use weft_test::{TestNode, accepted_ids, call_json};
 
-async fn call(node: &TestNode, request: reqwest::RequestBuilder) -> (u16, Value) {
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let body = response.bytes().await.unwrap();
-    let value = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).unwrap()
-    };
-    let _ = node;
-    (status, value)
+async fn call(_node: &TestNode, request: reqwest::RequestBuilder) -> (u16, Value) {
+    call_json(request).await.unwrap()
 }
 
 #[tokio::test]
