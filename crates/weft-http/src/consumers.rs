@@ -206,21 +206,24 @@ fn info_json(info: &ConsumerInfo) -> Value {
     })
 }
 
-fn delivery_json(delivery: &Delivery) -> Value {
-    let bytes = weft_core::json::encode_with_extra(
-        &delivery.event.cloudevent,
-        &[(
-            crate::subscribe::TOPIC_EXTENSION,
-            delivery.event.topic.as_str(),
-        )],
-    );
-    json!({
-        "token": delivery.token.to_string(),
-        "partition": delivery.partition,
-        "offset": delivery.offset,
-        "attempt": delivery.attempt,
-        "event": serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
-    })
+/// One delivery as JSON; its event is embedded as encoded.
+#[derive(serde::Serialize)]
+struct DeliveryJson {
+    token: String,
+    partition: u32,
+    offset: u64,
+    attempt: u32,
+    event: Box<serde_json::value::RawValue>,
+}
+
+fn delivery_json(delivery: &Delivery) -> DeliveryJson {
+    DeliveryJson {
+        token: delivery.token.to_string(),
+        partition: delivery.partition,
+        offset: delivery.offset,
+        attempt: delivery.attempt,
+        event: crate::subscribe::raw_json(crate::subscribe::encode_event(&delivery.event)),
+    }
 }
 
 impl From<ConsumerError> for Problem {
@@ -400,7 +403,7 @@ pub(crate) async fn pull(
         let deliveries = streams(&context)?
             .pull(&stream, &name, &query.member, query.max, query.wait)
             .await?;
-        let deliveries: Vec<Value> = deliveries.iter().map(delivery_json).collect();
+        let deliveries: Vec<DeliveryJson> = deliveries.iter().map(delivery_json).collect();
         Ok(Json(json!({ "deliveries": deliveries })).into_response())
     })
     .await
@@ -538,9 +541,9 @@ fn push_stream(
                 let messages: Vec<SseEvent> = deliveries
                     .iter()
                     .map(|delivery| {
-                        SseEvent::default()
-                            .id(delivery.token.to_string())
-                            .data(delivery_json(delivery).to_string())
+                        SseEvent::default().id(delivery.token.to_string()).data(
+                            serde_json::to_string(&delivery_json(delivery)).unwrap_or_default(),
+                        )
                     })
                     .collect();
                 Some((messages, Some((streams, stream, name, member))))

@@ -400,19 +400,20 @@ pub(crate) fn parse_from(text: &str) -> Result<ReadFrom, Problem> {
 
 /// One stored event as JSON: the CloudEvent with `wefttopic`, `weftpartition` and
 /// `weftoffset` added.
-pub(crate) fn stored_json(stored: &StoredEvent) -> Value {
+pub(crate) fn stored_json(stored: &StoredEvent) -> Box<serde_json::value::RawValue> {
     let partition = stored.partition.to_string();
     let offset = stored.offset.to_string();
-    let extra = [
-        (
-            crate::subscribe::TOPIC_EXTENSION,
-            stored.event.topic.as_str(),
-        ),
+    let more = [
         ("weftpartition", partition.as_str()),
         ("weftoffset", offset.as_str()),
     ];
-    let bytes = weft_core::json::encode_with_extra(&stored.event.cloudevent, &extra);
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    crate::subscribe::raw_json(crate::subscribe::encode_event_with(&stored.event, &more))
+}
+
+/// The answer of a stream read.
+#[derive(serde::Serialize)]
+struct ReadAnswer {
+    events: Vec<Box<serde_json::value::RawValue>>,
 }
 
 pub(crate) async fn read(
@@ -426,8 +427,8 @@ pub(crate) async fn read(
         let events = streams(&context)?
             .read(&name, query.partition, query.from, query.max)
             .await?;
-        let events: Vec<Value> = events.iter().map(stored_json).collect();
-        Ok::<_, Problem>(Json(json!({ "events": events })).into_response())
+        let events = events.iter().map(stored_json).collect();
+        Ok::<_, Problem>(Json(ReadAnswer { events }).into_response())
     };
     outcome
         .await

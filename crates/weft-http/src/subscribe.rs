@@ -81,13 +81,26 @@ fn open(context: &HttpContext, raw_query: Option<&str>) -> Result<Subscription, 
 
 /// Encodes one event as the JSON text subscribers receive.
 pub(crate) fn encode_event(event: &Event) -> String {
-    let bytes = weft_core::json::encode_with_extra(
-        &event.cloudevent,
-        &[(TOPIC_EXTENSION, event.topic.as_str())],
-    );
+    encode_event_with(event, &[])
+}
+
+/// Encodes an event as subscribers receive it, plus `more` extension attributes
+/// (stream reads add their partition and offset).
+pub(crate) fn encode_event_with(event: &Event, more: &[(&str, &str)]) -> String {
+    let mut extra = Vec::with_capacity(1 + more.len());
+    extra.push((TOPIC_EXTENSION, event.topic.as_str()));
+    extra.extend_from_slice(more);
+    let bytes = weft_core::json::encode_with_extra(&event.cloudevent, &extra);
     // The JSON encoder only ever produces UTF-8.
     String::from_utf8(bytes)
         .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+}
+
+/// An encoded event embedded as-is in a larger JSON answer: no second parse into a
+/// value tree, and the attribute order the encoder chose is kept.
+pub(crate) fn raw_json(text: String) -> Box<serde_json::value::RawValue> {
+    serde_json::value::RawValue::from_string(text)
+        .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned())
 }
 
 /// Counts a connected subscriber for as long as it lives.

@@ -159,8 +159,7 @@ impl Streams {
         name: &ConsumerName,
         token: &DeliveryToken,
     ) -> Result<(), ConsumerError> {
-        let (_, consumer) = self.consumer_for(stream, name)?;
-        let id = token.id().ok_or_else(|| token.unknown())?;
+        let (_, consumer, id) = self.locate(stream, name, token)?;
         let version = {
             let mut runtime = consumer.runtime.lock().await;
             runtime.core.ack(id).map_err(|_| token.unknown())?;
@@ -179,8 +178,7 @@ impl Streams {
         token: &DeliveryToken,
         delay: Option<Duration>,
     ) -> Result<(), ConsumerError> {
-        let (stream_runtime, consumer) = self.consumer_for(stream, name)?;
-        let id = token.id().ok_or_else(|| token.unknown())?;
+        let (stream_runtime, consumer, id) = self.locate(stream, name, token)?;
         let order = {
             let mut runtime = consumer.runtime.lock().await;
             runtime
@@ -205,8 +203,7 @@ impl Streams {
         token: &DeliveryToken,
         reason: Option<String>,
     ) -> Result<(), ConsumerError> {
-        let (stream_runtime, consumer) = self.consumer_for(stream, name)?;
-        let id = token.id().ok_or_else(|| token.unknown())?;
+        let (stream_runtime, consumer, id) = self.locate(stream, name, token)?;
         let order = {
             let mut runtime = consumer.runtime.lock().await;
             runtime
@@ -216,6 +213,18 @@ impl Streams {
         };
         self.dead_letter(&stream_runtime, &consumer, vec![order])
             .await
+    }
+
+    /// The stream and consumer a token belongs to, and the delivery it names.
+    fn locate(
+        &self,
+        stream: &StreamName,
+        name: &ConsumerName,
+        token: &DeliveryToken,
+    ) -> Result<(Arc<Stream>, Arc<Consumer>, DeliveryId), ConsumerError> {
+        let (stream_runtime, consumer) = self.consumer_for(stream, name)?;
+        let id = token.id().ok_or_else(|| token.unknown())?;
+        Ok((stream_runtime, consumer, id))
     }
 
     fn stream_for(&self, name: &StreamName) -> Result<Arc<Stream>, ConsumerError> {
