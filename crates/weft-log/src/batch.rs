@@ -7,11 +7,12 @@
 //! `docs/design/log.md`.
 
 mod builder;
+pub mod compression;
 mod view;
 
 use bytes::Bytes;
 
-pub use builder::{BatchBuilder, EncodeError, encode_batch};
+pub use builder::{BatchBuilder, EncodeError, Producer, encode_batch};
 pub use view::{BatchError, BatchHeader, BatchView, Records, rewrite_base_offset};
 
 /// One record: what a producer sends and a consumer receives.

@@ -31,15 +31,16 @@ mod segment;
 mod storage;
 mod varint;
 
+pub use batch::compression::{Compression, MAX_DECOMPRESSED_BYTES};
 pub use batch::{
-    BatchBuilder, BatchError, BatchHeader, BatchView, EncodeError, Record, Records, encode_batch,
-    rewrite_base_offset,
+    BatchBuilder, BatchError, BatchHeader, BatchView, EncodeError, Producer, Record, Records,
+    encode_batch, rewrite_base_offset,
 };
 pub use error::{AppendError, CompactionError, OpenError, ReadError, RetentionError};
 pub use handle::{FlushPolicy, HandleConfig, LogHandle};
 pub use log::{
-    Appended, CompactionPolicy, CompactionReport, LogConfig, PartitionLog, RetentionOutcome,
-    RetentionPolicy,
+    Appended, CACHED_BATCHES, CompactionPolicy, CompactionReport, LogConfig, PartitionLog,
+    RetentionOutcome, RetentionPolicy,
 };
 pub use offset::Offset;
 pub use storage::{FsStorage, Storage, StorageFile};

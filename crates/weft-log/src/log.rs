@@ -3,6 +3,7 @@
 //! leaves uncertain. It does no threading; [`crate::LogHandle`] runs it on a writer thread.
 
 mod compaction;
+mod producers;
 mod recovery;
 mod retention;
 
@@ -18,6 +19,9 @@ use crate::segment::Segment;
 use crate::storage::Storage;
 
 pub use compaction::{CompactionPolicy, CompactionReport};
+pub use producers::CACHED_BATCHES;
+pub(crate) use producers::ProducerTable;
+use producers::SequenceCheck;
 pub use retention::{RetentionOutcome, RetentionPolicy};
 
 /// Sizes that shape a log.
@@ -49,6 +53,9 @@ pub struct Appended {
     pub base_offset: Offset,
     /// Offset of the last record.
     pub last_offset: Offset,
+    /// True when an idempotent producer's batch was stored before: nothing was appended
+    /// and the offsets are those of the first time.
+    pub duplicate: bool,
 }
 
 /// One partition's log. See the crate docs for the invariants it keeps.
@@ -65,6 +72,8 @@ pub struct PartitionLog {
     /// group commit can tell whether an append it made is still there.
     rollbacks: u64,
     poisoned: bool,
+    /// Idempotent producers' last batches.
+    producers: ProducerTable,
 }
 
 impl std::fmt::Debug for PartitionLog {
@@ -115,8 +124,11 @@ impl PartitionLog {
         self.append_batch(BatchView::trusted(batch)?)
     }
 
-    /// Validates a batch as received from a producer, gives it the next offsets and
-    /// appends it. Compressed batches are stored as they are.
+    /// Validates a batch as received from a producer (decompressing it to check its
+    /// records), checks an idempotent producer's sequence (see [`CACHED_BATCHES`]), gives
+    /// it the next offsets and appends it. Compressed batches are stored as they are. A
+    /// batch stored before is not appended again: the answer has `duplicate` set and the
+    /// offsets it got then.
     pub fn append_raw_batch(&mut self, batch: Bytes) -> Result<Appended, AppendError> {
         self.check_usable()?;
         if batch.len() > self.config.max_batch_bytes {
@@ -133,8 +145,13 @@ impl PartitionLog {
             }
             .into());
         }
-        if header.compression() == 0 {
-            view.validate_records()?;
+        view.validate_records()?;
+        if let SequenceCheck::Duplicate { base, last } = self.producers.check(header)? {
+            return Ok(Appended {
+                base_offset: base,
+                last_offset: last,
+                duplicate: true,
+            });
         }
         let mut bytes = view.into_bytes().to_vec();
         crate::batch::rewrite_base_offset(&mut bytes, self.next_offset())?;
@@ -172,9 +189,11 @@ impl PartitionLog {
                 source: Arc::new(error),
             });
         }
+        self.producers.observe(&header);
         Ok(Appended {
             base_offset: header.base_offset,
             last_offset: header.last_offset(),
+            duplicate: false,
         })
     }
 
@@ -230,6 +249,8 @@ impl PartitionLog {
             tracing::error!(%error, "cannot discard unsynced batches; log needs reopening");
             self.poisoned = true;
         }
+        let next = self.next_offset();
+        self.producers.truncate(next);
     }
 
     /// Whole stored batches, starting with the one that contains `from` (which may start

@@ -6,6 +6,7 @@ use std::io;
 use bytes::Bytes;
 
 use crate::batch::{BatchError, BatchHeader, BatchView, layout};
+use crate::log::ProducerTable;
 use crate::offset::Offset;
 use crate::storage::{Storage, StorageFile};
 
@@ -59,6 +60,8 @@ pub(crate) struct Segment {
     max_timestamp: i64,
     bytes_since_index: u64,
     index_interval: u64,
+    /// Idempotent producers seen while scanning (taken by the log when it opens).
+    producers: ProducerTable,
 }
 
 impl Segment {
@@ -91,7 +94,13 @@ impl Segment {
             max_timestamp: i64::MIN,
             bytes_since_index: 0,
             index_interval: index_interval.max(1),
+            producers: ProducerTable::default(),
         }
+    }
+
+    /// The idempotent producers of the batches scanned at open, leaving none behind.
+    pub fn take_producers(&mut self) -> ProducerTable {
+        std::mem::take(&mut self.producers)
     }
 
     pub fn base(&self) -> Offset {
@@ -158,6 +167,7 @@ impl Segment {
                 }
             }
             self.note_batch(position, &header);
+            self.producers.observe(&header);
             position += header.size() as u64;
         }
         Ok(ScanOutcome {

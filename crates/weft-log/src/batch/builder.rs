@@ -1,7 +1,8 @@
-//! Encoding records into an uncompressed record batch v2.
+//! Encoding records into a record batch v2.
 
 use bytes::Bytes;
 
+use super::compression::{Compression, compress};
 use super::{Record, layout};
 use crate::offset::Offset;
 use crate::varint::{put_varint, put_varlong, varint_len};
@@ -37,7 +38,8 @@ pub enum EncodeError {
     },
 }
 
-/// Builds one uncompressed batch: attributes 0, no producer id (-1), leader epoch -1.
+/// Builds one batch: uncompressed and without a producer id (-1) unless asked
+/// ([`BatchBuilder::with_compression`], [`BatchBuilder::with_producer`]); leader epoch -1.
 ///
 /// The first record's timestamp becomes `baseTimestamp`, as Kafka producers do.
 #[derive(Debug)]
@@ -50,6 +52,28 @@ pub struct BatchBuilder {
     base_timestamp: i64,
     max_timestamp: i64,
     scratch: Vec<u8>,
+    compression: Compression,
+    producer: Producer,
+}
+
+/// The idempotent-producer fields of a batch header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Producer {
+    /// `producerId` (-1: none).
+    pub id: i64,
+    /// `producerEpoch`.
+    pub epoch: i16,
+    /// `baseSequence` of the first record.
+    pub base_sequence: i32,
+}
+
+impl Producer {
+    /// No producer: what weft writes for its own batches.
+    pub const NONE: Producer = Producer {
+        id: -1,
+        epoch: -1,
+        base_sequence: -1,
+    };
 }
 
 impl BatchBuilder {
@@ -65,7 +89,21 @@ impl BatchBuilder {
             base_timestamp: 0,
             max_timestamp: i64::MIN,
             scratch: Vec::with_capacity(64),
+            compression: Compression::None,
+            producer: Producer::NONE,
         }
+    }
+
+    /// Compresses the records with `codec` when the batch is finished.
+    pub fn with_compression(mut self, codec: Compression) -> Self {
+        self.compression = codec;
+        self
+    }
+
+    /// Marks the batch as sent by an idempotent producer.
+    pub fn with_producer(mut self, producer: Producer) -> Self {
+        self.producer = producer;
+        self
     }
 
     /// Records pushed so far.
@@ -171,13 +209,20 @@ impl BatchBuilder {
             i64::try_from(self.base_offset.get()).map_err(|_| EncodeError::OffsetOutOfRange {
                 offset: self.base_offset,
             })?;
+        if self.compression != Compression::None {
+            let compressed = compress(self.compression, &self.buf[layout::HEADER_LEN..]);
+            self.buf.truncate(layout::HEADER_LEN);
+            self.buf.extend_from_slice(&compressed);
+        }
         let batch_length = length_of("batch", self.buf.len() - layout::LOG_OVERHEAD)?;
+        let attributes = i16::from(self.compression.code());
+        let producer = self.producer;
         let buf = &mut self.buf;
         put_at(buf, layout::BASE_OFFSET, &base_offset.to_be_bytes());
         put_at(buf, layout::BATCH_LENGTH, &batch_length.to_be_bytes());
         put_at(buf, layout::LEADER_EPOCH, &(-1i32).to_be_bytes());
         buf[layout::MAGIC] = layout::MAGIC_V2 as u8;
-        put_at(buf, layout::ATTRIBUTES, &0i16.to_be_bytes());
+        put_at(buf, layout::ATTRIBUTES, &attributes.to_be_bytes());
         put_at(buf, layout::LAST_OFFSET_DELTA, &last_delta.to_be_bytes());
         put_at(
             buf,
@@ -189,9 +234,13 @@ impl BatchBuilder {
             layout::MAX_TIMESTAMP,
             &self.max_timestamp.to_be_bytes(),
         );
-        put_at(buf, layout::PRODUCER_ID, &(-1i64).to_be_bytes());
-        put_at(buf, layout::PRODUCER_EPOCH, &(-1i16).to_be_bytes());
-        put_at(buf, layout::BASE_SEQUENCE, &(-1i32).to_be_bytes());
+        put_at(buf, layout::PRODUCER_ID, &producer.id.to_be_bytes());
+        put_at(buf, layout::PRODUCER_EPOCH, &producer.epoch.to_be_bytes());
+        put_at(
+            buf,
+            layout::BASE_SEQUENCE,
+            &producer.base_sequence.to_be_bytes(),
+        );
         put_at(buf, layout::RECORD_COUNT, &self.count.to_be_bytes());
         let crc = crc32c::crc32c(&buf[layout::ATTRIBUTES..]);
         put_at(buf, layout::CRC, &crc.to_be_bytes());

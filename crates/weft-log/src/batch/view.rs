@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::compression::{Compression, decompress};
 use super::{Record, layout, total_size};
 use crate::offset::Offset;
 use crate::varint::{VarintError, get_varint, get_varlong};
@@ -54,11 +55,19 @@ pub enum BatchError {
         /// What is wrong.
         reason: &'static str,
     },
-    /// The records are compressed; this crate stores such batches but does not decode them.
-    #[error("record batch is compressed with codec {codec}; records cannot be iterated")]
-    Compressed {
+    /// The compression codec in the attributes is not one of Kafka's (5-7).
+    #[error("unsupported record batch compression codec {codec}")]
+    UnsupportedCompression {
+        /// Compression bits from the attributes.
+        codec: u8,
+    },
+    /// The compressed records cannot be decompressed.
+    #[error("cannot decompress records (codec {codec}): {reason}")]
+    Decompress {
         /// Compression codec from the attributes (1 gzip, 2 snappy, 3 lz4, 4 zstd).
         codec: u8,
+        /// What is wrong.
+        reason: &'static str,
     },
     /// Bytes follow the batch where exactly one batch was expected.
     #[error("{extra} unexpected bytes after the record batch")]
@@ -269,11 +278,24 @@ impl BatchView {
         self.bytes.is_empty()
     }
 
-    /// Iterates the records with their offsets; payloads share this batch's storage.
-    pub fn records(&self) -> Records<'_> {
+    /// Iterates the records with their offsets. Uncompressed payloads share this batch's
+    /// storage; a compressed batch is decompressed first (once per call), and a batch
+    /// that cannot be decompressed yields one error.
+    pub fn records(&self) -> Records {
+        let section = self.bytes.slice(layout::HEADER_LEN..);
+        let data = match Compression::from_attributes(self.header.attributes) {
+            Some(Compression::None) => Ok(section),
+            Some(codec) => decompress(codec, &section),
+            None => Err(BatchError::UnsupportedCompression {
+                codec: self.header.compression(),
+            }),
+        };
         Records {
-            view: self,
-            position: layout::HEADER_LEN,
+            data,
+            base_offset: self.header.base_offset,
+            base_timestamp: self.header.base_timestamp,
+            count: self.header.record_count,
+            position: 0,
             index: 0,
         }
     }
@@ -303,24 +325,29 @@ impl BatchView {
 
 /// Iterator over a batch's records; see [`BatchView::records`].
 #[derive(Debug)]
-pub struct Records<'a> {
-    view: &'a BatchView,
+pub struct Records {
+    /// The records section (decompressed), or why it cannot be read.
+    data: Result<Bytes, BatchError>,
+    base_offset: Offset,
+    base_timestamp: i64,
+    count: i32,
     position: usize,
     index: i32,
 }
 
-impl Iterator for Records<'_> {
+impl Iterator for Records {
     type Item = Result<(Offset, Record), BatchError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.index >= self.view.header.record_count {
+        if self.index >= self.count {
             return None;
         }
-        let codec = self.view.header.compression();
-        let result = if codec != 0 {
-            Err(BatchError::Compressed { codec })
-        } else {
-            self.decode_next()
+        let result = match &self.data {
+            Ok(bytes) => {
+                let bytes = bytes.clone();
+                self.decode_next(&bytes)
+            }
+            Err(error) => Err(error.clone()),
         };
         self.index = if result.is_ok() {
             self.index + 1
@@ -331,12 +358,13 @@ impl Iterator for Records<'_> {
     }
 }
 
-impl Records<'_> {
-    fn decode_next(&mut self) -> Result<(Offset, Record), BatchError> {
+impl Records {
+    fn decode_next(&mut self, bytes: &Bytes) -> Result<(Offset, Record), BatchError> {
         let index = self.index;
-        let bytes = &self.view.bytes;
         let malformed = |reason| BatchError::MalformedRecord { index, reason };
-        let mut input = &bytes[self.position..];
+        let mut input = bytes
+            .get(self.position..)
+            .ok_or_else(|| malformed("record past the end of its batch"))?;
         let length = get_varint(&mut input).map_err(|error| malformed(varint_reason(error)))?;
         let length = usize::try_from(length).map_err(|_| malformed("negative record length"))?;
         if input.len() < length {
@@ -377,16 +405,12 @@ impl Records<'_> {
         }
         self.position = start + length;
         let record = Record {
-            timestamp_ms: self
-                .view
-                .header
-                .base_timestamp
-                .wrapping_add(timestamp_delta),
+            timestamp_ms: self.base_timestamp.wrapping_add(timestamp_delta),
             key,
             value,
             headers,
         };
-        Ok((self.view.base_offset().plus(offset_delta), record))
+        Ok((self.base_offset.plus(offset_delta), record))
     }
 }
 

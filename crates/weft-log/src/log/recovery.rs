@@ -111,7 +111,12 @@ impl PartitionLog {
             durable_len: 0,
             rollbacks: 0,
             poisoned: false,
+            producers: super::ProducerTable::default(),
         };
+        for segment in &mut log.segments {
+            let table = segment.take_producers();
+            log.producers.merge_later(table);
+        }
         // What survived may still sit in the page cache from before a process crash: make
         // it durable so that the durable point starts at the end of the log.
         let active_name = log.active().name();

@@ -333,3 +333,91 @@ fn reads_across_segments_return_contiguous_batches_for_any_budget() {
         }
     }
 }
+
+fn producer_batch(epoch: i16, base_sequence: i32, values: &[&str]) -> Bytes {
+    let mut builder = crate::BatchBuilder::new(Offset::new(0))
+        .with_compression(crate::Compression::Lz4)
+        .with_producer(crate::Producer {
+            id: 1000,
+            epoch,
+            base_sequence,
+        });
+    for value in values {
+        builder.push(&record(5, value)).unwrap();
+    }
+    builder.finish().unwrap()
+}
+
+#[test]
+fn an_idempotent_retry_is_stored_once_even_after_reopening() {
+    let storage = SimulatedStorage::new();
+    let mut log = open(&storage);
+    log.append(&[record(1, "weft's own")]).unwrap();
+    let first = log
+        .append_raw_batch(producer_batch(0, 0, &["a", "b"]))
+        .unwrap();
+    assert_eq!((first.base_offset.get(), first.duplicate), (1, false));
+    let retry = log
+        .append_raw_batch(producer_batch(0, 0, &["a", "b"]))
+        .unwrap();
+    assert_eq!(
+        (retry.base_offset.get(), retry.last_offset.get(), retry.duplicate),
+        (1, 2, true)
+    );
+    log.sync().unwrap();
+    drop(log);
+
+    let mut log = open(&storage);
+    let retry = log
+        .append_raw_batch(producer_batch(0, 0, &["a", "b"]))
+        .unwrap();
+    assert!(retry.duplicate, "the producer table is rebuilt on open");
+    let gap = log
+        .append_raw_batch(producer_batch(0, 5, &["c"]))
+        .unwrap_err();
+    assert!(matches!(
+        gap,
+        AppendError::OutOfOrderSequence {
+            expected: 2,
+            received: 5,
+            ..
+        }
+    ));
+    let next = log.append_raw_batch(producer_batch(0, 2, &["c"])).unwrap();
+    assert_eq!((next.base_offset.get(), next.duplicate), (3, false));
+    assert_eq!(
+        values_from(&log, 0),
+        [
+            (0, "weft's own".to_owned()),
+            (1, "a".to_owned()),
+            (2, "b".to_owned()),
+            (3, "c".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn a_fenced_epoch_is_refused() {
+    let storage = SimulatedStorage::new();
+    let mut log = open(&storage);
+    log.append_raw_batch(producer_batch(4, 0, &["a"])).unwrap();
+    assert!(matches!(
+        log.append_raw_batch(producer_batch(3, 1, &["b"])),
+        Err(AppendError::InvalidProducerEpoch { current: 4, .. })
+    ));
+}
+
+#[test]
+fn a_rolled_back_batch_is_not_a_duplicate_afterwards() {
+    let storage = SimulatedStorage::new();
+    let mut log = open(&storage);
+    log.append_raw_batch(producer_batch(0, 0, &["a"])).unwrap();
+    log.sync().unwrap();
+    log.append_raw_batch(producer_batch(0, 1, &["b"])).unwrap();
+    storage.fail_syncs(true);
+    assert!(log.sync().is_err());
+    storage.fail_syncs(false);
+    let again = log.append_raw_batch(producer_batch(0, 1, &["b"])).unwrap();
+    assert!(!again.duplicate, "the retry is stored, not answered from a lost batch");
+    assert_eq!(again.base_offset.get(), 1);
+}
