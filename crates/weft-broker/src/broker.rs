@@ -207,15 +207,9 @@ impl Broker {
         ack: Ack,
     ) -> Result<Published, PublishError> {
         let inner = &self.inner;
-        if let Err(denied) = inner
-            .authorizer
-            .authorize(principal, Action::Publish(&event.topic))
-        {
-            inner.counters.denied.fetch_add(1, Ordering::Relaxed);
-            return Err(denied.into());
-        }
+        self.authorize(principal, Action::Publish(&event.topic))?;
         let capture = match &inner.streams {
-            Some(streams) => streams.capture(&event).await?,
+            Some(streams) => streams.capture(&event, None).await?,
             None => crate::stream::Capture::default(),
         };
         let subscribers = self.fan_out(event);
@@ -231,8 +225,22 @@ impl Broker {
         })
     }
 
+    /// Asks the authoriser; a refusal is counted.
+    pub(crate) fn authorize(
+        &self,
+        principal: &Principal,
+        action: Action<'_>,
+    ) -> Result<(), Denied> {
+        self.inner
+            .authorizer
+            .authorize(principal, action)
+            .inspect_err(|_| {
+                self.inner.counters.denied.fetch_add(1, Ordering::Relaxed);
+            })
+    }
+
     /// Queues `event` to every matching live subscription; returns how many.
-    fn fan_out(&self, event: Event) -> usize {
+    pub(crate) fn fan_out(&self, event: Event) -> usize {
         let inner = &self.inner;
         let event = Arc::new(event);
         let mut targets: Vec<Entry> = Vec::new();

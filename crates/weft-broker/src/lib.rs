@@ -29,6 +29,7 @@
 mod auth;
 mod broker;
 pub mod consumer;
+mod produce;
 mod queue;
 pub mod stream;
 

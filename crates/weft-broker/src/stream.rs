@@ -10,6 +10,7 @@
 //! the administration (create, update, delete, list, describe), reads and maintenance
 //! (retention, compaction). Layout on disk and record format: `docs/streams.md`.
 
+mod batches;
 mod capture;
 mod config;
 mod dedupe;
@@ -35,6 +36,7 @@ use weft_topic::SubscriptionIndex;
 use crate::broker::WeakBroker;
 use crate::consumer::ConsumerSet;
 
+pub use batches::{BatchesAppended, FetchedBatches};
 pub(crate) use capture::Capture;
 pub use config::{
     DEFAULT_DEDUPE_WINDOW, DEFAULT_MAX_EVENT_BYTES, Discard, MAX_EVENT_BYTES_LIMIT, MAX_PARTITIONS,
@@ -113,6 +115,9 @@ pub struct StreamsOptions {
     /// The storage of each partition directory (the file system by default; tests use
     /// `weft_log::SimulatedStorage` to inject failures).
     pub storage: StorageFactory,
+    /// This node's name: the origin and `source` of stored records that carry none
+    /// (records produced by Kafka clients).
+    pub node: Arc<str>,
 }
 
 impl Default for StreamsOptions {
@@ -123,6 +128,7 @@ impl Default for StreamsOptions {
             storage: Arc::new(|path: &Path| {
                 FsStorage::new(path).map(|storage| Arc::new(storage) as Arc<dyn Storage>)
             }),
+            node: Arc::from("weft"),
         }
     }
 }
@@ -385,18 +391,11 @@ impl Streams {
                 break;
             }
             let start = partition.resolve(from).await.map_err(storage)?;
-            let records = partition
-                .read_records(start, budget)
+            let events = partition
+                .read_events(start, budget)
                 .await
                 .map_err(storage)?;
-            for (offset, record) in records {
-                let event = record::decode(record).map_err(|source| {
-                    storage(StorageError::Decode {
-                        partition: partition.index,
-                        offset,
-                        source,
-                    })
-                })?;
+            for (offset, event) in events {
                 out.push(StoredEvent {
                     partition: partition.index,
                     offset,
@@ -508,7 +507,14 @@ impl Streams {
         Ok(handles
             .into_iter()
             .map(|(partition, (handle, stored))| {
-                Partition::start(partition, handle, stored, Arc::clone(appended))
+                Partition::start(
+                    partition,
+                    config.name.clone(),
+                    Arc::clone(&self.inner.options.node),
+                    handle,
+                    stored,
+                    Arc::clone(appended),
+                )
             })
             .collect())
     }

@@ -96,6 +96,17 @@ pub struct LogHandle {
 #[derive(Debug)]
 struct Closed;
 
+/// An append queued on the writer thread; see [`LogHandle::queue_raw_batch`].
+#[derive(Debug)]
+pub struct AppendTicket(oneshot::Receiver<Result<Appended, AppendError>>);
+
+impl AppendTicket {
+    /// Resolves once the append is acknowledged (durable under [`FlushPolicy::Always`]).
+    pub async fn wait(self) -> Result<Appended, AppendError> {
+        self.0.await.unwrap_or(Err(AppendError::Closed))
+    }
+}
+
 impl LogHandle {
     /// Starts the writer thread for `log`.
     pub fn spawn(log: PartitionLog, config: HandleConfig) -> std::io::Result<LogHandle> {
@@ -122,7 +133,20 @@ impl LogHandle {
         self.send_append(Payload::Raw(batch)).await
     }
 
+    /// Queues a batch received from a producer on the writer thread and returns at once
+    /// (after waiting for queue room); the ticket resolves when the append is
+    /// acknowledged. Appends are stored in the order they are queued, so a caller that
+    /// queues several before waiting keeps their order and lets one group commit cover
+    /// them all.
+    pub async fn queue_raw_batch(&self, batch: Bytes) -> Result<AppendTicket, AppendError> {
+        self.queue_append(Payload::Raw(batch)).await
+    }
+
     async fn send_append(&self, payload: Payload) -> Result<Appended, AppendError> {
+        self.queue_append(payload).await?.wait().await
+    }
+
+    async fn queue_append(&self, payload: Payload) -> Result<AppendTicket, AppendError> {
         let permit = self.permit().await.map_err(|Closed| AppendError::Closed)?;
         let (reply, answer) = oneshot::channel();
         self.sender
@@ -132,7 +156,7 @@ impl LogHandle {
                 _permit: permit,
             })
             .map_err(|_| AppendError::Closed)?;
-        answer.await.unwrap_or(Err(AppendError::Closed))
+        Ok(AppendTicket(answer))
     }
 
     /// See [`PartitionLog::read`].

@@ -37,7 +37,7 @@ pub use batch::{
     encode_batch, rewrite_base_offset,
 };
 pub use error::{AppendError, CompactionError, OpenError, ReadError, RetentionError};
-pub use handle::{FlushPolicy, HandleConfig, LogHandle};
+pub use handle::{AppendTicket, FlushPolicy, HandleConfig, LogHandle};
 pub use log::{
     Appended, CACHED_BATCHES, CompactionPolicy, CompactionReport, LogConfig, PartitionLog,
     RetentionOutcome, RetentionPolicy,

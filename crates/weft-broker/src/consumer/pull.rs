@@ -17,7 +17,6 @@ use super::token::{DeliveryId, DeliveryToken};
 use super::{Consumer, ConsumerInfo, Delivery, store};
 use crate::stream::{
     Partition, ReadFrom, StorageError, Stream, StreamError, StreamName, Streams, partition_key,
-    record,
 };
 
 /// Records read per call while scanning for [`StartPosition::LastPerKey`].
@@ -464,25 +463,13 @@ async fn read_events(
     from: u64,
     max: usize,
 ) -> Result<Vec<(u64, Event)>, StorageError> {
-    let records = match partition.read_records(from, max).await {
+    match partition.read_events(from, max).await {
         Err(StorageError::Read {
             source: ReadError::OffsetOutOfRange { first, .. },
             ..
-        }) if from < first.get() => partition.read_records(first.get(), max).await?,
-        other => other?,
-    };
-    records
-        .into_iter()
-        .map(|(offset, stored)| {
-            record::decode(stored)
-                .map(|event| (offset, event))
-                .map_err(|source| StorageError::Decode {
-                    partition: partition.index,
-                    offset,
-                    source,
-                })
-        })
-        .collect()
+        }) if from < first.get() => partition.read_events(first.get(), max).await,
+        other => other,
+    }
 }
 
 /// The event at exactly this delivery's offset, or `None` if it is no longer stored.

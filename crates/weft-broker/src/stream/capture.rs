@@ -46,12 +46,20 @@ impl Streams {
     /// anything is submitted: the whole event is refused, storing nothing, if it is larger
     /// than any capturing stream accepts or would take a partition of a stream that
     /// discards new events past its limits ([`StreamError::Full`]).
-    pub(crate) async fn capture(&self, event: &Event) -> Result<Capture, PublishError> {
+    pub(crate) async fn capture(
+        &self,
+        event: &Event,
+        skip: Option<&StreamName>,
+    ) -> Result<Capture, PublishError> {
         let mut targets: Vec<Entry> = Vec::new();
         self.inner
             .read()
             .index
-            .for_each_match(&event.topic, |entry| targets.push(entry.clone()));
+            .for_each_match(&event.topic, |entry| {
+                if skip != Some(&entry.0.config.name) {
+                    targets.push(entry.clone());
+                }
+            });
         let mut capture = Capture::default();
         if targets.is_empty() {
             return Ok(capture);

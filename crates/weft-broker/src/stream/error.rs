@@ -51,6 +51,32 @@ pub enum StreamError {
         /// The limit it would exceed.
         limit: StreamLimit,
     },
+    /// The stream has no such partition.
+    #[error("stream {stream} has no partition {partition} (it has {partitions})")]
+    NoPartition {
+        /// The stream.
+        stream: String,
+        /// The partition asked for.
+        partition: u32,
+        /// How many it has.
+        partitions: u32,
+    },
+    /// A fetch asked for an offset outside the stored range.
+    #[error(
+        "offset {offset} is outside partition {partition} of stream {stream} ({first}..{next})"
+    )]
+    OffsetOutOfRange {
+        /// The stream.
+        stream: String,
+        /// The partition.
+        partition: u32,
+        /// The offset asked for.
+        offset: u64,
+        /// The first stored offset.
+        first: u64,
+        /// The next offset.
+        next: u64,
+    },
     /// The stream's storage failed (disk full, I/O error, a closed log).
     #[error("storage of stream {stream} failed")]
     Storage {

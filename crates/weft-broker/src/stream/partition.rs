@@ -16,12 +16,16 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot};
-use weft_log::{AppendError, BatchView, LogHandle, Offset, Record};
+use weft_log::{AppendError, Appended, BatchView, LogHandle, Offset, Record};
 
-use super::ReadFrom;
+use weft_core::Event;
+
 use super::dedupe::{DedupeKey, DedupeWindow};
 use super::error::{StorageError, StreamLimit};
+use super::record::Position;
+use super::{ReadFrom, StreamName};
 
 /// Appends waiting per partition before publishers wait.
 pub const APPEND_QUEUE_DEPTH: usize = 1024;
@@ -49,6 +53,13 @@ pub(crate) struct PendingAppend {
     pub(crate) reply: AppendReply,
     /// On failure, the dedupe entry to remove so that a retry is stored.
     pub(crate) forget: Option<(Arc<Mutex<DedupeWindow>>, DedupeKey)>,
+}
+
+/// A raw batch on its way into a partition; the reply carries the log's answer
+/// (offsets, or that an idempotent producer's batch was stored before).
+pub(crate) struct RawAppend {
+    pub(crate) batch: Bytes,
+    pub(crate) reply: oneshot::Sender<Result<Appended, AppendError>>,
 }
 
 /// What a partition holds and has promised, in events and bytes.
@@ -97,13 +108,14 @@ impl Meter {
 #[derive(Debug)]
 pub(crate) struct Reservation {
     meter: Arc<Meter>,
+    events: u64,
     bytes: u64,
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
         let mut usage = self.meter.lock();
-        usage.pending_events = usage.pending_events.saturating_sub(1);
+        usage.pending_events = usage.pending_events.saturating_sub(self.events);
         usage.pending_bytes = usage.pending_bytes.saturating_sub(self.bytes);
     }
 }
@@ -124,6 +136,8 @@ pub(crate) struct PartitionClosed;
 enum Command {
     /// An append, with the room reserved for it under the stream's limits, if any.
     Append(PendingAppend, Option<Reservation>),
+    /// A record batch as a Kafka producer sent it, with its reservation.
+    AppendRaw(RawAppend, Option<Reservation>),
     /// Refresh the usage from the log, then answer.
     Refresh(oneshot::Sender<()>),
     Stop(oneshot::Sender<()>),
@@ -133,6 +147,9 @@ enum Command {
 #[derive(Debug)]
 pub(crate) struct Partition {
     pub(crate) index: u32,
+    /// Its stream's name and this node's name, for decoding records that carry neither.
+    stream: StreamName,
+    node: Arc<str>,
     handle: LogHandle,
     appends: mpsc::Sender<Command>,
     meter: Arc<Meter>,
@@ -142,6 +159,7 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Command::Append(..) => "Append",
+            Command::AppendRaw(..) => "AppendRaw",
             Command::Refresh(_) => "Refresh",
             Command::Stop(_) => "Stop",
         })
@@ -153,6 +171,8 @@ impl Partition {
     /// `appended` is woken after every stored group. Must be called within a tokio runtime.
     pub(crate) fn start(
         index: u32,
+        stream: StreamName,
+        node: Arc<str>,
         handle: LogHandle,
         stored: Usage,
         appended: Arc<Notify>,
@@ -170,6 +190,8 @@ impl Partition {
         ));
         Arc::new(Partition {
             index,
+            stream,
+            node,
             handle,
             appends,
             meter,
@@ -205,9 +227,20 @@ impl Partition {
         max_events: Option<u64>,
         max_bytes: Option<u64>,
     ) -> Result<Reservation, StreamLimit> {
+        self.reserve_many(1, bytes, max_events, max_bytes)
+    }
+
+    /// [`Self::reserve`] for `events` events taking `bytes` together.
+    pub(crate) fn reserve_many(
+        &self,
+        events: u64,
+        bytes: u64,
+        max_events: Option<u64>,
+        max_bytes: Option<u64>,
+    ) -> Result<Reservation, StreamLimit> {
         let mut usage = self.meter.lock();
         if let Some(max) = max_events
-            && usage.stored_events + usage.pending_events + 1 > max
+            && usage.stored_events + usage.pending_events + events > max
         {
             return Err(StreamLimit::MaxEvents(max));
         }
@@ -216,12 +249,18 @@ impl Partition {
         {
             return Err(StreamLimit::MaxBytes(max));
         }
-        usage.pending_events += 1;
+        usage.pending_events += events;
         usage.pending_bytes += bytes;
         Ok(Reservation {
             meter: Arc::clone(&self.meter),
+            events,
             bytes,
         })
+    }
+
+    /// Its stream's name.
+    pub(crate) fn stream_name(&self) -> &StreamName {
+        &self.stream
     }
 
     /// The bytes of the log's segment files.
@@ -248,6 +287,18 @@ impl Partition {
     ) -> Result<(), PartitionClosed> {
         self.appends
             .send(Command::Append(append, reservation))
+            .await
+            .map_err(|_| PartitionClosed)
+    }
+
+    /// Queues a raw batch (waiting for room); the reply says when it is stored.
+    pub(crate) async fn submit_raw(
+        &self,
+        append: RawAppend,
+        reservation: Option<Reservation>,
+    ) -> Result<(), PartitionClosed> {
+        self.appends
+            .send(Command::AppendRaw(append, reservation))
             .await
             .map_err(|_| PartitionClosed)
     }
@@ -332,6 +383,37 @@ impl Partition {
     }
 }
 
+impl Partition {
+    /// Up to `max` events from offset `start` on, decoded by the CloudEvents Kafka binding
+    /// ([`super::record::decode`]).
+    pub(crate) async fn read_events(
+        &self,
+        start: u64,
+        max: usize,
+    ) -> Result<Vec<(u64, Event)>, StorageError> {
+        let records = self.read_records(start, max).await?;
+        records
+            .into_iter()
+            .map(|(offset, record)| self.decode(offset, record).map(|event| (offset, event)))
+            .collect()
+    }
+
+    /// The event stored as `record` at `offset`.
+    pub(crate) fn decode(&self, offset: u64, record: Record) -> Result<Event, StorageError> {
+        let position = Position {
+            stream: self.stream.as_str(),
+            partition: self.index,
+            offset,
+            node: &self.node,
+        };
+        super::record::decode(record, &position).map_err(|source| StorageError::Decode {
+            partition: self.index,
+            offset,
+            source,
+        })
+    }
+}
+
 async fn run_appender(
     handle: LogHandle,
     mut receiver: mpsc::Receiver<Command>,
@@ -342,14 +424,17 @@ async fn run_appender(
         let mut group = Vec::new();
         let mut stop = None;
         let mut refreshed = None;
+        let mut raw = None;
         match command {
             Command::Append(append, reservation) => group.push((append, reservation)),
+            Command::AppendRaw(append, reservation) => raw = Some((append, reservation)),
             Command::Refresh(reply) => refreshed = Some(reply),
             Command::Stop(reply) => stop = Some(reply),
         }
         let mut bytes = group.first().map_or(0, |(append, _)| append.size);
         while stop.is_none()
             && refreshed.is_none()
+            && raw.is_none()
             && group.len() < MAX_GROUP_EVENTS
             && bytes < MAX_GROUP_BYTES
         {
@@ -358,6 +443,7 @@ async fn run_appender(
                     bytes += append.size;
                     group.push((append, reservation));
                 }
+                Ok(Command::AppendRaw(append, reservation)) => raw = Some((append, reservation)),
                 Ok(Command::Refresh(reply)) => refreshed = Some(reply),
                 Ok(Command::Stop(reply)) => stop = Some(reply),
                 Err(_) => break,
@@ -367,6 +453,9 @@ async fn run_appender(
         if !group.is_empty() {
             reservations = commit(&handle, group).await;
             appended.notify_waiters();
+        }
+        if let Some((append, reservation)) = raw {
+            queue_raw(&handle, append, reservation, &appended, &meter).await;
         }
         if refreshed.is_some() || meter.tracking.load(Ordering::SeqCst) {
             refresh(&handle, &meter).await;
@@ -384,6 +473,37 @@ async fn run_appender(
         }
     }
     let _ = handle.close().await;
+}
+
+/// Queues a raw batch on the log in order with everything before it, and waits for it in
+/// a task of its own, so that batches arriving together share one group commit.
+async fn queue_raw(
+    handle: &LogHandle,
+    append: RawAppend,
+    reservation: Option<Reservation>,
+    appended: &Arc<Notify>,
+    meter: &Arc<Meter>,
+) {
+    let ticket = match handle.queue_raw_batch(append.batch).await {
+        Ok(ticket) => ticket,
+        Err(error) => {
+            let _ = append.reply.send(Err(error));
+            return;
+        }
+    };
+    let (handle, appended, meter) = (handle.clone(), Arc::clone(appended), Arc::clone(meter));
+    tokio::spawn(async move {
+        let result = ticket.wait().await;
+        if let Err(error) = &result {
+            tracing::debug!(%error, "raw batch append failed");
+        }
+        if meter.tracking.load(Ordering::SeqCst) {
+            refresh(&handle, &meter).await;
+        }
+        drop(reservation);
+        appended.notify_waiters();
+        let _ = append.reply.send(result);
+    });
 }
 
 /// Sets the stored part of `meter` to what the log holds now.

@@ -19,7 +19,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use weft_core::{AttributesBuilder, CloudEvent, Event, EventError, ExtensionValue, Topic};
+use weft_core::{
+    AttributesBuilder, CloudEvent, Event, EventError, ExtensionValue, Timestamp, Topic,
+};
 use weft_log::Record;
 
 /// Prefix of the headers that carry context attributes.
@@ -103,50 +105,142 @@ pub fn stored_size(record: &Record) -> usize {
             .sum::<usize>()
 }
 
-/// The event `record` stores.
-pub fn decode(record: Record) -> Result<Event, RecordError> {
+/// Where a stored record sits, for what its headers do not say.
+#[derive(Debug, Clone, Copy)]
+pub struct Position<'a> {
+    /// Its stream (a Kafka record's topic is its stream's name).
+    pub stream: &'a str,
+    /// Its partition.
+    pub partition: u32,
+    /// Its offset.
+    pub offset: u64,
+    /// The node that stores it (the origin of records that carry none).
+    pub node: &'a str,
+}
+
+/// The `type` of a Kafka record that is not a CloudEvent.
+pub const SYNTHESISED_TYPE: &str = "weft.kafka.record";
+
+/// The media type of a structured-mode CloudEvent.
+const STRUCTURED_MEDIA_TYPE: &str = "application/cloudevents+json";
+
+/// The event `record` stores, by the CloudEvents Kafka protocol binding:
+///
+/// - **binary mode**: `ce_*` headers are attributes, `content-type` is `datacontenttype`,
+///   the value is the data (what weft itself writes);
+/// - **structured mode**: a `content-type` of `application/cloudevents+json` makes the
+///   value a JSON-format CloudEvent (if it does not parse, the record is read as plain);
+/// - **plain**: a record without attributes gets them synthesised from its position, so
+///   that every read of it gives the same event: `id` `STREAM-PARTITION-OFFSET`, `source`
+///   `weft://NODE/kafka/STREAM`, `type` [`SYNTHESISED_TYPE`], `time` the record timestamp.
+///   A binary-mode record missing `id`, `source` or `type` gets the same defaults.
+///
+/// `weft_topic` and `weft_origin` give the topic and origin; without them the topic is
+/// the stream name and the origin is `position.node`. A header value that is not UTF-8
+/// or not a valid attribute value is skipped, and other headers are not part of the
+/// event (they stay in the stored record, which Kafka consumers get unchanged).
+pub fn decode(record: Record, position: &Position<'_>) -> Result<Event, RecordError> {
     let mut builder = AttributesBuilder::new();
     let mut topic = None;
     let mut origin = None;
-    for (header, value) in record.headers {
-        let text = value
+    let mut content_type = None;
+    let mut binary = false;
+    for (header, value) in &record.headers {
+        let Some(text) = value
             .as_deref()
             .and_then(|bytes| std::str::from_utf8(bytes).ok())
-            .ok_or_else(|| RecordError::HeaderValue {
-                header: header.clone(),
-            })?
-            .to_owned();
+        else {
+            continue;
+        };
         if let Some(name) = header.strip_prefix(ATTRIBUTE_PREFIX) {
-            builder
-                .set(name, ExtensionValue::String(text))
-                .map_err(RecordError::Attributes)?;
-        } else if header == CONTENT_TYPE_HEADER {
-            builder
-                .set("datacontenttype", ExtensionValue::String(text))
-                .map_err(RecordError::Attributes)?;
+            binary |= builder
+                .set(name, ExtensionValue::String(text.to_owned()))
+                .is_ok();
+        } else if header.eq_ignore_ascii_case(CONTENT_TYPE_HEADER) {
+            content_type = Some(text);
         } else if header == TOPIC_HEADER {
-            topic = Some(Topic::new(text.clone()).map_err(|_| RecordError::Topic { topic: text })?);
+            topic = Topic::new(text).ok();
         } else if header == ORIGIN_HEADER {
-            origin = Some(text);
-        } else {
-            return Err(RecordError::UnexpectedHeader { header });
+            origin = Some(text.to_owned());
         }
     }
+    let topic = match topic {
+        Some(topic) => topic,
+        None => Topic::new(position.stream).map_err(|_| RecordError::Topic {
+            topic: position.stream.to_owned(),
+        })?,
+    };
+    let origin = origin.unwrap_or_else(|| position.node.to_owned());
+    let received_at = time_from_millis(record.timestamp_ms);
+    let structured = content_type.is_some_and(is_structured);
+    if structured
+        && !binary
+        && let Some(cloudevent) = record
+            .value
+            .as_deref()
+            .and_then(|value| weft_core::json::decode(value).ok())
+    {
+        let mut event = Event::new(cloudevent, topic, origin, received_at);
+        event.key = record.key;
+        return Ok(event);
+    }
+    if let Some(content_type) = content_type {
+        // An invalid media type string is simply not recorded.
+        let _ = builder.set(
+            "datacontenttype",
+            ExtensionValue::String(content_type.to_owned()),
+        );
+    }
+    synthesise(&mut builder, position, record.timestamp_ms, binary);
     let attributes = builder.build().map_err(RecordError::Attributes)?;
-    let topic = topic.ok_or(RecordError::MissingHeader {
-        header: TOPIC_HEADER,
-    })?;
-    let origin = origin.ok_or(RecordError::MissingHeader {
-        header: ORIGIN_HEADER,
-    })?;
     let mut event = Event::new(
         CloudEvent::new(attributes, record.value),
         topic,
         origin,
-        time_from_millis(record.timestamp_ms),
+        received_at,
     );
     event.key = record.key;
     Ok(event)
+}
+
+/// Fills in what a plain record (or a binary one missing required attributes) lacks.
+fn synthesise(
+    builder: &mut AttributesBuilder,
+    position: &Position<'_>,
+    timestamp_ms: i64,
+    binary: bool,
+) {
+    let defaults = [
+        (
+            "id",
+            format!(
+                "{}-{}-{}",
+                position.stream, position.partition, position.offset
+            ),
+        ),
+        (
+            "source",
+            format!("weft://{}/kafka/{}", position.node, position.stream),
+        ),
+        ("type", SYNTHESISED_TYPE.to_owned()),
+    ];
+    for (name, value) in defaults {
+        if builder.get(name).is_none() {
+            // The defaults are valid values.
+            let _ = builder.set(name, ExtensionValue::String(value));
+        }
+    }
+    if !binary && let Ok(time) = Timestamp::from_system_time(time_from_millis(timestamp_ms)) {
+        let _ = builder.set("time", ExtensionValue::String(time.to_string()));
+    }
+}
+
+/// True for `application/cloudevents+json` (any case, with or without parameters).
+fn is_structured(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(STRUCTURED_MEDIA_TYPE))
 }
 
 /// Milliseconds since the Unix epoch (negative before it, saturating).
@@ -194,10 +288,17 @@ mod tests {
         event
     }
 
+    const POSITION: Position<'static> = Position {
+        stream: "orders",
+        partition: 2,
+        offset: 41,
+        node: "node-b",
+    };
+
     #[test]
     fn event_round_trips_through_a_record() {
         let event = full_event();
-        assert_eq!(decode(encode(&event)).unwrap(), event);
+        assert_eq!(decode(encode(&event), &POSITION).unwrap(), event);
     }
 
     #[test]
@@ -240,7 +341,7 @@ mod tests {
         );
         let record = encode(&event);
         assert_eq!((record.key.as_ref(), record.value.as_ref()), (None, None));
-        assert_eq!(decode(record).unwrap(), event);
+        assert_eq!(decode(record, &POSITION).unwrap(), event);
     }
 
     #[test]
@@ -251,20 +352,113 @@ mod tests {
             .attributes
             .set("retries", ExtensionValue::Integer(3))
             .unwrap();
-        let decoded = decode(encode(&event)).unwrap();
+        let decoded = decode(encode(&event), &POSITION).unwrap();
         assert_eq!(
             decoded.cloudevent.attributes.extensions.get("retries"),
             Some(&ExtensionValue::String("3".to_owned()))
         );
     }
 
+    fn plain_record(headers: Vec<(&str, &str)>, value: &str) -> Record {
+        Record {
+            timestamp_ms: 1_714_564_800_123,
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::copy_from_slice(value.as_bytes())),
+            headers: headers
+                .into_iter()
+                .map(|(name, value)| {
+                    (
+                        name.to_owned(),
+                        Some(Bytes::copy_from_slice(value.as_bytes())),
+                    )
+                })
+                .collect(),
+        }
+    }
+
     #[test]
-    fn foreign_headers_are_rejected() {
+    fn foreign_headers_are_not_part_of_the_event() {
         let mut record = encode(&full_event());
         record.headers.push(("x-other".to_owned(), None));
-        assert!(matches!(
-            decode(record),
-            Err(RecordError::HeaderValue { .. } | RecordError::UnexpectedHeader { .. })
-        ));
+        record
+            .headers
+            .push(("traceId".to_owned(), Some(Bytes::from_static(b"\xff"))));
+        assert_eq!(decode(record, &POSITION).unwrap(), full_event());
+    }
+
+    #[test]
+    fn a_plain_record_gets_attributes_from_its_position() {
+        let event = decode(plain_record(vec![("x-team", "a")], "hello"), &POSITION).unwrap();
+        let attributes = &event.cloudevent.attributes;
+        assert_eq!(attributes.id, "orders-2-41");
+        assert_eq!(attributes.source, "weft://node-b/kafka/orders");
+        assert_eq!(attributes.ty, SYNTHESISED_TYPE);
+        assert_eq!(
+            attributes.time.as_ref().map(ToString::to_string).as_deref(),
+            Some("2024-05-01T12:00:00.123Z")
+        );
+        assert_eq!(event.topic.as_str(), "orders");
+        assert_eq!(event.origin, "node-b");
+        assert_eq!(event.key.as_deref(), Some(&b"k"[..]));
+        assert_eq!(event.cloudevent.data.as_deref(), Some(&b"hello"[..]));
+    }
+
+    #[test]
+    fn binary_mode_headers_from_a_kafka_producer_are_attributes() {
+        let record = plain_record(
+            vec![
+                ("ce_specversion", "1.0"),
+                ("ce_id", "abc"),
+                ("ce_source", "/producer"),
+                ("ce_type", "com.example.made"),
+                ("content-type", "text/plain"),
+                ("ce_team", "blue"),
+            ],
+            "data",
+        );
+        let event = decode(record, &POSITION).unwrap();
+        let attributes = &event.cloudevent.attributes;
+        assert_eq!(
+            (
+                attributes.id.as_str(),
+                attributes.source.as_str(),
+                attributes.ty.as_str()
+            ),
+            ("abc", "/producer", "com.example.made")
+        );
+        assert_eq!(attributes.datacontenttype.as_deref(), Some("text/plain"));
+        assert_eq!(
+            attributes.time, None,
+            "binary mode gets no synthesised time"
+        );
+        assert_eq!(
+            attributes.extensions.get("team"),
+            Some(&ExtensionValue::String("blue".to_owned()))
+        );
+    }
+
+    #[test]
+    fn structured_mode_values_are_json_cloudevents() {
+        let record = plain_record(
+            vec![(
+                "content-type",
+                "application/cloudevents+json; charset=utf-8",
+            )],
+            r#"{"specversion":"1.0","id":"s-1","source":"/s","type":"t","data":{"n":1}}"#,
+        );
+        let event = decode(record, &POSITION).unwrap();
+        assert_eq!(event.cloudevent.attributes.id, "s-1");
+        assert_eq!(event.cloudevent.data.as_deref(), Some(&br#"{"n":1}"#[..]));
+    }
+
+    #[test]
+    fn an_unparsable_structured_value_is_read_as_plain() {
+        let record = plain_record(
+            vec![("content-type", "application/cloudevents+json")],
+            "nope",
+        );
+        let event = decode(record, &POSITION).unwrap();
+        assert_eq!(event.cloudevent.attributes.id, "orders-2-41");
+        assert_eq!(event.cloudevent.data.as_deref(), Some(&b"nope"[..]));
     }
 }

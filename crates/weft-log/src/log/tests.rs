@@ -361,7 +361,11 @@ fn an_idempotent_retry_is_stored_once_even_after_reopening() {
         .append_raw_batch(producer_batch(0, 0, &["a", "b"]))
         .unwrap();
     assert_eq!(
-        (retry.base_offset.get(), retry.last_offset.get(), retry.duplicate),
+        (
+            retry.base_offset.get(),
+            retry.last_offset.get(),
+            retry.duplicate
+        ),
         (1, 2, true)
     );
     log.sync().unwrap();
@@ -418,6 +422,9 @@ fn a_rolled_back_batch_is_not_a_duplicate_afterwards() {
     assert!(log.sync().is_err());
     storage.fail_syncs(false);
     let again = log.append_raw_batch(producer_batch(0, 1, &["b"])).unwrap();
-    assert!(!again.duplicate, "the retry is stored, not answered from a lost batch");
+    assert!(
+        !again.duplicate,
+        "the retry is stored, not answered from a lost batch"
+    );
     assert_eq!(again.base_offset.get(), 1);
 }
