@@ -10,6 +10,7 @@
 mod env;
 mod error;
 mod file;
+mod kafka;
 mod listen;
 mod log;
 mod node_name;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 
 pub use env::IGNORED_ENV_VARS;
 pub use error::{ConfigError, ConfigErrors, ConfigProblem, Place};
+pub use kafka::{Advertised, AdvertisedError, KafkaConfig};
 pub use listen::{Listen, ListenError};
 pub use log::{LogFormat, LogFormatError, LogLevel, LogLevelError};
 pub use node_name::{FALLBACK_NODE_NAME, MAX_NODE_NAME_LENGTH, NodeName, NodeNameError};
@@ -37,6 +39,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The HTTP front end.
     pub http: HttpConfig,
+    /// The Kafka front end.
+    pub kafka: KafkaConfig,
     /// Log output.
     pub log: LogConfig,
     /// A file to write the bound listener addresses to once the node is ready.
@@ -107,6 +111,14 @@ pub struct ConfigOverrides {
     pub log_level: Option<String>,
     /// `--http-max-event-bytes`: a size such as `1MiB` or `1048576`.
     pub http_max_event_bytes: Option<String>,
+    /// `--kafka`: a listen address or `off`.
+    pub kafka: Option<String>,
+    /// `--kafka-advertised`: `HOST` or `HOST:PORT`.
+    pub kafka_advertised: Option<String>,
+    /// `--kafka-auto-create-topics`: `true` or `false`.
+    pub kafka_auto_create_topics: Option<String>,
+    /// `--kafka-default-partitions`: 1 to 1024.
+    pub kafka_default_partitions: Option<String>,
 }
 
 impl Config {
@@ -122,6 +134,7 @@ impl Config {
             node_name,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             http: HttpConfig::default(),
+            kafka: KafkaConfig::default(),
             log: LogConfig::default(),
             ready_file: None,
         }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use weft_broker::stream::StreamsOptions;
 use weft_broker::{AllowAll, Broker, StreamError, Streams};
 use weft_http::{HttpContext, HttpOptions, NodeDescription};
 
@@ -20,6 +21,8 @@ use crate::config::{Config, Listen};
 pub struct Listeners {
     /// The HTTP API listener.
     pub http: Option<TcpListener>,
+    /// The Kafka listener.
+    pub kafka: Option<TcpListener>,
 }
 
 /// Why a node could not start.
@@ -68,6 +71,15 @@ pub enum StartError {
         #[source]
         source: StreamError,
     },
+    /// The Kafka front end's state (cluster id, committed offsets) could not be loaded.
+    #[error("cannot start the kafka front end with data in {path}")]
+    Kafka {
+        /// Its directory (`<data_dir>/kafka`).
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A bound listener has no local address (should not happen).
     #[error("cannot read the local address of the {listener} listener")]
     LocalAddress {
@@ -85,7 +97,11 @@ pub async fn bind(config: &Config) -> Result<Listeners, StartError> {
         Listen::Off => None,
         Listen::Addr(address) => Some(bind_one("http", "--http", address).await?),
     };
-    Ok(Listeners { http })
+    let kafka = match config.kafka.listen {
+        Listen::Off => None,
+        Listen::Addr(address) => Some(bind_one("kafka", "--kafka", address).await?),
+    };
+    Ok(Listeners { http, kafka })
 }
 
 async fn bind_one(
@@ -132,24 +148,29 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         source,
     })?;
     let mut addresses = BTreeMap::new();
-    if let Some(listener) = &listeners.http {
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartError::LocalAddress {
-                listener: "http",
-                source,
-            })?;
-        addresses.insert("http".to_owned(), address);
+    for (name, listener) in [("http", &listeners.http), ("kafka", &listeners.kafka)] {
+        if let Some(listener) = listener {
+            let address = listener
+                .local_addr()
+                .map_err(|source| StartError::LocalAddress {
+                    listener: name,
+                    source,
+                })?;
+            addresses.insert(name.to_owned(), address);
+        }
     }
 
     let streams_dir = config.data_dir.join("streams");
-    let streams =
-        Streams::open(streams_dir.clone())
-            .await
-            .map_err(|source| StartError::Streams {
-                path: streams_dir,
-                source,
-            })?;
+    let options = StreamsOptions {
+        node: Arc::from(config.node_name.to_string()),
+        ..StreamsOptions::default()
+    };
+    let streams = Streams::open_with(streams_dir.clone(), options)
+        .await
+        .map_err(|source| StartError::Streams {
+            path: streams_dir,
+            source,
+        })?;
     let broker = Broker::with_streams(Arc::new(AllowAll), streams.clone());
     let (stop, stopped) = watch::channel(false);
     let maintenance = tokio::spawn(maintain(streams.clone(), stopped.clone()));
@@ -176,6 +197,14 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         ));
         http = Some(context);
     }
+    if let Some(listener) = listeners.kafka {
+        let context = kafka_context(config, &broker, &streams, &addresses).await?;
+        let shutdown = wait_for_stop(stopped.clone());
+        tasks.spawn(async move {
+            weft_kafka::serve(listener, context, shutdown).await;
+            Ok(())
+        });
+    }
     if let Some(context) = &http {
         context.set_ready(true);
     }
@@ -189,6 +218,48 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         tasks,
         maintenance,
     })
+}
+
+/// The Kafka front end's context: its cluster id and committed offsets live in
+/// `<data_dir>/kafka`.
+async fn kafka_context(
+    config: &Config,
+    broker: &Broker,
+    streams: &Streams,
+    addresses: &BTreeMap<String, SocketAddr>,
+) -> Result<weft_kafka::KafkaContext, StartError> {
+    let dir = config.data_dir.join("kafka");
+    let failed = |source: Box<dyn std::error::Error + Send + Sync>| StartError::Kafka {
+        path: dir.clone(),
+        source,
+    };
+    let cluster_id =
+        weft_kafka::load_or_create_cluster_id(&dir).map_err(|error| failed(error.into()))?;
+    let groups = weft_kafka::group::GroupCoordinator::spawn(
+        weft_kafka::group::CoordinatorConfig::default(),
+        dir.join("groups"),
+    )
+    .await
+    .map_err(|error| failed(error.into()))?;
+    let bound = addresses
+        .get("kafka")
+        .copied()
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9092)));
+    let (advertised_host, advertised_port) = config.kafka.advertised_for(bound);
+    let kafka = weft_kafka::KafkaConfig {
+        advertised_host,
+        advertised_port,
+        cluster_id,
+        auto_create_topics: config.kafka.auto_create_topics,
+        default_partitions: config.kafka.default_partitions,
+        ..weft_kafka::KafkaConfig::default()
+    };
+    Ok(weft_kafka::KafkaContext::new(
+        broker.clone(),
+        streams.clone(),
+        groups,
+        kafka,
+    ))
 }
 
 /// Applies retention and compaction to every stream now and every

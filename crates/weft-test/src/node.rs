@@ -15,6 +15,7 @@ use crate::subscriber::{SseSubscriber, WsSubscriber};
 pub struct TestNode {
     node: RunningNode,
     http: SocketAddr,
+    kafka: Option<SocketAddr>,
     client: reqwest::Client,
     config: Config,
     _data_dir: tempfile::TempDir,
@@ -37,10 +38,24 @@ impl TestNode {
             .await
             .context("binding the http listener")?;
         let http_address = http.local_addr()?;
-        let node = weft_server::start(&config, Listeners { http: Some(http) }).await?;
+        let kafka = match config.kafka.listen {
+            Listen::Off => None,
+            Listen::Addr(_) => Some(
+                TcpListener::bind(("127.0.0.1", 0))
+                    .await
+                    .context("binding the kafka listener")?,
+            ),
+        };
+        let kafka_address = kafka.as_ref().map(TcpListener::local_addr).transpose()?;
+        let listeners = Listeners {
+            http: Some(http),
+            kafka,
+        };
+        let node = weft_server::start(&config, listeners).await?;
         Ok(Self {
             node,
             http: http_address,
+            kafka: kafka_address,
             client: reqwest::Client::new(),
             config,
             _data_dir: data_dir,
@@ -55,6 +70,11 @@ impl TestNode {
     /// The HTTP listener's address.
     pub fn http_address(&self) -> SocketAddr {
         self.http
+    }
+
+    /// The Kafka listener's address (`None` when the config turned it off).
+    pub fn kafka_address(&self) -> Option<SocketAddr> {
+        self.kafka
     }
 
     /// `http://127.0.0.1:PORT` + `path`.

@@ -239,6 +239,18 @@ pub struct ServeArgs {
     /// Largest event the HTTP API accepts, e.g. 1MiB [env: WEFT_HTTP_MAX_EVENT_BYTES] [default: 1MiB].
     #[arg(long, value_name = "SIZE")]
     pub http_max_event_bytes: Option<String>,
+    /// Kafka listen address, or `off`; port 0 picks a free port [env: WEFT_KAFKA] [default: 127.0.0.1:9092].
+    #[arg(long, value_name = "ADDR|off")]
+    pub kafka: Option<String>,
+    /// Address Kafka clients are told to connect to, HOST or HOST:PORT [env: WEFT_KAFKA_ADVERTISED] [default: the listen IP (127.0.0.1 if unspecified) and bound port].
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub kafka_advertised: Option<String>,
+    /// Whether Kafka metadata requests create missing topics [env: WEFT_KAFKA_AUTO_CREATE_TOPICS] [default: true].
+    #[arg(long, value_name = "true|false")]
+    pub kafka_auto_create_topics: Option<String>,
+    /// Partitions of an auto-created Kafka topic, 1 to 1024 [env: WEFT_KAFKA_DEFAULT_PARTITIONS] [default: 1].
+    #[arg(long, value_name = "N")]
+    pub kafka_default_partitions: Option<String>,
     /// Write the bound listener addresses as JSON to FILE once the node is ready [env: WEFT_READY_FILE].
     #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,

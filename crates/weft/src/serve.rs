@@ -27,6 +27,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             log_format: args.log_format,
             log_level: args.log_level,
             http_max_event_bytes: args.http_max_event_bytes,
+            kafka: args.kafka,
+            kafka_advertised: args.kafka_advertised,
+            kafka_auto_create_topics: args.kafka_auto_create_topics,
+            kafka_default_partitions: args.kafka_default_partitions,
         },
     };
     let config = match Config::load(sources) {

@@ -12,7 +12,7 @@ fn a_port_in_use_names_the_listener_and_the_flag() {
     let address = taken.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let output = weft()
-        .args(["serve", "--http", &address, "--data-dir"])
+        .args(["serve", "--kafka", "off", "--http", &address, "--data-dir"])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -28,6 +28,24 @@ fn a_port_in_use_names_the_listener_and_the_flag() {
     );
     assert!(
         error_line.contains("already in use") && error_line.contains("--http"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_kafka_port_in_use_names_the_kafka_flag() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let output = weft()
+        .args(["serve", "--http", "127.0.0.1:0", "--kafka", &address, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("kafka") && stderr.contains(&address) && stderr.contains("--kafka"),
         "{stderr}"
     );
 }

@@ -13,9 +13,11 @@ fn quickstart_delivers_matching_events_and_not_others() {
     let node = ServeProcess::start();
     let ready: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&node.ready_file).unwrap()).unwrap();
-    assert_eq!(
-        ready,
-        serde_json::json!({"node": "test-node", "http": node.http.to_string()})
+    assert_eq!(ready["node"], "test-node");
+    assert_eq!(ready["http"], node.http.to_string());
+    assert!(
+        ready["kafka"].as_str().is_some_and(|kafka| kafka.starts_with("127.0.0.1:")),
+        "the ready file names the kafka listener: {ready}"
     );
 
     let mut sub = weft()

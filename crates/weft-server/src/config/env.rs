@@ -60,6 +60,10 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
         log_format,
         log_level,
         http_max_event_bytes,
+        kafka,
+        kafka_advertised,
+        kafka_auto_create_topics,
+        kafka_default_partitions,
     } = overrides;
     let mut layer = Layer::default();
     let mut problems: Vec<(Setting, ValueError)> = Vec::new();
@@ -69,6 +73,10 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
         (Setting::LogLevel, log_level),
         (Setting::Http, http),
         (Setting::HttpMaxEventBytes, http_max_event_bytes),
+        (Setting::Kafka, kafka),
+        (Setting::KafkaAdvertised, kafka_advertised),
+        (Setting::KafkaAutoCreateTopics, kafka_auto_create_topics),
+        (Setting::KafkaDefaultPartitions, kafka_default_partitions),
     ];
     for (setting, text) in texts {
         if let Some(text) = text

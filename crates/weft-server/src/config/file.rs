@@ -7,9 +7,22 @@ use weft_yaml::{Document, Errors, Mapping, Problem};
 use super::error::{ConfigError, ConfigProblem, Place};
 use super::setting::{Layer, max_event_bytes, parse_path};
 
-const TOP_LEVEL_KEYS: &[&str] = &["node_name", "data_dir", "ready_file", "log", "http"];
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "node_name",
+    "data_dir",
+    "ready_file",
+    "log",
+    "http",
+    "kafka",
+];
 const LOG_KEYS: &[&str] = &["format", "level"];
 const HTTP_KEYS: &[&str] = &["listen", "max_event_bytes"];
+const KAFKA_KEYS: &[&str] = &[
+    "listen",
+    "advertised",
+    "auto_create_topics",
+    "default_partitions",
+];
 
 /// Reads the config file at `path` into a layer, adding its problems to `errors`.
 pub(super) fn read(path: &Path, errors: &mut Vec<ConfigError>) -> Layer {
@@ -69,6 +82,20 @@ fn read_document(document: &Document, layer: &mut Layer, errors: &mut Errors) {
     }
     if let Some(http) = root.take_mapping("http", errors) {
         read_http(&http, layer, errors);
+    }
+    if let Some(kafka) = root.take_mapping("kafka", errors) {
+        kafka.deny_unknown(KAFKA_KEYS, errors);
+        layer.kafka_listen = kafka.take_parsed("listen", errors);
+        layer.kafka_advertised = kafka.take_parsed("advertised", errors);
+        layer.kafka_auto_create_topics = kafka.take_bool("auto_create_topics", errors);
+        if let Some(value) = kafka.take("default_partitions")
+            && let Some(count) = value.u64(errors)
+        {
+            match super::kafka::parse_partitions(&count.to_string()) {
+                Ok(count) => layer.kafka_default_partitions = Some(count),
+                Err(error) => value.report_invalid(errors, error.to_string()),
+            }
+        }
     }
 }
 

@@ -23,11 +23,15 @@ pub(super) enum Setting {
     LogLevel,
     Http,
     HttpMaxEventBytes,
+    Kafka,
+    KafkaAdvertised,
+    KafkaAutoCreateTopics,
+    KafkaDefaultPartitions,
 }
 
 impl Setting {
     /// Every setting, in the order the docs list them.
-    pub(super) const ALL: [Setting; 7] = [
+    pub(super) const ALL: [Setting; 11] = [
         Setting::NodeName,
         Setting::DataDir,
         Setting::ReadyFile,
@@ -35,6 +39,10 @@ impl Setting {
         Setting::LogLevel,
         Setting::Http,
         Setting::HttpMaxEventBytes,
+        Setting::Kafka,
+        Setting::KafkaAdvertised,
+        Setting::KafkaAutoCreateTopics,
+        Setting::KafkaDefaultPartitions,
     ];
 
     /// The environment variable that sets it.
@@ -47,6 +55,10 @@ impl Setting {
             Setting::LogLevel => "WEFT_LOG_LEVEL",
             Setting::Http => "WEFT_HTTP",
             Setting::HttpMaxEventBytes => "WEFT_HTTP_MAX_EVENT_BYTES",
+            Setting::Kafka => "WEFT_KAFKA",
+            Setting::KafkaAdvertised => "WEFT_KAFKA_ADVERTISED",
+            Setting::KafkaAutoCreateTopics => "WEFT_KAFKA_AUTO_CREATE_TOPICS",
+            Setting::KafkaDefaultPartitions => "WEFT_KAFKA_DEFAULT_PARTITIONS",
         }
     }
 
@@ -60,6 +72,10 @@ impl Setting {
             Setting::LogLevel => "--log-level",
             Setting::Http => "--http",
             Setting::HttpMaxEventBytes => "--http-max-event-bytes",
+            Setting::Kafka => "--kafka",
+            Setting::KafkaAdvertised => "--kafka-advertised",
+            Setting::KafkaAutoCreateTopics => "--kafka-auto-create-topics",
+            Setting::KafkaDefaultPartitions => "--kafka-default-partitions",
         }
     }
 
@@ -74,6 +90,10 @@ impl Setting {
             Setting::LogLevel => "log.level",
             Setting::Http => "http.listen",
             Setting::HttpMaxEventBytes => "http.max_event_bytes",
+            Setting::Kafka => "kafka.listen",
+            Setting::KafkaAdvertised => "kafka.advertised",
+            Setting::KafkaAutoCreateTopics => "kafka.auto_create_topics",
+            Setting::KafkaDefaultPartitions => "kafka.default_partitions",
         }
     }
 
@@ -89,6 +109,14 @@ impl Setting {
             Setting::HttpMaxEventBytes => {
                 let bytes = weft_yaml::parse_size(text)?;
                 layer.http_max_event_bytes = Some(max_event_bytes(bytes)?);
+            }
+            Setting::Kafka => layer.kafka_listen = Some(text.parse()?),
+            Setting::KafkaAdvertised => layer.kafka_advertised = Some(text.parse()?),
+            Setting::KafkaAutoCreateTopics => {
+                layer.kafka_auto_create_topics = Some(super::kafka::parse_bool(text)?);
+            }
+            Setting::KafkaDefaultPartitions => {
+                layer.kafka_default_partitions = Some(super::kafka::parse_partitions(text)?);
             }
         }
         Ok(())
@@ -120,6 +148,21 @@ pub enum ValueError {
     /// A maximum event size of zero.
     #[error("the largest event must be at least 1 byte")]
     ZeroMaxEventBytes,
+    /// A bad advertised address.
+    #[error(transparent)]
+    Advertised(#[from] super::kafka::AdvertisedError),
+    /// Not `true` or `false`.
+    #[error("`{input}` is not a boolean, expected true or false")]
+    Bool {
+        /// The text as given.
+        input: String,
+    },
+    /// A partition count out of range.
+    #[error("`{input}` is not a partition count from 1 to 1024")]
+    Partitions {
+        /// The text as given.
+        input: String,
+    },
     /// A maximum event size that this machine cannot address.
     #[error("{bytes} bytes is more than this machine can address")]
     MaxEventBytesTooLarge {
@@ -155,6 +198,10 @@ pub(super) struct Layer {
     pub(super) log_level: Option<LogLevel>,
     pub(super) http_listen: Option<Listen>,
     pub(super) http_max_event_bytes: Option<usize>,
+    pub(super) kafka_listen: Option<Listen>,
+    pub(super) kafka_advertised: Option<super::kafka::Advertised>,
+    pub(super) kafka_auto_create_topics: Option<bool>,
+    pub(super) kafka_default_partitions: Option<u32>,
 }
 
 impl Layer {
@@ -168,6 +215,10 @@ impl Layer {
             log_level,
             http_listen,
             http_max_event_bytes,
+            kafka_listen,
+            kafka_advertised,
+            kafka_auto_create_topics,
+            kafka_default_partitions,
         } = self;
         if let Some(node_name) = node_name {
             config.node_name = node_name;
@@ -189,6 +240,18 @@ impl Layer {
         }
         if let Some(bytes) = http_max_event_bytes {
             config.http.max_event_bytes = bytes;
+        }
+        if let Some(listen) = kafka_listen {
+            config.kafka.listen = listen;
+        }
+        if kafka_advertised.is_some() {
+            config.kafka.advertised = kafka_advertised;
+        }
+        if let Some(enabled) = kafka_auto_create_topics {
+            config.kafka.auto_create_topics = enabled;
+        }
+        if let Some(count) = kafka_default_partitions {
+            config.kafka.default_partitions = count;
         }
     }
 }

@@ -150,10 +150,21 @@ fn every_flag_sets_its_field() {
             log_format: Some("json".into()),
             log_level: Some("error".into()),
             http_max_event_bytes: Some("1048576".into()),
+            kafka: Some("127.0.0.1:0".into()),
+            kafka_advertised: Some("kafka.example:19092".into()),
+            kafka_auto_create_topics: Some("false".into()),
+            kafka_default_partitions: Some("3".into()),
         },
         ..ConfigSources::default()
     })
     .unwrap();
+    assert_eq!(config.kafka.listen, addr("127.0.0.1:0"));
+    assert_eq!(
+        config.kafka.advertised.as_ref().map(ToString::to_string).as_deref(),
+        Some("kafka.example:19092")
+    );
+    assert!(!config.kafka.auto_create_topics);
+    assert_eq!(config.kafka.default_partitions, 3);
     assert_eq!(config.node_name.as_str(), "flag-node");
     assert_eq!(config.data_dir, PathBuf::from("/flag-data"));
     assert_eq!(config.http.listen, addr("[::1]:0"));
@@ -399,4 +410,30 @@ fn empty_paths_are_rejected() {
 fn null_values_in_the_file_mean_unset() {
     let (_guard, path) = config_file("ready_file:\nhttp:\nlog: ~\n");
     assert_eq!(load_file(&path).unwrap(), Config::defaults());
+}
+
+#[test]
+fn kafka_settings_come_from_the_file_and_bad_values_are_reported_with_their_place() {
+    let (layer, errors) = super::file::read_str(
+        "weft.yaml",
+        "kafka:\n  listen: off\n  auto_create_topics: false\n  default_partitions: 4\n",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut config = Config::defaults();
+    layer.apply(&mut config);
+    assert_eq!(config.kafka.listen, Listen::Off);
+    assert!(!config.kafka.auto_create_topics);
+    assert_eq!(config.kafka.default_partitions, 4);
+
+    let errors = Config::load(ConfigSources {
+        env: vec![
+            ("WEFT_KAFKA_DEFAULT_PARTITIONS".to_owned(), "0".to_owned()),
+            ("WEFT_KAFKA_AUTO_CREATE_TOPICS".to_owned(), "yes".to_owned()),
+        ],
+        ..ConfigSources::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(errors.contains("WEFT_KAFKA_DEFAULT_PARTITIONS"), "{errors}");
+    assert!(errors.contains("not a boolean"), "{errors}");
 }

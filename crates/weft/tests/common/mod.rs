@@ -93,6 +93,8 @@ impl ServeProcess {
                 "serve",
                 "--http",
                 "127.0.0.1:0",
+                "--kafka",
+                "127.0.0.1:0",
                 "--node-name",
                 "test-node",
                 "--ready-file",
