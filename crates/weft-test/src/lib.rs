@@ -4,16 +4,19 @@
 //! `127.0.0.1:0` (bound here and handed in, so there is no port race) and a temporary
 //! data directory, and offers client helpers that speak the public HTTP API: publish,
 //! subscribe over Server-Sent Events ([`SseSubscriber`]) and over WebSocket
-//! ([`WsSubscriber`]). Every wait has a timeout that fails loudly; nothing sleeps to
+//! ([`WsSubscriber`]); its Kafka listener (also on port 0) can be driven byte by byte
+//! with [`KafkaClient`]. Every wait has a timeout that fails loudly; nothing sleeps to
 //! wait for something.
 //!
 //! Only tests depend on this crate.
 
+mod kafka;
 mod node;
 mod subscriber;
 
 pub use node::{accepted_ids, call_json};
 
+pub use kafka::KafkaClient;
 pub use node::TestNode;
 pub use subscriber::{ReceivedEvent, SseSubscriber, WsSubscriber};
 
