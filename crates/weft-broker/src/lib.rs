@@ -39,6 +39,7 @@ pub use consumer::{
     Backoff, ConsumerConfig, ConsumerError, ConsumerInfo, ConsumerName, DeadLetter, Delivery,
     DeliveryToken, KeyOrdering, StartPosition,
 };
+pub use produce::PendingProduce;
 pub use queue::{
     DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RecvError, SubscribeOptions, Subscription,
     SubscriptionId,

@@ -12,7 +12,7 @@ use weft_core::Topic;
 
 use crate::auth::{Action, Principal};
 use crate::broker::{Broker, PublishError};
-use crate::stream::{BatchesAppended, StreamError, StreamName, Streams};
+use crate::stream::{BatchesAppended, StreamError, StreamName, Streams, SubmittedBatches};
 
 impl Broker {
     /// Stores `records` (record batches) in partition `partition` of stream `stream`,
@@ -25,6 +25,23 @@ impl Broker {
         partition: u32,
         records: bytes::Bytes,
     ) -> Result<BatchesAppended, PublishError> {
+        self.submit_produce(principal, stream, partition, records)
+            .await?
+            .finish()
+            .await
+    }
+
+    /// The first half of [`Self::produce`]: authorises and queues the batches on the
+    /// partition. [`PendingProduce::finish`] waits for them and publishes the records;
+    /// finishing pending produces in submission order keeps the published events in
+    /// stored order.
+    pub async fn submit_produce(
+        &self,
+        principal: &Principal,
+        stream: &StreamName,
+        partition: u32,
+        records: bytes::Bytes,
+    ) -> Result<PendingProduce, PublishError> {
         let storage = |source: StreamError| PublishError::Storage {
             stream: stream.clone(),
             source,
@@ -35,21 +52,58 @@ impl Broker {
             })
         })?;
         let topic = Topic::new(stream.as_str()).map_err(|_| {
-            storage(StreamError::invalid(format!(
-                "stream name {stream} is not a valid topic"
-            )))
+            storage(StreamError::Invalid {
+                reason: format!("stream name {stream} is not a valid topic"),
+            })
         })?;
         self.authorize(principal, Action::Publish(&topic))?;
-        let appended = streams
-            .append_batches(stream, partition, records)
+        let submitted = streams
+            .submit_batches(stream, partition, records)
             .await
             .map_err(storage)?;
-        for (offset, event) in &appended.events {
-            let captured = streams.capture(event, Some(stream)).await;
-            if let Err(error) = captured {
-                tracing::warn!(%error, stream = %stream, partition, offset, "produced record not copied to a capturing stream");
+        Ok(PendingProduce {
+            broker: self.clone(),
+            submitted,
+        })
+    }
+}
+
+/// A produce whose batches are queued; see [`Broker::submit_produce`].
+pub struct PendingProduce {
+    broker: Broker,
+    submitted: SubmittedBatches,
+}
+
+impl std::fmt::Debug for PendingProduce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingProduce")
+            .field("submitted", &self.submitted)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingProduce {
+    /// Waits until the batches are stored, then publishes every record as an event to
+    /// live subscribers and to the other streams that capture its topic.
+    pub async fn finish(self) -> Result<BatchesAppended, PublishError> {
+        let stream = self.submitted.stream().clone();
+        let appended = self
+            .submitted
+            .wait()
+            .await
+            .map_err(|source| PublishError::Storage {
+                stream: stream.clone(),
+                source,
+            })?;
+        if let Some(streams) = self.broker.streams() {
+            for (offset, event) in &appended.events {
+                if let Err(error) = streams.capture(event, Some(&stream)).await {
+                    tracing::warn!(%error, stream = %stream, offset, "produced record not copied to a capturing stream");
+                }
             }
-            self.fan_out(event.clone());
+        }
+        for (_, event) in &appended.events {
+            self.broker.fan_out(event.clone());
         }
         Ok(appended)
     }

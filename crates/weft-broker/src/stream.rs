@@ -36,7 +36,7 @@ use weft_topic::SubscriptionIndex;
 use crate::broker::WeakBroker;
 use crate::consumer::ConsumerSet;
 
-pub use batches::{BatchesAppended, FetchedBatches};
+pub use batches::{BatchesAppended, FetchedBatches, SubmittedBatches};
 pub(crate) use capture::Capture;
 pub use config::{
     DEFAULT_DEDUPE_WINDOW, DEFAULT_MAX_EVENT_BYTES, Discard, MAX_EVENT_BYTES_LIMIT, MAX_PARTITIONS,

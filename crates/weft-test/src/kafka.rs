@@ -57,13 +57,20 @@ impl KafkaClient {
 
     /// Writes raw bytes (for malformed frames).
     pub async fn write_raw(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        self.socket.write_all(bytes).await.context("writing to the kafka listener")
+        self.socket
+            .write_all(bytes)
+            .await
+            .context("writing to the kafka listener")
     }
 
     /// Reads one response frame (without its size prefix) within `wait`.
     pub async fn read_frame(&mut self, wait: Duration) -> anyhow::Result<Bytes> {
         tokio::time::timeout(wait, async {
-            let size = self.socket.read_i32().await.context("reading a response size")?;
+            let size = self
+                .socket
+                .read_i32()
+                .await
+                .context("reading a response size")?;
             let size = usize::try_from(size).context("negative response size")?;
             let mut frame = BytesMut::zeroed(size);
             self.socket

@@ -17,7 +17,9 @@ use weft_test::{KafkaClient, TestNode};
 
 async fn node_and_client() -> (TestNode, KafkaClient) {
     let node = TestNode::start().await.unwrap();
-    let client = KafkaClient::connect(node.kafka_address().unwrap()).await.unwrap();
+    let client = KafkaClient::connect(node.kafka_address().unwrap())
+        .await
+        .unwrap();
     (node, client)
 }
 
@@ -101,12 +103,16 @@ fn produce_code(response: &Response) -> (ErrorCode, i64) {
 }
 
 async fn still_serving(node: &TestNode) {
-    let mut other = KafkaClient::connect(node.kafka_address().unwrap()).await.unwrap();
+    let mut other = KafkaClient::connect(node.kafka_address().unwrap())
+        .await
+        .unwrap();
     let response = other
         .call(3, Request::ApiVersions(ApiVersionsRequest::default()))
         .await
         .unwrap();
-    assert!(matches!(response, Response::ApiVersions(ref versions) if versions.error_code == ErrorCode::NONE));
+    assert!(
+        matches!(response, Response::ApiVersions(ref versions) if versions.error_code == ErrorCode::NONE)
+    );
 }
 
 #[tokio::test]
@@ -153,7 +159,11 @@ async fn a_too_new_api_versions_request_gets_the_supported_list_at_v0() {
         panic!("not an api versions response");
     };
     assert_eq!(versions.error_code, ErrorCode::UNSUPPORTED_VERSION);
-    let produce = versions.api_keys.iter().find(|api| api.api_key == 0).unwrap();
+    let produce = versions
+        .api_keys
+        .iter()
+        .find(|api| api.api_key == 0)
+        .unwrap();
     assert_eq!(
         (produce.min_version, produce.max_version),
         (0, 9),
@@ -180,12 +190,18 @@ async fn an_invalid_topic_name_is_invalid_topic_exception() {
     else {
         panic!("not a metadata response");
     };
-    assert_eq!(metadata.topics[0].error_code, ErrorCode::INVALID_TOPIC_EXCEPTION);
+    assert_eq!(
+        metadata.topics[0].error_code,
+        ErrorCode::INVALID_TOPIC_EXCEPTION
+    );
     let response = client
         .call(3, produce("bad/name", 0, batch(&["x"], Producer::NONE)))
         .await
         .unwrap();
-    assert_eq!(produce_code(&response).0, ErrorCode::INVALID_TOPIC_EXCEPTION);
+    assert_eq!(
+        produce_code(&response).0,
+        ErrorCode::INVALID_TOPIC_EXCEPTION
+    );
 }
 
 #[tokio::test]
@@ -193,15 +209,30 @@ async fn produce_errors_name_the_partition_the_crc_and_the_sequence() {
     let (node, mut client) = node_and_client().await;
     create_topic(&mut client, "orders").await;
     let one = batch(&["a"], Producer::NONE);
-    let missing = client.call(7, produce("orders", 5, one.clone())).await.unwrap();
-    assert_eq!(produce_code(&missing).0, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-    let unknown = client.call(7, produce("no-such-topic", 0, one.clone())).await.unwrap();
-    assert_eq!(produce_code(&unknown).0, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    let missing = client
+        .call(7, produce("orders", 5, one.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        produce_code(&missing).0,
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+    );
+    let unknown = client
+        .call(7, produce("no-such-topic", 0, one.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        produce_code(&unknown).0,
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+    );
 
     let mut corrupt = one.to_vec();
     let last = corrupt.len() - 1;
     corrupt[last] ^= 0x55;
-    let response = client.call(7, produce("orders", 0, Bytes::from(corrupt))).await.unwrap();
+    let response = client
+        .call(7, produce("orders", 0, Bytes::from(corrupt)))
+        .await
+        .unwrap();
     assert_eq!(produce_code(&response).0, ErrorCode::CORRUPT_MESSAGE);
 
     let producer = |base_sequence| Producer {
@@ -210,12 +241,25 @@ async fn produce_errors_name_the_partition_the_crc_and_the_sequence() {
         base_sequence,
     };
     let first = batch(&["p0", "p1"], producer(0));
-    let stored = client.call(9, produce("orders", 0, first.clone())).await.unwrap();
+    let stored = client
+        .call(9, produce("orders", 0, first.clone()))
+        .await
+        .unwrap();
     assert_eq!(produce_code(&stored), (ErrorCode::NONE, 0));
     let retried = client.call(9, produce("orders", 0, first)).await.unwrap();
-    assert_eq!(produce_code(&retried), (ErrorCode::NONE, 0), "a retry answers with the first offset");
-    let gap = client.call(9, produce("orders", 0, batch(&["p5"], producer(5)))).await.unwrap();
-    assert_eq!(produce_code(&gap).0, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_eq!(
+        produce_code(&retried),
+        (ErrorCode::NONE, 0),
+        "a retry answers with the first offset"
+    );
+    let gap = client
+        .call(9, produce("orders", 0, batch(&["p5"], producer(5))))
+        .await
+        .unwrap();
+    assert_eq!(
+        produce_code(&gap).0,
+        ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+    );
     still_serving(&node).await;
 }
 
@@ -224,14 +268,21 @@ async fn fetch_returns_the_stored_batch_bytes_unchanged() {
     let (_node, mut client) = node_and_client().await;
     create_topic(&mut client, "raw").await;
     let sent = batch(&["one", "two"], Producer::NONE);
-    client.call(9, produce("raw", 0, sent.clone())).await.unwrap();
+    client
+        .call(9, produce("raw", 0, sent.clone()))
+        .await
+        .unwrap();
     let Response::Fetch(response) = client.call(12, fetch("raw", 1, 0)).await.unwrap() else {
         panic!("not a fetch response");
     };
     let partition = &response.responses[0].partitions[0];
     assert_eq!(partition.error_code, ErrorCode::NONE);
     assert_eq!(partition.high_watermark, 2);
-    let records: Vec<u8> = partition.records.iter().flat_map(|chunk| chunk.to_vec()).collect();
+    let records: Vec<u8> = partition
+        .records
+        .iter()
+        .flat_map(|chunk| chunk.to_vec())
+        .collect();
     // The whole batch holding offset 1, byte for byte as produced (base offset 0).
     assert_eq!(records, sent.to_vec());
 }
@@ -240,13 +291,19 @@ async fn fetch_returns_the_stored_batch_bytes_unchanged() {
 async fn an_offset_out_of_range_says_so_with_the_watermarks() {
     let (_node, mut client) = node_and_client().await;
     create_topic(&mut client, "range").await;
-    client.call(9, produce("range", 0, batch(&["a"], Producer::NONE))).await.unwrap();
+    client
+        .call(9, produce("range", 0, batch(&["a"], Producer::NONE)))
+        .await
+        .unwrap();
     let Response::Fetch(response) = client.call(11, fetch("range", 7, 0)).await.unwrap() else {
         panic!("not a fetch response");
     };
     let partition = &response.responses[0].partitions[0];
     assert_eq!(partition.error_code, ErrorCode::OFFSET_OUT_OF_RANGE);
-    assert_eq!((partition.log_start_offset, partition.high_watermark), (0, 1));
+    assert_eq!(
+        (partition.log_start_offset, partition.high_watermark),
+        (0, 1)
+    );
 }
 
 #[tokio::test]
@@ -261,7 +318,10 @@ async fn a_long_poll_wakes_on_a_produce_and_otherwise_waits_its_time() {
         panic!("not a fetch response");
     };
     assert!(empty.responses[0].partitions[0].records.is_empty());
-    assert!(started.elapsed() >= Duration::from_millis(250), "the fetch waited");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "the fetch waited"
+    );
 
     let waiting = tokio::spawn(async move {
         let response = consumer.call(12, fetch("poll", 0, 10_000)).await.unwrap();
@@ -270,7 +330,10 @@ async fn a_long_poll_wakes_on_a_produce_and_otherwise_waits_its_time() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut producer = KafkaClient::connect(address).await.unwrap();
     let produced_at = Instant::now();
-    producer.call(9, produce("poll", 0, batch(&["wake"], Producer::NONE))).await.unwrap();
+    producer
+        .call(9, produce("poll", 0, batch(&["wake"], Producer::NONE)))
+        .await
+        .unwrap();
     let (response, answered_at) = waiting.await.unwrap();
     let Response::Fetch(response) = response else {
         panic!("not a fetch response");

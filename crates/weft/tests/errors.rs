@@ -38,7 +38,14 @@ fn a_kafka_port_in_use_names_the_kafka_flag() {
     let address = taken.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let output = weft()
-        .args(["serve", "--http", "127.0.0.1:0", "--kafka", &address, "--data-dir"])
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--kafka",
+            &address,
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();

@@ -16,7 +16,9 @@ fn quickstart_delivers_matching_events_and_not_others() {
     assert_eq!(ready["node"], "test-node");
     assert_eq!(ready["http"], node.http.to_string());
     assert!(
-        ready["kafka"].as_str().is_some_and(|kafka| kafka.starts_with("127.0.0.1:")),
+        ready["kafka"]
+            .as_str()
+            .is_some_and(|kafka| kafka.starts_with("127.0.0.1:")),
         "the ready file names the kafka listener: {ready}"
     );
 

@@ -34,6 +34,67 @@ pub struct BatchesAppended {
     pub duplicate: bool,
 }
 
+/// Batches queued on a partition by [`Streams::submit_batches`], to wait for.
+#[derive(Debug)]
+pub struct SubmittedBatches {
+    name: StreamName,
+    partition: u32,
+    target: Arc<Partition>,
+    batches: Vec<(
+        BatchView,
+        oneshot::Receiver<Result<weft_log::Appended, weft_log::AppendError>>,
+    )>,
+}
+
+impl SubmittedBatches {
+    /// The stream written to.
+    pub fn stream(&self) -> &StreamName {
+        &self.name
+    }
+
+    /// Waits until every batch is acknowledged, and decodes the stored records.
+    pub async fn wait(self) -> Result<BatchesAppended, StreamError> {
+        let SubmittedBatches {
+            name,
+            partition,
+            target,
+            batches,
+        } = self;
+        let mut first = None;
+        let mut last = 0;
+        let mut duplicate = true;
+        let mut events = Vec::new();
+        for (view, answer) in batches {
+            let appended = answer
+                .await
+                .unwrap_or(Err(weft_log::AppendError::Closed))
+                .map_err(|source| {
+                    StreamError::storage(
+                        name.to_string(),
+                        StorageError::Append { partition, source },
+                    )
+                })?;
+            first.get_or_insert(appended.base_offset.get());
+            last = appended.last_offset.get();
+            duplicate &= appended.duplicate;
+            if !appended.duplicate {
+                decode_stored(&target, &view, appended.base_offset, &mut events)?;
+            }
+        }
+        let (log_start_offset, _) = target
+            .offsets()
+            .await
+            .map_err(|source| StreamError::storage(name.to_string(), source))?;
+        Ok(BatchesAppended {
+            base_offset: first.unwrap_or(0),
+            last_offset: last,
+            log_start_offset,
+            events,
+            duplicate,
+        })
+    }
+}
+
 /// What one fetch from one partition found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FetchedBatches {
@@ -67,8 +128,24 @@ impl Streams {
         partition: u32,
         records: Bytes,
     ) -> Result<BatchesAppended, StreamError> {
+        self.submit_batches(name, partition, records)
+            .await?
+            .wait()
+            .await
+    }
+
+    /// The first half of [`Self::append_batches`]: validates the batches and queues them
+    /// on the partition (waiting only for queue room). Batches submitted by one caller
+    /// are stored in submission order, so a connection can submit its next produce
+    /// before the previous one is durable and let one group commit cover both.
+    pub async fn submit_batches(
+        &self,
+        name: &StreamName,
+        partition: u32,
+        records: Bytes,
+    ) -> Result<SubmittedBatches, StreamError> {
         let stream = self.get(name)?;
-        let target = partition_of(&stream, partition)?;
+        let target = Arc::clone(partition_of(&stream, partition)?);
         let batches = split_batches(name, partition, &records)?;
         let mut replies = Vec::with_capacity(batches.len());
         for view in &batches {
@@ -112,37 +189,11 @@ impl Streams {
                 .map_err(|_| StreamError::storage(name.to_string(), StorageError::Closed))?;
             replies.push(answer);
         }
-        let mut first = None;
-        let mut last = 0;
-        let mut duplicate = true;
-        let mut events = Vec::new();
-        for (view, answer) in batches.into_iter().zip(replies) {
-            let appended = answer
-                .await
-                .unwrap_or(Err(weft_log::AppendError::Closed))
-                .map_err(|source| {
-                    StreamError::storage(
-                        name.to_string(),
-                        StorageError::Append { partition, source },
-                    )
-                })?;
-            first.get_or_insert(appended.base_offset.get());
-            last = appended.last_offset.get();
-            duplicate &= appended.duplicate;
-            if !appended.duplicate {
-                decode_stored(target, &view, appended.base_offset, &mut events)?;
-            }
-        }
-        let (log_start_offset, _) = target
-            .offsets()
-            .await
-            .map_err(|source| StreamError::storage(name.to_string(), source))?;
-        Ok(BatchesAppended {
-            base_offset: first.unwrap_or(0),
-            last_offset: last,
-            log_start_offset,
-            events,
-            duplicate,
+        Ok(SubmittedBatches {
+            name: name.clone(),
+            partition,
+            target,
+            batches: batches.into_iter().zip(replies).collect(),
         })
     }
 

@@ -11,6 +11,8 @@ use std::io;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
 
 use super::{KafkaContext, Session, admin, fetch, groups, metadata, produce};
 use crate::protocol::{
@@ -37,14 +39,45 @@ pub(crate) enum ConnectionError {
     Decode(#[from] DecodeError),
 }
 
+/// Responses waiting to be written, in request order. Produce answers are finished by
+/// the writer, so the reader can queue the next request's batches while earlier ones
+/// wait for their fsync (one group commit covers them), as pipelining clients expect.
+const PIPELINE_DEPTH: usize = 64;
+
+/// One answer in the writer's queue.
+enum Outgoing {
+    /// A response already computed (`None`: nothing to send).
+    Ready(RequestHeader, Option<Response>),
+    /// A produce whose batches are queued: finish it, then answer unless `acks` is 0.
+    Produce(RequestHeader, i16, produce::InFlight),
+}
+
 pub(crate) async fn run(
-    mut socket: TcpStream,
+    socket: TcpStream,
     context: KafkaContext,
     session: Session,
 ) -> Result<(), ConnectionError> {
+    let (mut reader, writer) = socket.into_split();
+    let (queue, outgoing) = mpsc::channel(PIPELINE_DEPTH);
+    let writing = tokio::spawn(write_responses(writer, outgoing));
+    let read = read_requests(&mut reader, &context, &session, &queue).await;
+    drop(queue);
+    let written = writing
+        .await
+        .unwrap_or_else(|error| Err(io::Error::other(error)));
+    read?;
+    written.map_err(ConnectionError::from)
+}
+
+async fn read_requests(
+    reader: &mut OwnedReadHalf,
+    context: &KafkaContext,
+    session: &Session,
+    queue: &mpsc::Sender<Outgoing>,
+) -> Result<(), ConnectionError> {
     let max = context.config().max_request_bytes;
     loop {
-        let size = match socket.read_i32().await {
+        let size = match reader.read_i32().await {
             Ok(size) => size,
             Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(error) => return Err(error.into()),
@@ -58,43 +91,61 @@ pub(crate) async fn run(
             });
         };
         let mut frame = BytesMut::zeroed(size);
-        socket.read_exact(&mut frame).await?;
-        let (header, request) = match decode_request(frame.freeze()) {
-            Ok(decoded) => decoded,
+        reader.read_exact(&mut frame).await?;
+        let outgoing = match decode_request(frame.freeze()) {
+            Ok((header, Request::Produce(request))) => {
+                let acks = request.acks;
+                let in_flight = produce::submit(context, session, request).await;
+                Outgoing::Produce(header, acks, in_flight)
+            }
+            Ok((header, request)) => {
+                let response = handle(context, session, &header, request).await;
+                Outgoing::Ready(header, Some(response))
+            }
             Err(DecodeError::UnsupportedVersion { header })
                 if header.api_key == ApiKey::ApiVersions as i16 =>
             {
-                let mut answer_header = header.clone();
+                let mut answer_header = header;
                 answer_header.api_version = 0;
                 let response = Response::ApiVersions(ApiVersionsResponse::supported(
                     ErrorCode::UNSUPPORTED_VERSION,
                 ));
-                write(&mut socket, &answer_header, &response).await?;
-                continue;
+                Outgoing::Ready(answer_header, Some(response))
             }
             Err(error) => {
                 tracing::warn!(%error, "kafka request not served; closing the connection");
                 return Err(error.into());
             }
         };
-        let response = handle(&context, &session, &header, request).await;
-        if let Some(response) = response {
-            write(&mut socket, &header, &response).await?;
+        if queue.send(outgoing).await.is_err() {
+            // The writer stopped (the client went away).
+            return Ok(());
         }
     }
 }
 
-async fn write(
-    socket: &mut TcpStream,
-    header: &RequestHeader,
-    response: &Response,
+async fn write_responses(
+    mut writer: OwnedWriteHalf,
+    mut outgoing: mpsc::Receiver<Outgoing>,
 ) -> io::Result<()> {
-    let frame = encode_response(header, response);
-    write_chunks(socket, frame.chunks).await
+    while let Some(next) = outgoing.recv().await {
+        let (header, response) = match next {
+            Outgoing::Ready(header, response) => (header, response),
+            Outgoing::Produce(header, acks, in_flight) => {
+                let response = Response::Produce(in_flight.finish().await);
+                (header, (acks != 0).then_some(response))
+            }
+        };
+        if let Some(response) = response {
+            let frame = encode_response(&header, &response);
+            write_chunks(&mut writer, frame.chunks).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes every chunk, several per system call where the kernel takes them.
-async fn write_chunks(socket: &mut TcpStream, mut chunks: Vec<Bytes>) -> io::Result<()> {
+async fn write_chunks(socket: &mut OwnedWriteHalf, mut chunks: Vec<Bytes>) -> io::Result<()> {
     let mut first = 0;
     while first < chunks.len() {
         let slices: Vec<io::IoSlice<'_>> = chunks[first..]
@@ -118,16 +169,17 @@ async fn write_chunks(socket: &mut TcpStream, mut chunks: Vec<Bytes>) -> io::Res
     Ok(())
 }
 
-/// Answers one request; `None` for a produce with `acks=0`, which gets no response.
+/// Answers one request other than Produce (which the reader submits and the writer
+/// finishes).
 async fn handle(
     context: &KafkaContext,
     session: &Session,
     header: &RequestHeader,
     request: Request,
-) -> Option<Response> {
+) -> Response {
     let version = header.api_version;
     let client_id = header.client_id.clone().unwrap_or_default();
-    Some(match request {
+    match request {
         Request::ApiVersions(_) => {
             Response::ApiVersions(ApiVersionsResponse::supported(ErrorCode::NONE))
         }
@@ -140,14 +192,12 @@ async fn handle(
         Request::FindCoordinator(request) => {
             Response::FindCoordinator(metadata::find_coordinator(context, request, version))
         }
-        Request::Produce(request) => {
-            let acks = request.acks;
-            let response = produce::produce(context, session, request).await;
-            if acks == 0 {
-                return None;
-            }
-            Response::Produce(response)
-        }
+        Request::Produce(request) => Response::Produce(
+            produce::submit(context, session, request)
+                .await
+                .finish()
+                .await,
+        ),
         Request::InitProducerId(request) => {
             Response::InitProducerId(produce::init_producer_id(context, &request))
         }
@@ -206,5 +256,5 @@ async fn handle(
                 ..Default::default()
             })
         }
-    })
+    }
 }

@@ -160,7 +160,12 @@ fn every_flag_sets_its_field() {
     .unwrap();
     assert_eq!(config.kafka.listen, addr("127.0.0.1:0"));
     assert_eq!(
-        config.kafka.advertised.as_ref().map(ToString::to_string).as_deref(),
+        config
+            .kafka
+            .advertised
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
         Some("kafka.example:19092")
     );
     assert!(!config.kafka.auto_create_topics);
