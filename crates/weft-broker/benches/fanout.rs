@@ -29,13 +29,14 @@ fn fanout(c: &mut Criterion) {
         let options = SubscribeOptions {
             queue_capacity: 16,
             overflow: OverflowPolicy::DropOldest,
+            group: None,
         };
         let filters = ["orders/>", "orders/*/de/>", "orders/eu/de/berlin/created"];
         let _subscriptions: Vec<_> = (0..subscribers)
             .map(|index| {
                 let filter = Filter::new(filters[index % filters.len()]).unwrap();
                 broker
-                    .subscribe(&Principal::anonymous(), vec![filter], options)
+                    .subscribe(&Principal::anonymous(), vec![filter], options.clone())
                     .unwrap()
             })
             .collect();

@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     authorizer: Arc<dyn Authorizer>,
     streams: Option<Streams>,
     next_id: AtomicU64,
+    /// Picks the next member of a queue group in turn.
+    next_member: AtomicU64,
     counters: Counters,
 }
 
@@ -181,6 +183,7 @@ impl Broker {
                 authorizer,
                 streams,
                 next_id: AtomicU64::new(1),
+                next_member: AtomicU64::new(0),
                 counters: Counters::default(),
             }),
         };
@@ -253,18 +256,31 @@ impl Broker {
             targets.dedup();
         }
         let mut delivered = 0u64;
+        let mut groups: Vec<(&Arc<str>, Vec<&Arc<SubscriberQueue>>)> = Vec::new();
         for Entry(queue) in &targets {
-            match queue.offer(&event) {
-                Offer::Queued => delivered += 1,
-                Offer::QueuedDroppingOldest => {
+            match queue.group() {
+                None => delivered += u64::from(self.offer(queue, &event)),
+                Some(group) => match groups.iter_mut().find(|(name, _)| *name == group) {
+                    Some((_, members)) => members.push(queue),
+                    None => groups.push((group, vec![queue])),
+                },
+            }
+        }
+        // One member per queue group, taken in turn (one counter step per publish, so
+        // every group advances by one); a closed member passes it on.
+        let turn = if groups.is_empty() {
+            0
+        } else {
+            inner.next_member.fetch_add(1, Ordering::Relaxed) as usize
+        };
+        for (_, members) in &groups {
+            let start = turn;
+            for step in 0..members.len() {
+                let member = members[(start + step) % members.len()];
+                if self.offer(member, &event) {
                     delivered += 1;
-                    inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    break;
                 }
-                Offer::Disconnected => {
-                    inner.counters.disconnected.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(subscription = %queue.id, "slow subscriber disconnected");
-                }
-                Offer::Closed => {}
             }
         }
         inner.counters.published.fetch_add(1, Ordering::Relaxed);
@@ -273,6 +289,24 @@ impl Broker {
             .delivered
             .fetch_add(delivered, Ordering::Relaxed);
         targets.len()
+    }
+
+    /// Offers `event` to one queue, counting what happened; true if it was queued.
+    fn offer(&self, queue: &SubscriberQueue, event: &Arc<Event>) -> bool {
+        let counters = &self.inner.counters;
+        match queue.offer(event) {
+            Offer::Queued => true,
+            Offer::QueuedDroppingOldest => {
+                counters.dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Offer::Disconnected => {
+                counters.disconnected.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(subscription = %queue.id, "slow subscriber disconnected");
+                false
+            }
+            Offer::Closed => false,
+        }
     }
 
     /// Creates a live subscription for the union of `filters`.
@@ -442,6 +476,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_queue_group_gets_each_event_once_spread_over_its_members() {
+        let broker = Broker::default();
+        let grouped = || SubscribeOptions {
+            group: Some(Arc::from("workers")),
+            ..SubscribeOptions::default()
+        };
+        let mut first = subscribe(&broker, &["jobs/>"], grouped());
+        let mut second = subscribe(&broker, &["jobs/*"], grouped());
+        let mut other_group = subscribe(
+            &broker,
+            &["jobs/>"],
+            SubscribeOptions {
+                group: Some(Arc::from("auditors")),
+                ..SubscribeOptions::default()
+            },
+        );
+        let mut plain = subscribe(&broker, &["jobs/>"], SubscribeOptions::default());
+        for id in ["1", "2", "3", "4"] {
+            broker
+                .publish(&Principal::anonymous(), event("jobs/x", id), Ack::None)
+                .await
+                .unwrap();
+        }
+        let (a, b) = (drain_ids(&mut first), drain_ids(&mut second));
+        assert_eq!(
+            a.len() + b.len(),
+            4,
+            "each event once per group: {a:?} {b:?}"
+        );
+        assert!(!a.is_empty() && !b.is_empty(), "both members take turns");
+        assert_eq!(drain_ids(&mut other_group).len(), 4);
+        assert_eq!(drain_ids(&mut plain), ["1", "2", "3", "4"]);
+
+        // A member that is gone passes its turn on.
+        drop(first);
+        for id in ["5", "6"] {
+            broker
+                .publish(&Principal::anonymous(), event("jobs/x", id), Ack::None)
+                .await
+                .unwrap();
+        }
+        assert_eq!(drain_ids(&mut second), ["5", "6"]);
+    }
+
+    #[tokio::test]
     async fn overlapping_filters_deliver_once() {
         let broker = Broker::default();
         let mut sub = subscribe(&broker, &["a/>", "a/*", "a/b"], SubscribeOptions::default());
@@ -472,6 +551,7 @@ mod tests {
         let options = SubscribeOptions {
             queue_capacity: 2,
             overflow: OverflowPolicy::DropOldest,
+            group: None,
         };
         let mut slow = subscribe(&broker, &["t"], options);
         let mut fast = subscribe(&broker, &["t"], SubscribeOptions::default());
@@ -493,6 +573,7 @@ mod tests {
         let options = SubscribeOptions {
             queue_capacity: 1,
             overflow: OverflowPolicy::Disconnect,
+            group: None,
         };
         let mut slow = subscribe(&broker, &["t"], options);
         let mut fast = subscribe(&broker, &["t"], SubscribeOptions::default());

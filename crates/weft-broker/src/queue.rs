@@ -54,12 +54,16 @@ impl fmt::Display for OverflowPolicy {
 }
 
 /// How a live subscription behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscribeOptions {
     /// Maximum queued events (at least 1).
     pub queue_capacity: usize,
     /// What to do when the queue is full.
     pub overflow: OverflowPolicy,
+    /// A queue group: of all subscriptions in the same group that match an event, only
+    /// one gets it (anycast, like NATS queue groups and MQTT shared subscriptions);
+    /// `None` is an ordinary subscription that gets every matching event.
+    pub group: Option<Arc<str>>,
 }
 
 impl Default for SubscribeOptions {
@@ -67,6 +71,7 @@ impl Default for SubscribeOptions {
         Self {
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             overflow: OverflowPolicy::default(),
+            group: None,
         }
     }
 }
@@ -136,6 +141,11 @@ impl SubscriberQueue {
             options,
             dropped: AtomicU64::new(0),
         }
+    }
+
+    /// Its queue group, if any.
+    pub(crate) fn group(&self) -> Option<&Arc<str>> {
+        self.options.group.as_ref()
     }
 
     fn lock(&self) -> MutexGuard<'_, QueueState> {
