@@ -1,0 +1,258 @@
+//! Events: publishing, forwarding along the origin's shortest-path tree, local delivery.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use bytes::Bytes;
+use weft_core::topic::Topic;
+
+use super::{MeshNode, Output};
+use crate::dedupe::Verdict;
+use crate::interest::InterestKind;
+use crate::name::{GroupName, LinkId, NodeName};
+use crate::outbox::OutboxFull;
+use crate::wire::{Events, GroupAssignment, MeshEvent, Message, Route};
+
+/// Where a locally published event went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    /// The origin sequence number it got.
+    pub sequence: u64,
+    /// The links a copy was sent on (one copy each).
+    pub links: Vec<LinkId>,
+    /// The remote nodes it is stored and forwarded for.
+    pub durable: Vec<NodeName>,
+    /// The queue groups served by a remote node (the local broker serves the others).
+    pub remote_groups: Vec<GroupAssignment>,
+}
+
+/// Why a publish was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// A durable destination's outbox is full under the reject policy.
+    #[error("cannot store event for the mesh")]
+    OutboxFull(#[from] OutboxFull),
+}
+
+/// The remote nodes an event is for, computed at one node.
+#[derive(Debug, Default)]
+struct Targets {
+    /// Nodes with live or durable interest (non-group).
+    nodes: BTreeSet<NodeName>,
+    /// Nodes with durable interest.
+    durable: BTreeSet<NodeName>,
+    /// Queue groups and the nodes with members.
+    groups: BTreeMap<GroupName, BTreeSet<NodeName>>,
+}
+
+impl MeshNode {
+    /// Publishes an event from a local client into the mesh. Local delivery is the
+    /// broker's job; this decides which links get a copy, stores it for remote durable
+    /// interest, and picks one remote node per queue group with no local member.
+    pub fn publish_local(
+        &mut self,
+        now: Instant,
+        topic: Topic,
+        payload: Bytes,
+    ) -> Result<Publication, PublishError> {
+        let targets = self.targets(&topic);
+        if let Err(full) = self.outbox.check_room(&targets.durable) {
+            self.stats.publishes_refused += 1;
+            return Err(full.into());
+        }
+        let me = self.config.node.clone();
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        self.stats.events_published += 1;
+        let mut groups = Vec::new();
+        for (group, members) in &targets.groups {
+            if self.has_local_member(&topic, group) {
+                continue;
+            }
+            let tree = self.tree(&me);
+            let chosen = members
+                .iter()
+                .filter_map(|node| Some((tree.distance(node)?, node)))
+                .min();
+            if let Some((_, node)) = chosen {
+                groups.push(GroupAssignment {
+                    group: group.clone(),
+                    node: node.clone(),
+                });
+            }
+        }
+        let mut event = MeshEvent {
+            origin: me.clone(),
+            incarnation: self.config.incarnation,
+            sequence,
+            topic,
+            hops: 0,
+            durable: Vec::new(),
+            groups,
+            payload,
+        };
+        for destination in &targets.durable {
+            let tag = self.outbox.push(destination, &event, now);
+            event.durable.push(tag);
+        }
+        self.dedupe.check(&me, event.incarnation, sequence);
+        let links = self.forward(&event, None);
+        Ok(Publication {
+            sequence,
+            links,
+            durable: targets.durable.into_iter().collect(),
+            remote_groups: event.groups,
+        })
+    }
+
+    /// The links a locally published event on `topic` would take now, and the nodes it
+    /// would reach (for `weft mesh route`). Queue groups are not included.
+    pub fn explain_route(&mut self, topic: &Topic) -> (Vec<LinkId>, Vec<NodeName>) {
+        let targets = self.targets(topic);
+        let me = self.config.node.clone();
+        let links = self.tree_links(&me, targets.nodes.iter().chain(&targets.durable), None);
+        (links, targets.nodes.into_iter().collect())
+    }
+
+    fn has_local_member(&self, topic: &Topic, group: &GroupName) -> bool {
+        let mut found = false;
+        self.local_index.for_each_match(topic, |kind| {
+            found |= matches!(kind, InterestKind::Queue(local) if local == group);
+        });
+        found
+    }
+
+    fn targets(&self, topic: &Topic) -> Targets {
+        let mut targets = Targets::default();
+        self.remote.for_each_match(topic, |interested| {
+            if interested.node == self.config.node {
+                return;
+            }
+            match &interested.kind {
+                InterestKind::Live => {
+                    targets.nodes.insert(interested.node.clone());
+                }
+                InterestKind::Durable => {
+                    targets.nodes.insert(interested.node.clone());
+                    targets.durable.insert(interested.node.clone());
+                }
+                InterestKind::Queue(group) => {
+                    targets
+                        .groups
+                        .entry(group.clone())
+                        .or_default()
+                        .insert(interested.node.clone());
+                }
+            }
+        });
+        targets
+    }
+
+    /// The links from this node to the children of `origin`'s tree whose subtrees hold
+    /// one of `nodes`.
+    fn tree_links<'a>(
+        &mut self,
+        origin: &NodeName,
+        nodes: impl Iterator<Item = &'a NodeName>,
+        except: Option<LinkId>,
+    ) -> Vec<LinkId> {
+        let me = self.config.node.clone();
+        let tree = self.tree(origin);
+        let children: BTreeSet<NodeName> = nodes
+            .filter_map(|node| tree.child_towards(&me, node).cloned())
+            .collect();
+        let mut links: Vec<LinkId> = children
+            .iter()
+            .filter_map(|child| self.neighbours.get(child).copied())
+            .filter(|link| Some(*link) != except)
+            .collect();
+        links.sort();
+        links.dedup();
+        links
+    }
+
+    /// Sends `event` down `event.origin`'s tree from this node. Returns the links used.
+    fn forward(&mut self, event: &MeshEvent, arrived_on: Option<LinkId>) -> Vec<LinkId> {
+        if event.hops >= self.config.max_hops {
+            return Vec::new();
+        }
+        let targets = self.targets(&event.topic);
+        let assigned = event.groups.iter().map(|assignment| &assignment.node);
+        let tagged = event.durable.iter().map(|tag| &tag.node);
+        let nodes = targets.nodes.iter().chain(assigned).chain(tagged);
+        let links = self.tree_links(&event.origin, nodes, arrived_on);
+        for &link in &links {
+            let mut copy = event.clone();
+            copy.hops += 1;
+            self.send(
+                link,
+                Message::Events(Events {
+                    route: Route::Tree,
+                    events: vec![copy],
+                }),
+            );
+        }
+        links
+    }
+
+    pub(super) fn on_events(&mut self, now: Instant, link: LinkId, events: Events) {
+        let count = events.events.len() as u64;
+        self.stats.events_received += count;
+        if let Some(state) = self.links.get_mut(&link) {
+            state.stats.events_received += count;
+        }
+        for event in events.events {
+            if event.hops > self.config.max_hops {
+                self.stats.hop_limit_drops += 1;
+                continue;
+            }
+            match &events.route {
+                Route::Tree => self.on_tree_event(now, link, event),
+                Route::Unicast { destination } => {
+                    self.on_unicast_event(now, link, destination.clone(), event);
+                }
+            }
+        }
+    }
+
+    fn on_tree_event(&mut self, now: Instant, link: LinkId, event: MeshEvent) {
+        if event.origin == self.config.node {
+            self.stats.duplicates_dropped += 1;
+            return;
+        }
+        match self
+            .dedupe
+            .check(&event.origin, event.incarnation, event.sequence)
+        {
+            Verdict::New => {}
+            Verdict::Duplicate | Verdict::TooOld => {
+                self.stats.duplicates_dropped += 1;
+                return;
+            }
+        }
+        if event.hops >= self.config.max_hops {
+            self.stats.hop_limit_drops += 1;
+        } else {
+            self.forward(&event, Some(link));
+        }
+        let me = self.config.node.clone();
+        if let Some(tag) = event.durable_tag(&me).cloned() {
+            self.receive_durable(now, &tag, event);
+        } else if self.wants_locally(&event.topic) || event.groups.iter().any(|g| g.node == me) {
+            self.deliver(event);
+        }
+    }
+
+    /// Hands `event` to local subscribers, with the groups assigned to this node.
+    pub(super) fn deliver(&mut self, event: MeshEvent) {
+        let me = &self.config.node;
+        let groups = event
+            .groups
+            .iter()
+            .filter(|assignment| &assignment.node == me)
+            .map(|assignment| assignment.group.clone())
+            .collect();
+        self.stats.events_delivered += 1;
+        self.outputs.push_back(Output::Deliver { event, groups });
+    }
+}

@@ -1,0 +1,148 @@
+use std::time::Instant;
+
+use super::*;
+use crate::wire::{Hello, PROTOCOL_VERSION};
+
+fn node(name: &str, mesh: &str) -> MeshNode {
+    MeshNode::new(MeshConfig::new(
+        MeshName::new(mesh).unwrap(),
+        NodeName::new(name).unwrap(),
+        1,
+    ))
+}
+
+fn hello(name: &str, mesh: &str, version: u16) -> Message {
+    Message::Hello(Hello {
+        mesh: MeshName::new(mesh).unwrap(),
+        node: NodeName::new(name).unwrap(),
+        incarnation: 1,
+        protocol_version: version,
+        capabilities: Capabilities::ALL,
+    })
+}
+
+fn outputs(node: &mut MeshNode) -> Vec<Output> {
+    std::iter::from_fn(|| node.poll_output()).collect()
+}
+
+fn refused_with(outputs: &[Output]) -> Option<RefuseReason> {
+    outputs.iter().find_map(|output| match output {
+        Output::Send {
+            message: Message::Refuse(refuse),
+            ..
+        } => Some(refuse.reason),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_different_mesh_a_duplicate_name_and_a_wrong_version_are_refused() {
+    let now = Instant::now();
+    for (peer, reason) in [
+        (
+            hello("b", "other", PROTOCOL_VERSION),
+            RefuseReason::DifferentMesh,
+        ),
+        (
+            hello("a", "m", PROTOCOL_VERSION),
+            RefuseReason::DuplicateNodeName,
+        ),
+        (hello("b", "m", 99), RefuseReason::UnsupportedVersion),
+    ] {
+        let mut a = node("a", "m");
+        a.link_up(now, LinkId(1), 1);
+        a.handle(now, LinkId(1), peer);
+        let out = outputs(&mut a);
+        assert_eq!(refused_with(&out), Some(reason));
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::CloseLink {
+                link: LinkId(1),
+                ..
+            }
+        )));
+        assert!(a.neighbours().is_empty());
+        assert_eq!(a.stats().links_refused, 1);
+    }
+}
+
+#[test]
+fn a_second_link_to_the_same_node_is_refused() {
+    let now = Instant::now();
+    let mut a = node("a", "m");
+    for link in [LinkId(1), LinkId(2)] {
+        a.link_up(now, link, 1);
+        a.handle(now, link, hello("b", "m", PROTOCOL_VERSION));
+        a.handle(
+            now,
+            link,
+            Message::HelloAck(crate::wire::HelloAck {
+                node: NodeName::new("b").unwrap(),
+                capabilities: Capabilities::ALL,
+            }),
+        );
+    }
+    let out = outputs(&mut a);
+    assert_eq!(refused_with(&out), Some(RefuseReason::DuplicateNodeName));
+    assert_eq!(a.neighbours().len(), 1);
+}
+
+#[test]
+fn anything_before_hello_is_a_protocol_violation() {
+    let now = Instant::now();
+    let mut a = node("a", "m");
+    a.link_up(now, LinkId(1), 1);
+    a.handle(now, LinkId(1), Message::Heartbeat { nonce: 1 });
+    assert_eq!(
+        refused_with(&outputs(&mut a)),
+        Some(RefuseReason::ProtocolViolation)
+    );
+}
+
+#[test]
+fn a_silent_link_times_out() {
+    let now = Instant::now();
+    let mut a = node("a", "m");
+    a.link_up(now, LinkId(1), 1);
+    outputs(&mut a);
+    a.tick(now + a.config().link_timeout);
+    assert!(outputs(&mut a).iter().any(|o| matches!(
+        o,
+        Output::CloseLink {
+            reason: CloseReason::Timeout,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_full_outbox_refuses_the_publish_and_counts_it() {
+    let now = Instant::now();
+    let mut config = MeshConfig::new(MeshName::new("m").unwrap(), NodeName::new("a").unwrap(), 1);
+    config.outbox_capacity = 2;
+    let mut a = MeshNode::new(config);
+    let b = NodeName::new("b").unwrap();
+    a.remote.apply_full(
+        &b,
+        1,
+        1,
+        vec![InterestEntry::durable(
+            weft_core::topic::Filter::new("t/>").unwrap(),
+        )],
+    );
+    let topic = Topic::new("t/x").unwrap();
+    for _ in 0..2 {
+        let publication = a
+            .publish_local(now, topic.clone(), bytes::Bytes::new())
+            .unwrap();
+        assert_eq!(publication.durable, vec![b.clone()]);
+    }
+    assert!(matches!(
+        a.publish_local(now, topic, bytes::Bytes::new()),
+        Err(PublishError::OutboxFull(_))
+    ));
+    assert_eq!(a.stats().publishes_refused, 1);
+    assert_eq!(a.outbox_depth(&b), 2);
+    let snapshot = a.outbox_snapshot();
+    assert_eq!(snapshot.destinations[&b].entries.len(), 2);
+}

@@ -1,0 +1,483 @@
+//! A seeded, simulated network of `MeshNode`s: links with delay, loss, reordering and
+//! partitions; every message goes through the codec; invariants are checked as it runs.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use weft_core::topic::Topic;
+use weft_mesh::wire::{DEFAULT_MAX_FRAME, Message, Route, decode_frame, encode_frame};
+use weft_mesh::{InterestEntry, LinkId, MeshConfig, MeshName, MeshNode, NodeName, Output};
+
+/// xorshift64*: tiny, seeded, good enough for scenario generation.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound.max(1)
+    }
+    pub fn range(&mut self, low: u64, high: u64) -> u64 {
+        low + self.below(high - low + 1)
+    }
+    pub fn chance(&mut self, per_million: u64) -> bool {
+        self.below(1_000_000) < per_million
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// How links behave.
+#[derive(Debug, Clone, Copy)]
+pub struct NetConfig {
+    pub min_delay_ms: u64,
+    pub max_delay_ms: u64,
+    /// Loss of post-handshake messages, per million.
+    pub drop_per_million: u64,
+    /// Whether post-handshake messages may overtake each other on one link.
+    pub reorder: bool,
+}
+
+impl NetConfig {
+    pub fn reliable() -> Self {
+        Self {
+            min_delay_ms: 1,
+            max_delay_ms: 20,
+            drop_per_million: 0,
+            reorder: false,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SimLink {
+    ends: [usize; 2],
+    ids: [LinkId; 2],
+    cost: u32,
+    up: bool,
+    /// The latest delivery time per direction (FIFO floor), and of handshake messages.
+    last_at: [u64; 2],
+    handshake_at: [u64; 2],
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct InFlight {
+    at: u64,
+    order: u64,
+    link: usize,
+    /// Index into `ends`: the receiving side.
+    to: usize,
+    frame: Vec<u8>,
+}
+
+type EventId = (NodeName, u64, u64);
+
+pub struct Sim {
+    pub rng: Rng,
+    pub seed: u64,
+    base: Instant,
+    pub now_ms: u64,
+    pub nodes: Vec<MeshNode>,
+    links: Vec<SimLink>,
+    /// (node, link id) → sim link index.
+    link_index: BTreeMap<(usize, LinkId), usize>,
+    next_link_id: u64,
+    in_flight: BinaryHeap<Reverse<InFlight>>,
+    order: u64,
+    pub net: NetConfig,
+    /// Per node: deliveries per event.
+    pub delivered: Vec<BTreeMap<EventId, u32>>,
+    /// Per node: durable delivery order per origin (origin sequence).
+    pub delivered_order: Vec<BTreeMap<NodeName, Vec<u64>>>,
+    /// Tree copies per (sim link, event).
+    pub crossings: BTreeMap<(usize, EventId), u32>,
+    pub max_hops: u8,
+    pub tick_every_ms: u64,
+    /// Links the scenario wants up (reconnected after a timeout close).
+    wanted: BTreeSet<usize>,
+}
+
+pub fn node_name(index: usize) -> NodeName {
+    NodeName::new(&format!("n{index:02}")).unwrap_or_else(|error| panic!("{error}"))
+}
+
+pub fn fast_config(index: usize) -> MeshConfig {
+    let mesh = MeshName::new("sim").unwrap_or_else(|error| panic!("{error}"));
+    let mut config = MeshConfig::new(mesh, node_name(index), 1);
+    config.heartbeat_interval = Duration::from_millis(200);
+    config.link_timeout = Duration::from_millis(1500);
+    config.refresh_interval = Duration::from_secs(2);
+    config.unreachable_max_age = Duration::from_secs(10);
+    config.retransmit_interval = Duration::from_millis(500);
+    config
+}
+
+impl Sim {
+    pub fn new(seed: u64, count: usize, net: NetConfig) -> Self {
+        Self::with_configs(seed, (0..count).map(fast_config).collect(), net)
+    }
+
+    pub fn with_configs(seed: u64, configs: Vec<MeshConfig>, net: NetConfig) -> Self {
+        let count = configs.len();
+        Self {
+            rng: Rng::new(seed),
+            seed,
+            base: Instant::now(),
+            now_ms: 0,
+            nodes: configs.into_iter().map(MeshNode::new).collect(),
+            links: Vec::new(),
+            link_index: BTreeMap::new(),
+            next_link_id: 1,
+            in_flight: BinaryHeap::new(),
+            order: 0,
+            net,
+            delivered: vec![BTreeMap::new(); count],
+            delivered_order: vec![BTreeMap::new(); count],
+            crossings: BTreeMap::new(),
+            max_hops: 0,
+            tick_every_ms: 50,
+            wanted: BTreeSet::new(),
+        }
+    }
+
+    pub fn now(&self) -> Instant {
+        self.base + Duration::from_millis(self.now_ms)
+    }
+
+    /// Adds a link between `a` and `b` and brings it up. Returns its index.
+    pub fn connect(&mut self, a: usize, b: usize, cost: u32) -> usize {
+        let index = self.links.len();
+        self.links.push(SimLink {
+            ends: [a, b],
+            ids: [LinkId(0), LinkId(0)],
+            cost,
+            up: false,
+            last_at: [0; 2],
+            handshake_at: [0; 2],
+        });
+        self.wanted.insert(index);
+        self.bring_up(index);
+        index
+    }
+
+    fn bring_up(&mut self, index: usize) {
+        let ids = [LinkId(self.next_link_id), LinkId(self.next_link_id + 1)];
+        self.next_link_id += 2;
+        let link = &mut self.links[index];
+        link.ids = ids;
+        link.up = true;
+        link.last_at = [self.now_ms; 2];
+        link.handshake_at = [self.now_ms; 2];
+        let (ends, cost) = (link.ends, link.cost);
+        for side in 0..2 {
+            self.link_index.insert((ends[side], ids[side]), index);
+        }
+        let now = self.now();
+        for side in 0..2 {
+            self.nodes[ends[side]].link_up(now, ids[side], cost);
+            self.drain(ends[side]);
+        }
+    }
+
+    /// Cuts link `index` (both sides see it go down) and keeps it down.
+    pub fn cut(&mut self, index: usize) {
+        self.wanted.remove(&index);
+        self.take_down(index, None);
+    }
+
+    /// Restores a cut link.
+    pub fn heal(&mut self, index: usize) {
+        if self.wanted.insert(index) && !self.links[index].up {
+            self.bring_up(index);
+        }
+    }
+
+    pub fn link_is_up(&self, index: usize) -> bool {
+        self.links[index].up
+    }
+
+    /// `closed_by`: the side that closed it itself (it already forgot the link).
+    fn take_down(&mut self, index: usize, closed_by: Option<usize>) {
+        let link = &mut self.links[index];
+        if !link.up {
+            return;
+        }
+        link.up = false;
+        let (ends, ids) = (link.ends, link.ids);
+        self.in_flight.retain(|flight| flight.0.link != index);
+        let now = self.now();
+        for side in 0..2 {
+            if Some(side) != closed_by {
+                self.nodes[ends[side]].link_down(now, ids[side]);
+                self.drain(ends[side]);
+            }
+        }
+    }
+
+    pub fn set_interest(&mut self, node: usize, entries: Vec<InterestEntry>) {
+        let now = self.now();
+        self.nodes[node].set_local_interest(now, entries);
+        self.drain(node);
+    }
+
+    pub fn publish(&mut self, node: usize, topic: &Topic, payload: &'static [u8]) -> Option<u64> {
+        let now = self.now();
+        let result =
+            self.nodes[node].publish_local(now, topic.clone(), Bytes::from_static(payload));
+        self.drain(node);
+        result.ok().map(|publication| publication.sequence)
+    }
+
+    /// Processes the outputs of `node`.
+    pub fn drain(&mut self, node: usize) {
+        while let Some(output) = self.nodes[node].poll_output() {
+            match output {
+                Output::Send { link, message } => self.transmit(node, link, &message),
+                Output::Deliver { event, .. } => {
+                    let id = (event.origin.clone(), event.incarnation, event.sequence);
+                    let count = self.delivered[node].entry(id.clone()).or_default();
+                    *count += 1;
+                    assert!(
+                        *count == 1,
+                        "seed {}: node {node} got {id:?} twice",
+                        self.seed
+                    );
+                    if event.durable_tag(self.nodes[node].name()).is_some() {
+                        self.delivered_order[node]
+                            .entry(event.origin.clone())
+                            .or_default()
+                            .push(event.sequence);
+                    }
+                }
+                Output::CloseLink { link, .. } => {
+                    if let Some(&index) = self.link_index.get(&(node, link)) {
+                        let side = usize::from(
+                            self.links[index].ends[1] == node && self.links[index].ids[1] == link,
+                        );
+                        self.take_down(index, Some(side));
+                    }
+                }
+                Output::LinkEstablished { .. } | Output::RouteChanged { .. } => {}
+            }
+        }
+    }
+
+    fn transmit(&mut self, node: usize, link: LinkId, message: &Message) {
+        let Some(&index) = self.link_index.get(&(node, link)) else {
+            return;
+        };
+        let sim_link = &self.links[index];
+        if !sim_link.up || sim_link.ids[0] != link && sim_link.ids[1] != link {
+            return;
+        }
+        let from = usize::from(sim_link.ids[1] == link);
+        let to = 1 - from;
+        let handshake = matches!(
+            message,
+            Message::Hello(_) | Message::HelloAck(_) | Message::Refuse(_)
+        );
+        if !handshake && self.rng.chance(self.net.drop_per_million) {
+            return;
+        }
+        if let Message::Events(events) = message
+            && events.route == Route::Tree
+        {
+            for event in &events.events {
+                self.max_hops = self.max_hops.max(event.hops);
+                let id = (event.origin.clone(), event.incarnation, event.sequence);
+                *self.crossings.entry((index, id)).or_default() += 1;
+            }
+        }
+        let mut frame = BytesMut::new();
+        encode_frame(message, &mut frame);
+        let delay = self.rng.range(self.net.min_delay_ms, self.net.max_delay_ms);
+        let sim_link = &mut self.links[index];
+        let mut at = self.now_ms + delay;
+        if handshake || !self.net.reorder {
+            at = at.max(sim_link.last_at[from]);
+        } else {
+            at = at.max(sim_link.handshake_at[from]);
+        }
+        if handshake {
+            sim_link.handshake_at[from] = at;
+        }
+        sim_link.last_at[from] = sim_link.last_at[from].max(at);
+        self.order += 1;
+        self.in_flight.push(Reverse(InFlight {
+            at,
+            order: self.order,
+            link: index,
+            to,
+            frame: frame.to_vec(),
+        }));
+    }
+
+    /// Runs the network for `ms` simulated milliseconds.
+    pub fn run(&mut self, ms: u64) {
+        let end = self.now_ms + ms;
+        while self.now_ms < end {
+            let next_tick = (self.now_ms / self.tick_every_ms + 1) * self.tick_every_ms;
+            let next_arrival = self.in_flight.peek().map_or(u64::MAX, |flight| flight.0.at);
+            self.now_ms = next_tick.min(next_arrival).min(end).max(self.now_ms + 1);
+            while self
+                .in_flight
+                .peek()
+                .is_some_and(|flight| flight.0.at <= self.now_ms)
+            {
+                let Some(Reverse(flight)) = self.in_flight.pop() else {
+                    break;
+                };
+                self.arrive(flight);
+            }
+            if self.now_ms.is_multiple_of(self.tick_every_ms) {
+                let now = self.now();
+                for node in 0..self.nodes.len() {
+                    self.nodes[node].tick(now);
+                    self.drain(node);
+                }
+                self.reconnect();
+            }
+        }
+    }
+
+    fn reconnect(&mut self) {
+        let down: Vec<usize> = self
+            .wanted
+            .iter()
+            .copied()
+            .filter(|&index| !self.links[index].up)
+            .collect();
+        for index in down {
+            if self.rng.chance(200_000) {
+                self.bring_up(index);
+            }
+        }
+    }
+
+    fn arrive(&mut self, flight: InFlight) {
+        let link = &self.links[flight.link];
+        if !link.up {
+            return;
+        }
+        let node = link.ends[flight.to];
+        let id = link.ids[flight.to];
+        let mut buffer = BytesMut::from(&flight.frame[..]);
+        let message = match decode_frame(&mut buffer, DEFAULT_MAX_FRAME) {
+            Ok(Some(message)) => message,
+            other => panic!("seed {}: a frame did not decode: {other:?}", self.seed),
+        };
+        assert!(buffer.is_empty());
+        let now = self.now();
+        self.nodes[node].handle(now, id, message);
+        self.drain(node);
+    }
+
+    /// Whether every node is linked to all its wanted neighbours and every node's
+    /// database and reachability cover the whole (connected) graph.
+    pub fn converged(&self) -> bool {
+        let all: BTreeSet<NodeName> = self.nodes.iter().map(|node| node.name().clone()).collect();
+        let freshness = |node: &MeshNode| -> Vec<(NodeName, (u64, u64))> {
+            node.database()
+                .iter()
+                .map(|lsa| (lsa.node.clone(), lsa.freshness()))
+                .collect()
+        };
+        let first = freshness(&self.nodes[0]);
+        self.nodes
+            .iter()
+            .all(|node| node.reachable() == &all && freshness(node) == first)
+    }
+
+    /// Runs until `done` holds, checking every 10 ms, for at most `limit_ms`. Returns
+    /// the time it took.
+    pub fn run_until(&mut self, limit_ms: u64, mut done: impl FnMut(&Self) -> bool) -> Option<u64> {
+        let start = self.now_ms;
+        while self.now_ms - start < limit_ms {
+            if done(self) {
+                return Some(self.now_ms - start);
+            }
+            self.run(10);
+        }
+        done(self).then_some(self.now_ms - start)
+    }
+}
+
+/// The topologies the issue names, plus random connected graphs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Line,
+    Star,
+    Ring,
+    FullMesh,
+    TwoRingsAndBridge,
+    Random,
+}
+
+pub const SHAPES: [Shape; 6] = [
+    Shape::Line,
+    Shape::Star,
+    Shape::Ring,
+    Shape::FullMesh,
+    Shape::TwoRingsAndBridge,
+    Shape::Random,
+];
+
+/// The edges of `shape` over `count` nodes (connected).
+pub fn edges(shape: Shape, count: usize, rng: &mut Rng) -> Vec<(usize, usize)> {
+    let mut edges = Vec::new();
+    match shape {
+        Shape::Line => (1..count).for_each(|i| edges.push((i - 1, i))),
+        Shape::Star => (1..count).for_each(|i| edges.push((0, i))),
+        Shape::Ring => {
+            (1..count).for_each(|i| edges.push((i - 1, i)));
+            if count > 2 {
+                edges.push((count - 1, 0));
+            }
+        }
+        Shape::FullMesh => {
+            for a in 0..count {
+                for b in a + 1..count {
+                    edges.push((a, b));
+                }
+            }
+        }
+        Shape::TwoRingsAndBridge => {
+            // Node 0 is the bridge; ring A is 0..=half, ring B is 0 and the rest.
+            let half = count / 2;
+            let ring_a: Vec<usize> = (0..=half).collect();
+            let ring_b: Vec<usize> = std::iter::once(0).chain(half + 1..count).collect();
+            for ring in [ring_a, ring_b] {
+                for window in ring.windows(2) {
+                    edges.push((window[0], window[1]));
+                }
+                if ring.len() > 2 {
+                    edges.push((ring[ring.len() - 1], ring[0]));
+                }
+            }
+        }
+        Shape::Random => {
+            for i in 1..count {
+                edges.push((rng.below(i as u64) as usize, i));
+            }
+            for _ in 0..count {
+                let a = rng.below(count as u64) as usize;
+                let b = rng.below(count as u64) as usize;
+                if a != b && !edges.contains(&(a, b)) && !edges.contains(&(b, a)) {
+                    edges.push((a.min(b), a.max(b)));
+                }
+            }
+        }
+    }
+    edges
+}
