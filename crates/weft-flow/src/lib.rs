@@ -1,0 +1,47 @@
+//! `weft-flow`: declarative flows, the manifest layer.
+//!
+//! It owns the manifests that describe event flows — `apiVersion: weft/v1`, `kind`,
+//! `metadata`, `spec` — for the kinds [`Kind::Stream`], [`Kind::Route`], [`Kind::Sink`]
+//! and [`Kind::Source`] ([`manifest`]); loading them from files and directories with
+//! every problem reported at once with file, line and column ([`load_path`],
+//! [`load_str`], [`check_path`]); validation across manifests (references and route
+//! cycles, [`validate()`]); the desired state with a digest per resource and the diff
+//! that `weft apply` prints ([`DesiredState`], [`diff()`], [`Plan`]); the declarative
+//! transform steps on a [`weft_core::CloudEvent`] ([`transform`]); and running a
+//! route's `tests` without a node ([`route_tests`]).
+//!
+//! It does no I/O beyond reading manifest files and must not depend on tokio, on the
+//! broker or on any front end: the runtime (apply and reconcile, route execution,
+//! sinks, sources, the CLI) builds on it. The reference for users is `docs/flows.md`.
+//!
+//! ```
+//! use weft_flow::{DesiredState, Prune, diff, load_str};
+//!
+//! let text = "apiVersion: weft/v1\nkind: Route\nmetadata: {name: copy}\n\
+//!             spec: {from: {topic: a/>}, to: {topic: b}}\n";
+//! let set = load_str("flow.yaml", text).unwrap();
+//! let desired = DesiredState::from_set(&set);
+//! let plan = diff(&DesiredState::new(), &desired, Prune::Keep);
+//! assert_eq!(plan.to_string(), "route/copy created");
+//! ```
+
+pub mod cesql;
+pub mod cron;
+pub mod data_path;
+pub mod diff;
+pub mod load;
+pub mod manifest;
+pub mod route_tests;
+mod serde_text;
+pub mod state;
+pub mod transform;
+pub mod validate;
+
+pub use cesql::Cesql;
+pub use diff::{Plan, PlanLine, Prune, delete_plan, diff};
+pub use load::{Loaded, ManifestSet, Origin, check_path, check_str, load_path, load_str};
+pub use manifest::{Kind, Manifest, Metadata, ResourceName, Spec, StreamRef};
+pub use route_tests::{Outcome, TestReport};
+pub use serde_text::format_duration;
+pub use state::{DesiredState, Digest, Resource, ResourceKey};
+pub use validate::{Context, validate};
