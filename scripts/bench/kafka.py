@@ -30,7 +30,7 @@ from confluent_kafka import Consumer, Producer
 def start_node(weft, data):
     ready = os.path.join(data, "ready.json")
     process = subprocess.Popen(
-        [weft, "serve", "--http", "127.0.0.1:0", "--kafka", "127.0.0.1:0",
+        [weft, "serve", "--http", "127.0.0.1:0", "--kafka", "127.0.0.1:0", "--mqtt", "off",
          "--data-dir", os.path.join(data, "data"), "--ready-file", ready,
          "--log-level", "warn"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)

@@ -90,6 +90,7 @@ class Node:
                 self.bin, "serve",
                 "--http", "127.0.0.1:0",
                 "--kafka", "127.0.0.1:0",
+                "--mqtt", "127.0.0.1:0",
                 "--data-dir", str(self.data_dir),
                 "--ready-file", str(ready),
                 "--node-name", "compat",

@@ -1,4 +1,5 @@
-//! `weft-mqtt`: the sans-I/O heart of weft's MQTT 3.1.1 and 5.0 front end.
+//! `weft-mqtt`: weft's MQTT 3.1.1 and 5.0 front end: a sans-I/O core and the tokio
+//! listener that drives it.
 //!
 //! It owns
 //! - [`codec`]: MQTT packets ↔ bytes for both protocol versions ([`codec::decode`],
@@ -10,19 +11,24 @@
 //!   serialisable persistent part [`session::SessionState`];
 //! - [`retained`]: the in-memory retained-message index [`retained::RetainedStore`];
 //! - [`mapping`]: MQTT messages ↔ weft [`Event`](weft_core::Event)s under the CloudEvents
-//!   MQTT protocol binding ([`mapping::message_to_event`], [`mapping::event_to_message`]).
+//!   MQTT protocol binding ([`mapping::message_to_event`], [`mapping::event_to_message`]);
+//! - [`server`]: the tokio I/O layer — [`serve`] (the listener, one task per session),
+//!   [`MqttContext`] (the broker, the session registry, the retained store and their
+//!   durable storage under `<data_dir>/mqtt`), [`MqttConfig`], [`MqttStats`].
 //!
-//! Nothing here does I/O or reads a clock: time is always an argument (the one
-//! exception is the random part of server-assigned client ids and synthesised event
-//! ids, which come from `weft_core::id`). It must not depend on tokio, on `weft-broker`
-//! or on any other front end; it depends only on `weft-core` and `weft-topic`. The
-//! listener, the broker wiring and the durable storage of sessions and retained messages
-//! belong to the I/O layer that drives these types; `docs/mqtt.md` lists what that layer
-//! must do.
+//! The sans-I/O modules (`codec`, `session`, `retained`, `mapping`) do no I/O and read no
+//! clock: time is always an argument (the one exception is the random part of
+//! server-assigned client ids and synthesised event ids, which come from
+//! `weft_core::id`). They must not use tokio or `weft-broker`; only [`server`] does. The
+//! crate never depends on another front end. `docs/mqtt.md` describes the listener,
+//! what is stored, and what survives a disconnect, a restart and `kill -9`.
 //!
 //! A `cargo fuzz` target for the decoder lives in `fuzz/` (its own workspace).
 
 pub mod codec;
 pub mod mapping;
 pub mod retained;
+pub mod server;
 pub mod session;
+
+pub use server::{MqttConfig, MqttContext, MqttStartError, MqttStats, serve};

@@ -41,6 +41,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The Kafka front end.
     pub kafka: KafkaConfig,
+    /// The MQTT front end.
+    pub mqtt: MqttConfig,
     /// Log output.
     pub log: LogConfig,
     /// A file to write the bound listener addresses to once the node is ready.
@@ -70,6 +72,27 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: HttpConfig::DEFAULT_LISTEN,
             max_event_bytes: HttpConfig::DEFAULT_MAX_EVENT_BYTES,
+        }
+    }
+}
+
+/// The MQTT front end's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttConfig {
+    /// Where to listen (default `127.0.0.1:1883`), or [`Listen::Off`].
+    pub listen: Listen,
+}
+
+impl MqttConfig {
+    /// The default MQTT listen address.
+    pub const DEFAULT_LISTEN: Listen =
+        Listen::Addr(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1883)));
+}
+
+impl Default for MqttConfig {
+    fn default() -> MqttConfig {
+        MqttConfig {
+            listen: MqttConfig::DEFAULT_LISTEN,
         }
     }
 }
@@ -119,6 +142,8 @@ pub struct ConfigOverrides {
     pub kafka_auto_create_topics: Option<String>,
     /// `--kafka-default-partitions`: 1 to 1024.
     pub kafka_default_partitions: Option<String>,
+    /// `--mqtt`: a listen address or `off`.
+    pub mqtt: Option<String>,
 }
 
 impl Config {
@@ -135,6 +160,7 @@ impl Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             http: HttpConfig::default(),
             kafka: KafkaConfig::default(),
+            mqtt: MqttConfig::default(),
             log: LogConfig::default(),
             ready_file: None,
         }

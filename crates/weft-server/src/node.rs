@@ -23,6 +23,8 @@ pub struct Listeners {
     pub http: Option<TcpListener>,
     /// The Kafka listener.
     pub kafka: Option<TcpListener>,
+    /// The MQTT listener.
+    pub mqtt: Option<TcpListener>,
 }
 
 /// Why a node could not start.
@@ -80,6 +82,15 @@ pub enum StartError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The MQTT front end's stored sessions or retained messages could not be loaded.
+    #[error("cannot start the mqtt front end with data in {path}")]
+    Mqtt {
+        /// Its directory (`<data_dir>/mqtt`).
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: weft_mqtt::server::MqttStartError,
+    },
     /// A bound listener has no local address (should not happen).
     #[error("cannot read the local address of the {listener} listener")]
     LocalAddress {
@@ -101,7 +112,11 @@ pub async fn bind(config: &Config) -> Result<Listeners, StartError> {
         Listen::Off => None,
         Listen::Addr(address) => Some(bind_one("kafka", "--kafka", address).await?),
     };
-    Ok(Listeners { http, kafka })
+    let mqtt = match config.mqtt.listen {
+        Listen::Off => None,
+        Listen::Addr(address) => Some(bind_one("mqtt", "--mqtt", address).await?),
+    };
+    Ok(Listeners { http, kafka, mqtt })
 }
 
 async fn bind_one(
@@ -133,6 +148,7 @@ pub struct RunningNode {
     broker: Broker,
     streams: Streams,
     http: Option<HttpContext>,
+    mqtt: Option<weft_mqtt::server::MqttContext>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<io::Result<()>>,
     maintenance: tokio::task::JoinHandle<()>,
@@ -148,7 +164,12 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         source,
     })?;
     let mut addresses = BTreeMap::new();
-    for (name, listener) in [("http", &listeners.http), ("kafka", &listeners.kafka)] {
+    let named = [
+        ("http", &listeners.http),
+        ("kafka", &listeners.kafka),
+        ("mqtt", &listeners.mqtt),
+    ];
+    for (name, listener) in named {
         if let Some(listener) = listener {
             let address = listener
                 .local_addr()
@@ -205,6 +226,27 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
             Ok(())
         });
     }
+    let mut mqtt = None;
+    if let Some(listener) = listeners.mqtt {
+        let options = weft_mqtt::server::MqttConfig {
+            node: config.node_name.to_string(),
+            ..weft_mqtt::server::MqttConfig::default()
+        };
+        let context =
+            weft_mqtt::server::MqttContext::open(broker.clone(), config.data_dir.clone(), options)
+                .await
+                .map_err(|source| StartError::Mqtt {
+                    path: config.data_dir.join("mqtt"),
+                    source,
+                })?;
+        let shutdown = wait_for_stop(stopped.clone());
+        let serving = context.clone();
+        tasks.spawn(async move {
+            weft_mqtt::server::serve(listener, serving, shutdown).await;
+            Ok(())
+        });
+        mqtt = Some(context);
+    }
     if let Some(context) = &http {
         context.set_ready(true);
     }
@@ -214,6 +256,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         broker,
         streams,
         http,
+        mqtt,
         stop,
         tasks,
         maintenance,
@@ -310,8 +353,11 @@ impl RunningNode {
                 }
             }
         }
-        // Front ends have stopped: nothing publishes any more. Stop maintenance, then
-        // close every partition log (synced).
+        // Front ends have stopped: persist MQTT sessions and retained messages, stop
+        // maintenance, then close every partition log (synced).
+        if let Some(mqtt) = &self.mqtt {
+            mqtt.close().await;
+        }
         let _ = (&mut self.maintenance).await;
         self.streams.close().await;
         tracing::info!("node stopped");

@@ -16,6 +16,7 @@ pub struct TestNode {
     node: RunningNode,
     http: SocketAddr,
     kafka: Option<SocketAddr>,
+    mqtt: Option<SocketAddr>,
     client: reqwest::Client,
     config: Config,
     _data_dir: tempfile::TempDir,
@@ -47,15 +48,26 @@ impl TestNode {
             ),
         };
         let kafka_address = kafka.as_ref().map(TcpListener::local_addr).transpose()?;
+        let mqtt = match config.mqtt.listen {
+            Listen::Off => None,
+            Listen::Addr(_) => Some(
+                TcpListener::bind(("127.0.0.1", 0))
+                    .await
+                    .context("binding the mqtt listener")?,
+            ),
+        };
+        let mqtt_address = mqtt.as_ref().map(TcpListener::local_addr).transpose()?;
         let listeners = Listeners {
             http: Some(http),
             kafka,
+            mqtt,
         };
         let node = weft_server::start(&config, listeners).await?;
         Ok(Self {
             node,
             http: http_address,
             kafka: kafka_address,
+            mqtt: mqtt_address,
             client: reqwest::Client::new(),
             config,
             _data_dir: data_dir,
@@ -75,6 +87,11 @@ impl TestNode {
     /// The Kafka listener's address (`None` when the config turned it off).
     pub fn kafka_address(&self) -> Option<SocketAddr> {
         self.kafka
+    }
+
+    /// The MQTT listener's address (`None` when the config turned it off).
+    pub fn mqtt_address(&self) -> Option<SocketAddr> {
+        self.mqtt
     }
 
     /// `http://127.0.0.1:PORT` + `path`.

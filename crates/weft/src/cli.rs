@@ -251,6 +251,9 @@ pub struct ServeArgs {
     /// Partitions of an auto-created Kafka topic, 1 to 1024 [env: WEFT_KAFKA_DEFAULT_PARTITIONS] [default: 1].
     #[arg(long, value_name = "N")]
     pub kafka_default_partitions: Option<String>,
+    /// MQTT listen address, or `off`; port 0 picks a free port [env: WEFT_MQTT] [default: 127.0.0.1:1883].
+    #[arg(long, value_name = "ADDR|off")]
+    pub mqtt: Option<String>,
     /// Write the bound listener addresses as JSON to FILE once the node is ready [env: WEFT_READY_FILE].
     #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,

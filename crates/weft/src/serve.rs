@@ -31,6 +31,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             kafka_advertised: args.kafka_advertised,
             kafka_auto_create_topics: args.kafka_auto_create_topics,
             kafka_default_partitions: args.kafka_default_partitions,
+            mqtt: args.mqtt,
         },
     };
     let config = match Config::load(sources) {

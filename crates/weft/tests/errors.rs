@@ -12,7 +12,16 @@ fn a_port_in_use_names_the_listener_and_the_flag() {
     let address = taken.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let output = weft()
-        .args(["serve", "--kafka", "off", "--http", &address, "--data-dir"])
+        .args([
+            "serve",
+            "--kafka",
+            "off",
+            "--mqtt",
+            "off",
+            "--http",
+            &address,
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();

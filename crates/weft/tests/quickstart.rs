@@ -21,6 +21,12 @@ fn quickstart_delivers_matching_events_and_not_others() {
             .is_some_and(|kafka| kafka.starts_with("127.0.0.1:")),
         "the ready file names the kafka listener: {ready}"
     );
+    assert!(
+        ready["mqtt"]
+            .as_str()
+            .is_some_and(|mqtt| mqtt.starts_with("127.0.0.1:")),
+        "the ready file names the mqtt listener: {ready}"
+    );
 
     let mut sub = weft()
         .args([

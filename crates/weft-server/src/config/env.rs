@@ -64,6 +64,7 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
         kafka_advertised,
         kafka_auto_create_topics,
         kafka_default_partitions,
+        mqtt,
     } = overrides;
     let mut layer = Layer::default();
     let mut problems: Vec<(Setting, ValueError)> = Vec::new();
@@ -77,6 +78,7 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
         (Setting::KafkaAdvertised, kafka_advertised),
         (Setting::KafkaAutoCreateTopics, kafka_auto_create_topics),
         (Setting::KafkaDefaultPartitions, kafka_default_partitions),
+        (Setting::Mqtt, mqtt),
     ];
     for (setting, text) in texts {
         if let Some(text) = text

@@ -14,9 +14,11 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "log",
     "http",
     "kafka",
+    "mqtt",
 ];
 const LOG_KEYS: &[&str] = &["format", "level"];
 const HTTP_KEYS: &[&str] = &["listen", "max_event_bytes"];
+const MQTT_KEYS: &[&str] = &["listen"];
 const KAFKA_KEYS: &[&str] = &[
     "listen",
     "advertised",
@@ -82,6 +84,10 @@ fn read_document(document: &Document, layer: &mut Layer, errors: &mut Errors) {
     }
     if let Some(http) = root.take_mapping("http", errors) {
         read_http(&http, layer, errors);
+    }
+    if let Some(mqtt) = root.take_mapping("mqtt", errors) {
+        mqtt.deny_unknown(MQTT_KEYS, errors);
+        layer.mqtt_listen = mqtt.take_parsed("listen", errors);
     }
     if let Some(kafka) = root.take_mapping("kafka", errors) {
         kafka.deny_unknown(KAFKA_KEYS, errors);

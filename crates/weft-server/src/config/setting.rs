@@ -27,11 +27,12 @@ pub(super) enum Setting {
     KafkaAdvertised,
     KafkaAutoCreateTopics,
     KafkaDefaultPartitions,
+    Mqtt,
 }
 
 impl Setting {
     /// Every setting, in the order the docs list them.
-    pub(super) const ALL: [Setting; 11] = [
+    pub(super) const ALL: [Setting; 12] = [
         Setting::NodeName,
         Setting::DataDir,
         Setting::ReadyFile,
@@ -43,6 +44,7 @@ impl Setting {
         Setting::KafkaAdvertised,
         Setting::KafkaAutoCreateTopics,
         Setting::KafkaDefaultPartitions,
+        Setting::Mqtt,
     ];
 
     /// The environment variable that sets it.
@@ -59,6 +61,7 @@ impl Setting {
             Setting::KafkaAdvertised => "WEFT_KAFKA_ADVERTISED",
             Setting::KafkaAutoCreateTopics => "WEFT_KAFKA_AUTO_CREATE_TOPICS",
             Setting::KafkaDefaultPartitions => "WEFT_KAFKA_DEFAULT_PARTITIONS",
+            Setting::Mqtt => "WEFT_MQTT",
         }
     }
 
@@ -76,6 +79,7 @@ impl Setting {
             Setting::KafkaAdvertised => "--kafka-advertised",
             Setting::KafkaAutoCreateTopics => "--kafka-auto-create-topics",
             Setting::KafkaDefaultPartitions => "--kafka-default-partitions",
+            Setting::Mqtt => "--mqtt",
         }
     }
 
@@ -94,6 +98,7 @@ impl Setting {
             Setting::KafkaAdvertised => "kafka.advertised",
             Setting::KafkaAutoCreateTopics => "kafka.auto_create_topics",
             Setting::KafkaDefaultPartitions => "kafka.default_partitions",
+            Setting::Mqtt => "mqtt.listen",
         }
     }
 
@@ -118,6 +123,7 @@ impl Setting {
             Setting::KafkaDefaultPartitions => {
                 layer.kafka_default_partitions = Some(super::kafka::parse_partitions(text)?);
             }
+            Setting::Mqtt => layer.mqtt_listen = Some(text.parse()?),
         }
         Ok(())
     }
@@ -202,6 +208,7 @@ pub(super) struct Layer {
     pub(super) kafka_advertised: Option<super::kafka::Advertised>,
     pub(super) kafka_auto_create_topics: Option<bool>,
     pub(super) kafka_default_partitions: Option<u32>,
+    pub(super) mqtt_listen: Option<Listen>,
 }
 
 impl Layer {
@@ -219,6 +226,7 @@ impl Layer {
             kafka_advertised,
             kafka_auto_create_topics,
             kafka_default_partitions,
+            mqtt_listen,
         } = self;
         if let Some(node_name) = node_name {
             config.node_name = node_name;
@@ -252,6 +260,9 @@ impl Layer {
         }
         if let Some(count) = kafka_default_partitions {
             config.kafka.default_partitions = count;
+        }
+        if let Some(listen) = mqtt_listen {
+            config.mqtt.listen = listen;
         }
     }
 }

@@ -154,6 +154,7 @@ fn every_flag_sets_its_field() {
             kafka_advertised: Some("kafka.example:19092".into()),
             kafka_auto_create_topics: Some("false".into()),
             kafka_default_partitions: Some("3".into()),
+            mqtt: Some("off".into()),
         },
         ..ConfigSources::default()
     })
@@ -170,6 +171,7 @@ fn every_flag_sets_its_field() {
     );
     assert!(!config.kafka.auto_create_topics);
     assert_eq!(config.kafka.default_partitions, 3);
+    assert_eq!(config.mqtt.listen, Listen::Off);
     assert_eq!(config.node_name.as_str(), "flag-node");
     assert_eq!(config.data_dir, PathBuf::from("/flag-data"));
     assert_eq!(config.http.listen, addr("[::1]:0"));

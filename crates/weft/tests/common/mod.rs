@@ -95,6 +95,8 @@ impl ServeProcess {
                 "127.0.0.1:0",
                 "--kafka",
                 "127.0.0.1:0",
+                "--mqtt",
+                "127.0.0.1:0",
                 "--node-name",
                 "test-node",
                 "--ready-file",

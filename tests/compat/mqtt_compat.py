@@ -1,0 +1,461 @@
+#!/usr/bin/env python3
+"""MQTT client compatibility: mosquitto_pub/mosquitto_sub and paho-mqtt (protocol 3.1.1
+and 5.0) against a weft node started by this script.
+
+Prints one `CLIENT: N passed, N failed` line per client (`mosquitto`, `paho-v311`,
+`paho-v5`) and a closing `mqtt-compat: N passed, N failed` line; exits 1 if anything
+failed.
+
+    WEFT_BIN=target/debug/weft python3 tests/compat/mqtt_compat.py [mosquitto|paho-v311|paho-v5 ...]
+
+Needs `mosquitto-clients` (apt) and `paho-mqtt` 2.x (pip). Environment: WEFT_BIN,
+COMPAT_VERBOSE=1, COMPAT_KEEP=1, COMPAT_LOG_LEVEL, as for kafka_compat.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ in the work tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from weftnode import Failure, Node, Suite, check, find_weft_bin, run_cmd, unique  # noqa: E402
+
+TOTAL_LIMIT_S = 240
+WAIT_S = 10
+
+
+class MqttNode(Node):
+    """A weft node whose ready file also names the MQTT listener."""
+
+    def start(self, timeout=20):
+        super().start(timeout)
+        info = json.loads((self.dir / "ready.json").read_text())
+        self.mqtt = info["mqtt"]
+        self.mqtt_host, port = self.mqtt.rsplit(":", 1)
+        self.mqtt_port = int(port)
+        return self
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
+
+# --- paho helpers ---------------------------------------------------------------------
+
+def paho():
+    import paho.mqtt.client as mqtt  # noqa: PLC0415 - optional dependency
+    return mqtt
+
+
+class Paho:
+    """A paho client on its own network thread; messages land in a queue."""
+
+    def __init__(self, node, v5, client_id=None, clean=True, expiry=None, will=None):
+        mqtt = paho()
+        from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415
+        from paho.mqtt.properties import Properties  # noqa: PLC0415
+        self.v5 = v5
+        self.messages = queue.Queue()
+        self.subacks = queue.Queue()
+        self.connacks = queue.Queue()
+        self.disconnects = queue.Queue()
+        kwargs = {"callback_api_version": mqtt.CallbackAPIVersion.VERSION2,
+                  "client_id": client_id or unique("paho"),
+                  "protocol": mqtt.MQTTv5 if v5 else mqtt.MQTTv311}
+        if not v5:
+            # 3.1.1 has no expiry: a persistent session is Clean Session 0.
+            kwargs["clean_session"] = clean and expiry is None
+        self.client = mqtt.Client(**kwargs)
+        self.client.on_message = lambda _c, _u, msg: self.messages.put(msg)
+        self.client.on_subscribe = lambda _c, _u, _mid, codes, _p: self.subacks.put(codes)
+        self.client.on_connect = lambda _c, _u, flags, code, _p: self.connacks.put((flags, code))
+        self.client.on_disconnect = lambda _c, _u, _f, code, _p: self.disconnects.put(code)
+        if will:
+            topic, payload, qos = will
+            self.client.will_set(topic, payload, qos)
+        properties = None
+        connect_kwargs = {}
+        if v5:
+            connect_kwargs["clean_start"] = clean
+            if expiry is not None:
+                properties = Properties(PacketTypes.CONNECT)
+                properties.SessionExpiryInterval = expiry
+            connect_kwargs["properties"] = properties
+        self.client.connect(node.mqtt_host, node.mqtt_port, keepalive=30, **connect_kwargs)
+        self.client.loop_start()
+        flags, code = self.connacks.get(timeout=WAIT_S)
+        check(not code.is_failure, f"CONNACK {code}")
+        self.session_present = bool(getattr(flags, "session_present", False))
+
+    def subscribe(self, topic, qos=1):
+        self.client.subscribe(topic, qos)
+        codes = self.subacks.get(timeout=WAIT_S)
+        check(all(not code.is_failure for code in codes), f"SUBACK {codes}")
+
+    def publish(self, topic, payload, qos=1, retain=False, properties=None):
+        info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        info.wait_for_publish(WAIT_S)
+        check(info.is_published(), f"publish on {topic} not acknowledged")
+
+    def get(self, timeout=WAIT_S):
+        try:
+            return self.messages.get(timeout=timeout)
+        except queue.Empty as e:
+            raise Failure(f"no message within {timeout}s") from e
+
+    def none_within(self, seconds):
+        try:
+            msg = self.messages.get(timeout=seconds)
+        except queue.Empty:
+            return
+        raise Failure(f"unexpected message on {msg.topic}: {msg.payload!r}")
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def drop(self):
+        """Closes the socket without DISCONNECT (an abrupt loss)."""
+        self.client.loop_stop()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
+
+
+# --- mosquitto helpers ----------------------------------------------------------------
+
+def mosq_args(node, version):
+    return ["-h", node.mqtt_host, "-p", str(node.mqtt_port), "-V", version]
+
+
+def mosq_pub(node, version, topic, message, qos=1, extra=()):
+    payload = ["-n"] if message is None else ["-m", message]
+    run_cmd(["mosquitto_pub", *mosq_args(node, version), "-t", topic, *payload,
+             "-q", str(qos), *extra])
+
+
+def mosq_sub(node, version, topic, extra=()):
+    """Starts mosquitto_sub in the background; wait with `collect`."""
+    return subprocess.Popen(
+        ["mosquitto_sub", *mosq_args(node, version), "-t", topic, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def collect(proc, timeout=WAIT_S + 5):
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        proc.kill()
+        raise Failure("mosquitto_sub did not finish") from e
+    return out.decode(errors="replace").splitlines(), err.decode(errors="replace")
+
+
+def watcher(node, topic):
+    """A paho 5.0 subscriber used to observe (subscribed when this returns)."""
+    client = Paho(node, True)
+    client.subscribe(topic, 1)
+    return client
+
+
+# --- scenarios ------------------------------------------------------------------------
+
+def mosquitto_scenarios(suite, node):
+    for version in ["mqttv311", "mqttv5"]:
+        def qos_round_trip(version=version):
+            for qos in [0, 1, 2]:
+                topic = f"{unique('mq')}/q{qos}"
+                sub = mosq_sub(node, version, topic, ["-q", str(qos), "-C", "1", "-W", str(WAIT_S)])
+                # The subscriber's SUBACK is not observable: publish until it has one.
+                deadline = time.monotonic() + WAIT_S
+                while sub.poll() is None and time.monotonic() < deadline:
+                    mosq_pub(node, version, topic, f"hello-{qos}", qos)
+                    time.sleep(0.2)
+                lines, err = collect(sub)
+                check(lines == [f"hello-{qos}"], f"qos {qos}: got {lines} {err}")
+        suite.run(f"{version}: qos 0/1/2 publish to subscribe", qos_round_trip)
+
+        def retained(version=version):
+            topic = f"{unique('mq')}/retained"
+            mosq_pub(node, version, topic, "kept", 1, ["-r"])
+            lines, err = collect(mosq_sub(node, version, topic, ["-C", "1", "-W", "5", "-F", "%r|%p"]))
+            check(lines == ["1|kept"], f"retained: {lines} {err}")
+            mosq_pub(node, version, topic, None, 1, ["-r"])
+            lines, err = collect(mosq_sub(node, version, topic, ["-C", "1", "-W", "2"]))
+            check(lines == [], f"deleted retained message still sent: {lines}")
+        suite.run(f"{version}: retained message to a new subscriber", retained)
+
+        def will(version=version):
+            topic = f"{unique('mq')}/will"
+            observer = watcher(node, topic)
+            dying = mosq_sub(node, version, unique("mq") + "/x",
+                             ["--will-topic", topic, "--will-payload", "bye", "--will-qos", "1"])
+            time.sleep(0.5)
+            dying.send_signal(signal.SIGKILL)
+            dying.wait(5)
+            msg = observer.get()
+            check(msg.payload == b"bye", f"will payload {msg.payload!r}")
+            observer.close()
+        suite.run(f"{version}: will on abrupt close", will)
+
+        def persistent(version=version):
+            topic = f"{unique('mq')}/persist"
+            client_id = unique("mosq-persist")
+            session = ["-c", "-i", client_id, "-q", "1"]
+            if version == "mqttv5":
+                session += ["-x", "300"]
+            lines, err = collect(mosq_sub(node, version, topic, [*session, "-E"]))
+            mosq_pub(node, version, topic, "while-away", 1)
+            lines, err = collect(mosq_sub(node, version, topic, [*session, "-C", "1", "-W", "5"]))
+            check(lines == ["while-away"], f"persistent session: {lines} {err}")
+        suite.run(f"{version}: persistent session across reconnect", persistent)
+
+        def shared(version=version):
+            base = unique("mq")
+            subs = [mosq_sub(node, version, f"$share/g/{base}/+", ["-q", "1", "-W", "4"])
+                    for _ in range(2)]
+            time.sleep(1.0)
+            for i in range(10):
+                mosq_pub(node, version, f"{base}/t", f"m{i}", 1)
+            results = [collect(sub)[0] for sub in subs]
+            counts = [len(lines) for lines in results]
+            check(sum(counts) == 10, f"shared: {counts}")
+            check(all(count > 0 for count in counts), f"shared: {counts}")
+        suite.run(f"{version}: shared subscription, one member per message", shared)
+
+    def user_properties():
+        topic = f"{unique('mq')}/props"
+        sub = mosq_sub(node, "mqttv5", topic, ["-C", "1", "-W", str(WAIT_S), "-F", "%P|%p"])
+        deadline = time.monotonic() + WAIT_S
+        while sub.poll() is None and time.monotonic() < deadline:
+            mosq_pub(node, "mqttv5", topic, "p", 1, ["-D", "publish", "user-property", "Colour", "blue"])
+            time.sleep(0.2)
+        lines, err = collect(sub)
+        check(len(lines) == 1 and "Colour:blue" in lines[0] and lines[0].endswith("|p"),
+              f"user properties: {lines} {err}")
+    suite.run("mqttv5: user properties round trip", user_properties)
+
+
+def paho_scenarios(suite, node, v5):
+    def qos_round_trip():
+        topic = unique("paho")
+        sub = Paho(node, v5)
+        sub.subscribe(f"{topic}/+", 2)
+        pub = Paho(node, v5)
+        for qos in [0, 1, 2]:
+            pub.publish(f"{topic}/q", f"m{qos}".encode(), qos)
+            msg = sub.get()
+            check((msg.payload, msg.qos) == (f"m{qos}".encode(), qos), f"got {msg.payload!r} qos {msg.qos}")
+        sub.close()
+        pub.close()
+    suite.run("qos 0/1/2 publish to subscribe", qos_round_trip)
+
+    def retained():
+        topic = unique("paho") + "/r"
+        pub = Paho(node, v5)
+        pub.publish(topic, b"kept", 1, retain=True)
+        sub = Paho(node, v5)
+        sub.subscribe(topic, 1)
+        msg = sub.get()
+        check(msg.payload == b"kept" and msg.retain, f"retained {msg.payload!r} {msg.retain}")
+        pub.publish(topic, b"", 1, retain=True)
+        sub.close()
+        pub.close()
+    suite.run("retained message", retained)
+
+    def will():
+        topic = unique("paho") + "/will"
+        observer = watcher(node, topic)
+        dying = Paho(node, v5, will=(topic, b"bye", 1))
+        dying.drop()
+        msg = observer.get()
+        check(msg.payload == b"bye", f"will {msg.payload!r}")
+        observer.close()
+    suite.run("will on abrupt close", will)
+
+    def persistent_reconnect():
+        topic = unique("paho") + "/p"
+        client_id = unique("paho-persist")
+        first = Paho(node, v5, client_id, clean=True, expiry=300)
+        first.subscribe(topic, 1)
+        first.close()
+        pub = Paho(node, v5)
+        pub.publish(topic, b"queued", 1)
+        pub.close()
+        again = Paho(node, v5, client_id, clean=False, expiry=300)
+        check(again.session_present, "session present")
+        check(again.get().payload == b"queued", "queued message")
+        again.close()
+    suite.run("persistent session across reconnect", persistent_reconnect)
+
+    def persistent_restart(kill):
+        def scenario():
+            topic = unique("paho") + "/restart"
+            client_id = unique("paho-restart")
+            first = Paho(node, v5, client_id, clean=True, expiry=300)
+            first.subscribe(topic, 1)
+            first.close()
+            if kill:
+                node.kill9()
+                node.start()
+            else:
+                pub = Paho(node, v5)
+                pub.publish(topic, b"before", 1)
+                pub.close()
+                node.restart()
+            pub = Paho(node, v5)
+            pub.publish(topic, b"after", 1)
+            pub.close()
+            again = Paho(node, v5, client_id, clean=False, expiry=300)
+            check(again.session_present, "session present after restart")
+            payloads = [again.get().payload for _ in range(1 if kill else 2)]
+            want = [b"after"] if kill else [b"before", b"after"]
+            check(payloads == want, f"got {payloads}")
+            again.close()
+        return scenario
+    suite.run("persistent session across node restart", persistent_restart(False), timeout=60)
+    suite.run("persistent subscription survives kill -9", persistent_restart(True), timeout=60)
+
+    def shared():
+        base = unique("paho")
+        members = [Paho(node, v5) for _ in range(2)]
+        for member in members:
+            member.subscribe(f"$share/g/{base}/+", 1)
+        pub = Paho(node, v5)
+        for i in range(10):
+            pub.publish(f"{base}/t", f"m{i}".encode(), 1)
+        time.sleep(1.0)
+        counts = [member.messages.qsize() for member in members]
+        check(sum(counts) == 10 and all(counts), f"shared: {counts}")
+        for client in [*members, pub]:
+            client.close()
+    suite.run("shared subscription, one member per message", shared)
+
+    if not v5:
+        return
+    from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415
+    from paho.mqtt.properties import Properties  # noqa: PLC0415
+
+    def user_properties():
+        topic = unique("paho") + "/props"
+        sub = Paho(node, True)
+        sub.subscribe(topic, 1)
+        pub = Paho(node, True)
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.UserProperty = [("Zeta", "1"), ("alpha", "2"), ("Zeta", "3")]
+        properties.ContentType = "text/plain"
+        pub.publish(topic, b"x", 1, properties=properties)
+        msg = sub.get()
+        got = [pair for pair in msg.properties.UserProperty if pair[0] in ("Zeta", "alpha")]
+        check(got == [("Zeta", "1"), ("alpha", "2"), ("Zeta", "3")], f"user properties {got}")
+        check(msg.properties.ContentType == "text/plain", "content type")
+        sub.close()
+        pub.close()
+    suite.run("user properties and content type round trip", user_properties)
+
+    def from_http():
+        topic = unique("http") + "/b"
+        sub = Paho(node, True)
+        sub.subscribe(topic, 1)
+        request = urllib.request.Request(
+            f"{node.url}/v1/topics/{topic}", data=b'{"n":1}', method="POST",
+            headers={"Content-Type": "application/json", "ce-specversion": "1.0",
+                     "ce-id": "evt-1", "ce-source": "/compat", "ce-type": "compat.test",
+                     "ce-region": "eu"})
+        with urllib.request.urlopen(request, timeout=WAIT_S) as response:
+            check(response.status in (200, 201, 202, 204), f"http status {response.status}")
+        msg = sub.get()
+        props = dict(msg.properties.UserProperty)
+        check(msg.payload == b'{"n":1}', f"payload {msg.payload!r}")
+        check(props.get("id") == "evt-1" and props.get("source") == "/compat"
+              and props.get("type") == "compat.test" and props.get("specversion") == "1.0"
+              and props.get("region") == "eu", f"user properties {props}")
+        check(msg.properties.ContentType == "application/json", "content type")
+        sub.close()
+    suite.run("http publish reaches an mqtt 5 subscriber with cloudevents attributes", from_http)
+
+
+def main(argv):
+    wanted = argv[1:] or ["mosquitto", "paho-v311", "paho-v5"]
+    weft_bin = find_weft_bin()
+    if not os.access(weft_bin, os.X_OK):
+        print(f"weft binary not found at {weft_bin}; build it with `cargo build -p weft` "
+              "or set WEFT_BIN", file=sys.stderr)
+        print("mqtt-compat: 0 passed, 1 failed")
+        return 1
+    suites, nodes = [], []
+
+    def report_and_exit(*_):
+        print(f"  FAIL  mqtt-compat: the whole run exceeded {TOTAL_LIMIT_S}s", flush=True)
+        finish(suites, nodes, extra_failed=1)
+        os._exit(1)
+
+    signal.signal(signal.SIGALRM, report_and_exit)
+    signal.alarm(TOTAL_LIMIT_S)
+    for client in wanted:
+        suite = Suite(client)
+        suites.append(suite)
+        missing = None
+        if client == "mosquitto" and not shutil.which("mosquitto_sub"):
+            missing = "mosquitto_sub not installed (apt-get install mosquitto-clients)"
+        if client.startswith("paho"):
+            try:
+                paho()
+            except ImportError:
+                missing = "paho-mqtt not installed (pip install paho-mqtt)"
+        if missing:
+            print(f"  FAIL  {client}: {missing}", flush=True)
+            suite.failed += 1
+            continue
+        node = MqttNode(weft_bin, log_level=os.environ.get("COMPAT_LOG_LEVEL", "info"))
+        nodes.append(node)
+        try:
+            node.start()
+        except Exception as e:  # noqa: BLE001
+            print(f"  FAIL  {client}: could not start weft: {e}", flush=True)
+            suite.failed += 1
+            continue
+        if client == "mosquitto":
+            mosquitto_scenarios(suite, node)
+        elif client in ("paho-v311", "paho-v5"):
+            paho_scenarios(suite, node, client == "paho-v5")
+        else:
+            print(f"unknown client {client!r}", file=sys.stderr)
+            return 2
+        node.stop()
+        print(suite.summary(), flush=True)
+        suite.printed = True
+    signal.alarm(0)
+    return finish(suites, nodes, print_suites=True)
+
+
+def finish(suites, nodes, extra_failed=0, print_suites=True):
+    keep = bool(os.environ.get("COMPAT_KEEP"))
+    failed = sum(s.failed for s in suites) + extra_failed
+    for node in nodes:
+        if keep or failed:
+            print(f"  weft node directory (logs): {node.dir}", file=sys.stderr)
+        node.cleanup(keep=keep or failed > 0)
+    if print_suites:
+        for suite in suites:
+            if not getattr(suite, "printed", False):
+                print(suite.summary(), flush=True)
+    passed = sum(s.passed for s in suites)
+    print(f"mqtt-compat: {passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
