@@ -10,9 +10,10 @@
 //! transform steps on a [`weft_core::CloudEvent`] ([`transform`]); and running a
 //! route's `tests` without a node ([`route_tests`]).
 //!
-//! It does no I/O beyond reading manifest files and must not depend on tokio, on the
-//! broker or on any front end: the runtime (apply and reconcile, route execution,
-//! sinks, sources, the CLI) builds on it. The reference for users is `docs/flows.md`.
+//! Apart from [`runtime`] it does no I/O beyond reading manifest files and does not use
+//! tokio or the broker; [`runtime`] runs routes against a `weft_broker::Broker` (the
+//! only tokio module). Nothing here depends on a front end; apply and reconcile,
+//! sources and the CLI build on this crate. The reference for users is `docs/flows.md`.
 //!
 //! ```
 //! use weft_flow::{DesiredState, Prune, diff, load_str};
@@ -32,6 +33,7 @@ pub mod diff;
 pub mod load;
 pub mod manifest;
 pub mod route_tests;
+pub mod runtime;
 mod serde_text;
 pub mod state;
 pub mod transform;
@@ -42,6 +44,7 @@ pub use diff::{Plan, PlanLine, Prune, delete_plan, diff};
 pub use load::{Loaded, ManifestSet, Origin, check_path, check_str, load_path, load_str};
 pub use manifest::{Kind, Manifest, Metadata, ResourceName, Spec, StreamRef};
 pub use route_tests::{Outcome, TestReport};
+pub use runtime::{RouteRunner, RouteStatus, RunnerOptions, RuntimeError};
 pub use serde_text::format_duration;
 pub use state::{DesiredState, Digest, Resource, ResourceKey};
 pub use validate::{Context, validate};

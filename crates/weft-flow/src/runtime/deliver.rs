@@ -1,0 +1,159 @@
+//! Destinations: one delivery attempt to a topic, a stream or an HTTP sink, and how a
+//! failed attempt is classified ([`Failure`]).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use weft_broker::stream::{PARTITION_KEY_EXTENSION, partition_for_key, record};
+use weft_broker::{Ack, Broker, Principal, PublishError, StreamError, StreamName, Streams};
+use weft_core::{CloudEvent, Event, Topic};
+
+use super::http::HttpTarget;
+
+/// Why an attempt failed, and whether it is worth another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    /// Network errors, timeouts, 5xx, 404, 408, 409, 429, storage errors: retried.
+    pub(crate) retryable: bool,
+    /// The wait a `Retry-After` header asked for (429 and 503 only).
+    pub(crate) retry_after: Option<Duration>,
+    /// What went wrong, for the dead letter's `weftdlerror` and logs.
+    pub(crate) message: String,
+}
+
+impl Failure {
+    fn new(retryable: bool, message: impl Into<String>) -> Self {
+        Failure {
+            retryable,
+            retry_after: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Where a route delivers.
+#[derive(Debug)]
+pub(crate) enum Target {
+    /// Publish through the broker on this topic.
+    Topic(Topic),
+    /// Append to this stream.
+    Stream(StreamName),
+    /// POST to an HTTP endpoint; a CloudEvent in a `200` reply goes to `reply`.
+    Http {
+        /// The client and settings.
+        http: Box<HttpTarget>,
+        /// The sink's `reply` topic.
+        reply: Option<Topic>,
+    },
+}
+
+/// What a delivery needs from the route.
+pub(crate) struct Env<'a> {
+    pub(crate) broker: &'a Broker,
+    pub(crate) principal: &'a Principal,
+    pub(crate) timeout: Duration,
+    pub(crate) round_robin: &'a AtomicU32,
+}
+
+impl Target {
+    /// One attempt. `Ok(Some(reply))`: the HTTP sink answered with a CloudEvent.
+    pub(crate) async fn attempt(
+        &self,
+        env: &Env<'_>,
+        event: &Event,
+    ) -> Result<Option<CloudEvent>, Failure> {
+        match self {
+            Target::Http { http, .. } => http.send(&event.cloudevent).await,
+            Target::Topic(topic) => {
+                let mut event = event.clone();
+                event.topic = topic.clone();
+                let publish = env.broker.publish(env.principal, event, Ack::Durable);
+                match tokio::time::timeout(env.timeout, publish).await {
+                    Ok(Ok(_)) => Ok(None),
+                    Ok(Err(error)) => Err(publish_failure(&error)),
+                    Err(_) => Err(timed_out(env.timeout)),
+                }
+            }
+            Target::Stream(stream) => {
+                let streams = env
+                    .broker
+                    .streams()
+                    .ok_or_else(|| Failure::new(false, "the broker has no streams"))?;
+                let append = append_to_stream(streams, stream, event, env.round_robin);
+                match tokio::time::timeout(env.timeout, append).await {
+                    Ok(result) => result.map(|()| None),
+                    Err(_) => Err(timed_out(env.timeout)),
+                }
+            }
+        }
+    }
+}
+
+fn timed_out(timeout: Duration) -> Failure {
+    Failure::new(
+        true,
+        format!("no answer within {}", crate::format_duration(timeout)),
+    )
+}
+
+/// A refused publish is final; a storage failure may pass.
+pub(crate) fn publish_failure(error: &PublishError) -> Failure {
+    let retryable = matches!(error, PublishError::Storage { .. });
+    Failure::new(retryable, error_text(error))
+}
+
+/// Appends `event` to `stream` only (whatever the stream's filters; no live subscriber
+/// sees it), in the partition of its key (event key, else `partitionkey`), keyless
+/// events round-robin, and waits until it is stored. This is the broker's dead-letter
+/// stream path, done through the public record-batch API.
+pub(crate) async fn append_to_stream(
+    streams: &Streams,
+    stream: &StreamName,
+    event: &Event,
+    round_robin: &AtomicU32,
+) -> Result<(), Failure> {
+    let partitions = streams
+        .partition_count(stream)
+        .map_err(|error| stream_failure(&error))?;
+    let key: Option<Bytes> = event.key.clone().or_else(|| {
+        event
+            .cloudevent
+            .attributes
+            .get(PARTITION_KEY_EXTENSION)
+            .map(|value| Bytes::from(value.canonical().into_owned()))
+    });
+    let partition = match key {
+        Some(key) => partition_for_key(&key, partitions),
+        None => round_robin.fetch_add(1, Ordering::Relaxed) % partitions.max(1),
+    };
+    let batch = weft_log::encode_batch(weft_log::Offset::new(0), &[record::encode(event)])
+        .map_err(|error| Failure::new(false, format!("cannot encode the event: {error}")))?;
+    streams
+        .append_batches(stream, partition, batch)
+        .await
+        .map(|_| ())
+        .map_err(|error| stream_failure(&error))
+}
+
+/// Too large or invalid is final; a missing stream (it may be created), a full one and
+/// storage errors may pass.
+fn stream_failure(error: &StreamError) -> Failure {
+    let retryable = !matches!(
+        error,
+        StreamError::EventTooLarge { .. } | StreamError::Invalid { .. }
+    );
+    Failure::new(retryable, error_text(error))
+}
+
+/// An error and its sources, joined with `: `.
+pub(crate) fn error_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

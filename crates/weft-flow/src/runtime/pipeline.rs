@@ -1,0 +1,331 @@
+//! What a route does with one event: filter, transform, deliver with retries, and
+//! dead-letter what finally fails.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+use weft_broker::consumer::dead_letter::{
+    ATTEMPTS_ATTRIBUTE, ERROR_ATTRIBUTE, OFFSET_ATTRIBUTE, PARTITION_ATTRIBUTE, REASON_ATTRIBUTE,
+    STREAM_ATTRIBUTE, TOPIC_ATTRIBUTE,
+};
+use weft_broker::{Ack, Broker, Principal, StreamName};
+use weft_core::{CloudEvent, Event, ExtensionValue, Topic};
+
+use super::deliver::{Env, Target, append_to_stream, error_text, publish_failure};
+use super::status::{Counters, InFlight};
+use crate::manifest::ResourceName;
+use crate::manifest::route::RouteSpec;
+use crate::transform;
+
+/// The route that gave up on the event.
+pub const ROUTE_ATTRIBUTE: &str = "weftdlroute";
+/// The destination it could not reach: `sink:NAME`, `topic:TOPIC` or `stream:NAME`.
+pub const DESTINATION_ATTRIBUTE: &str = "weftdldestination";
+
+/// `weftdlreason`: the transform failed (the event was never delivered).
+pub const REASON_TRANSFORM_FAILED: &str = "transform-failed";
+/// `weftdlreason`: the destination refused the event with a final error (a `400`).
+pub const REASON_NON_RETRYABLE: &str = "non-retryable";
+/// `weftdlreason`: the last retry failed.
+pub const REASON_RETRIES_EXHAUSTED: &str = "retries-exhausted";
+
+/// Where a dead letter goes (`delivery.deadLetter`).
+#[derive(Debug, Clone)]
+pub(crate) enum DeadLetterTarget {
+    Topic(Topic),
+    Stream(StreamName),
+}
+
+/// Where a stream-sourced event was read, for the dead letter.
+#[derive(Debug, Clone)]
+pub(crate) struct Position {
+    pub(crate) stream: StreamName,
+    pub(crate) partition: u32,
+    pub(crate) offset: u64,
+}
+
+/// What the source should do with the event now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Delivered, filtered out, dead-lettered or dropped: acknowledge it.
+    Settled,
+    /// Not finished (the route stopped, or the dead letter failed): a stream source
+    /// negatively acknowledges it so that it comes back.
+    Unsettled,
+}
+
+/// A running route's fixed parts.
+pub(crate) struct Route {
+    pub(crate) name: ResourceName,
+    pub(crate) spec: RouteSpec,
+    pub(crate) broker: Broker,
+    pub(crate) principal: Principal,
+    pub(crate) node: String,
+    pub(crate) target: Target,
+    pub(crate) destination: String,
+    pub(crate) dead_letter: Option<DeadLetterTarget>,
+    pub(crate) counters: Counters,
+    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) round_robin: AtomicU32,
+    pub(crate) rng: AtomicU64,
+}
+
+/// A random 64-bit seed.
+pub(crate) fn seed() -> u64 {
+    RandomState::new().hash_one(SystemTime::now()) | 1
+}
+
+impl Route {
+    /// Whether the route was asked to stop (or its runner dropped).
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.has_changed().is_err() || *self.stop.borrow()
+    }
+
+    /// Sleeps `wait`; false when the route stopped first.
+    async fn sleep_unless_stopped(&self, wait: Duration) -> bool {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => true,
+            _ = stop.wait_for(|stopped| *stopped) => false,
+        }
+    }
+
+    /// Filter, transform, deliver with retries, dead-letter.
+    pub(crate) async fn process(&self, event: Event, position: Option<&Position>) -> Outcome {
+        let counters = &self.counters;
+        let _in_flight = InFlight::new(counters);
+        Counters::bump(&counters.received);
+        if let Some(filter) = &self.spec.filter
+            && !filter.evaluate(&event.cloudevent).is_match()
+        {
+            Counters::bump(&counters.filtered_out);
+            return Outcome::Settled;
+        }
+        let cloudevent = match transform::apply(&self.spec.transform, &event.cloudevent) {
+            Ok(cloudevent) => cloudevent,
+            Err(error) => {
+                let message = format!("transform failed: {error}");
+                return self
+                    .dead_letter(event, position, REASON_TRANSFORM_FAILED, 0, message)
+                    .await;
+            }
+        };
+        let out = Event {
+            cloudevent,
+            ..event.clone()
+        };
+        let env = Env {
+            broker: &self.broker,
+            principal: &self.principal,
+            timeout: self.spec.delivery.timeout,
+            round_robin: &self.round_robin,
+        };
+        let mut attempt: u32 = 0;
+        loop {
+            if self.stopping() {
+                Counters::bump(&counters.abandoned);
+                return Outcome::Unsettled;
+            }
+            attempt += 1;
+            let failure = match self.target.attempt(&env, &out).await {
+                Ok(reply) => {
+                    Counters::bump(&counters.delivered);
+                    if let Some(reply) = reply {
+                        self.publish_reply(reply, &event).await;
+                    }
+                    return Outcome::Settled;
+                }
+                Err(failure) => failure,
+            };
+            tracing::debug!(
+                route = %self.name,
+                destination = %self.destination,
+                id = %event.cloudevent.attributes.id,
+                attempt,
+                retryable = failure.retryable,
+                error = %failure.message,
+                "delivery attempt failed"
+            );
+            if !failure.retryable {
+                return self
+                    .dead_letter(
+                        event,
+                        position,
+                        REASON_NON_RETRYABLE,
+                        attempt,
+                        failure.message,
+                    )
+                    .await;
+            }
+            if attempt > self.spec.delivery.retries {
+                return self
+                    .dead_letter(
+                        event,
+                        position,
+                        REASON_RETRIES_EXHAUSTED,
+                        attempt,
+                        failure.message,
+                    )
+                    .await;
+            }
+            let wait = self.wait_before(attempt, failure.retry_after);
+            if !self.sleep_unless_stopped(wait).await {
+                Counters::bump(&counters.abandoned);
+                return Outcome::Unsettled;
+            }
+            Counters::bump(&counters.retried);
+        }
+    }
+
+    /// The wait before retry `retry` (1-based): the backoff (with full jitter in
+    /// `0..=wait` when enabled), or longer when `Retry-After` asks for it, but never a
+    /// `Retry-After` longer than the backoff's `max`.
+    pub(crate) fn wait_before(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        let backoff = &self.spec.delivery.backoff;
+        let mut wait = backoff.wait(retry);
+        if backoff.jitter {
+            wait = self.jitter(wait);
+        }
+        match retry_after {
+            Some(asked) => wait.max(asked.min(backoff.max)),
+            None => wait,
+        }
+    }
+
+    /// A uniformly random duration in `0..=wait` (xorshift; not for cryptography).
+    fn jitter(&self, wait: Duration) -> Duration {
+        let mut next = 0;
+        let _ = self
+            .rng
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |mut x| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                next = x;
+                Some(x)
+            });
+        let nanos = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(next % nanos.saturating_add(1))
+    }
+
+    /// Sends the original `event` with `weftdl*` attributes to the dead-letter
+    /// destination.
+    async fn dead_letter(
+        &self,
+        event: Event,
+        position: Option<&Position>,
+        reason: &str,
+        attempts: u32,
+        error: String,
+    ) -> Outcome {
+        let counters = &self.counters;
+        let id = event.cloudevent.attributes.id.clone();
+        counters.set_error(error.clone());
+        let Some(target) = &self.dead_letter else {
+            tracing::warn!(route = %self.name, %id, reason, %error, "event failed and the route has no dead-letter destination; dropped");
+            Counters::bump(&counters.failed);
+            return Outcome::Settled;
+        };
+        let letter = self.dead_letter_event(event, position, reason, attempts, &error);
+        let sent = match target {
+            DeadLetterTarget::Topic(topic) => {
+                let mut letter = letter;
+                letter.topic = topic.clone();
+                self.broker
+                    .publish(&self.principal, letter, Ack::Durable)
+                    .await
+                    .map(|_| ())
+                    .map_err(|error| publish_failure(&error).message)
+            }
+            DeadLetterTarget::Stream(stream) => match self.broker.streams() {
+                Some(streams) => append_to_stream(streams, stream, &letter, &self.round_robin)
+                    .await
+                    .map_err(|failure| failure.message),
+                None => Err("the broker has no streams".to_owned()),
+            },
+        };
+        match sent {
+            Ok(()) => {
+                tracing::info!(route = %self.name, %id, reason, attempts, %error, "event dead-lettered");
+                Counters::bump(&counters.dead_lettered);
+                Outcome::Settled
+            }
+            Err(dead_letter_error) => {
+                tracing::warn!(route = %self.name, %id, reason, error = %dead_letter_error, "dead letter failed");
+                counters.set_error(format!("dead letter failed: {dead_letter_error}"));
+                Counters::bump(&counters.failed);
+                Outcome::Unsettled
+            }
+        }
+    }
+
+    /// The original event plus the `weftdl*` extension attributes (all strings).
+    fn dead_letter_event(
+        &self,
+        mut event: Event,
+        position: Option<&Position>,
+        reason: &str,
+        attempts: u32,
+        error: &str,
+    ) -> Event {
+        let mut values = vec![
+            (REASON_ATTRIBUTE, reason.to_owned()),
+            (ATTEMPTS_ATTRIBUTE, attempts.to_string()),
+            (ROUTE_ATTRIBUTE, self.name.to_string()),
+            (DESTINATION_ATTRIBUTE, self.destination.clone()),
+            (ERROR_ATTRIBUTE, printable(error)),
+            (TOPIC_ATTRIBUTE, event.topic.to_string()),
+        ];
+        if let Some(position) = position {
+            values.push((STREAM_ATTRIBUTE, position.stream.to_string()));
+            values.push((PARTITION_ATTRIBUTE, position.partition.to_string()));
+            values.push((OFFSET_ATTRIBUTE, position.offset.to_string()));
+        }
+        for (name, value) in values {
+            if let Err(error) = event
+                .cloudevent
+                .attributes
+                .set(name, ExtensionValue::String(value))
+            {
+                tracing::warn!(%error, attribute = name, "dead-letter attribute left out");
+            }
+        }
+        event
+    }
+
+    /// Publishes a sink's reply on the sink's `reply` topic (if it has one).
+    async fn publish_reply(&self, reply: CloudEvent, request: &Event) {
+        let Target::Http {
+            reply: Some(topic), ..
+        } = &self.target
+        else {
+            return;
+        };
+        let mut event = Event::new(reply, topic.clone(), self.node.clone(), SystemTime::now());
+        event.key = request.key.clone();
+        match self
+            .broker
+            .publish(&self.principal, event, Ack::Durable)
+            .await
+        {
+            Ok(_) => Counters::bump(&self.counters.replies),
+            Err(error) => {
+                let error = error_text(&error);
+                tracing::warn!(route = %self.name, %topic, %error, "reply not published");
+                self.counters
+                    .set_error(format!("reply not published: {error}"));
+            }
+        }
+    }
+}
+
+/// `text` with control characters (which CloudEvents string values may not hold)
+/// replaced by spaces.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
