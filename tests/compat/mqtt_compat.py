@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """MQTT client compatibility: mosquitto_pub/mosquitto_sub and paho-mqtt (protocol 3.1.1
-and 5.0) against a weft node started by this script.
+and 5.0, over TCP and over WebSocket at `/mqtt` on the HTTP listener) against a weft node
+started by this script, plus a raw-socket MQTT 5 client where paho hides the protocol
+(receive maximum flow control) and cross-protocol checks with `weft sub`, `weft stream`
+and kcat.
 
 Prints one `CLIENT: N passed, N failed` line per client (`mosquitto`, `paho-v311`,
 `paho-v5`) and a closing `mqtt-compat: N passed, N failed` line; exits 1 if anything
@@ -8,17 +11,21 @@ failed.
 
     WEFT_BIN=target/debug/weft python3 tests/compat/mqtt_compat.py [mosquitto|paho-v311|paho-v5 ...]
 
-Needs `mosquitto-clients` (apt) and `paho-mqtt` 2.x (pip). Environment: WEFT_BIN,
+Needs `mosquitto-clients` and `kcat` (apt) and `paho-mqtt` 2.x (pip). Environment: WEFT_BIN,
 COMPAT_VERBOSE=1, COMPAT_KEEP=1, COMPAT_LOG_LEVEL, as for kafka_compat.py.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import queue
+import select
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -62,7 +69,8 @@ def paho():
 class Paho:
     """A paho client on its own network thread; messages land in a queue."""
 
-    def __init__(self, node, v5, client_id=None, clean=True, expiry=None, will=None):
+    def __init__(self, node, v5, client_id=None, clean=True, expiry=None, will=None,
+                 websocket=False, connect_properties=None):
         mqtt = paho()
         from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415
         from paho.mqtt.properties import Properties  # noqa: PLC0415
@@ -74,10 +82,17 @@ class Paho:
         kwargs = {"callback_api_version": mqtt.CallbackAPIVersion.VERSION2,
                   "client_id": client_id or unique("paho"),
                   "protocol": mqtt.MQTTv5 if v5 else mqtt.MQTTv311}
+        if websocket:
+            kwargs["transport"] = "websockets"
         if not v5:
             # 3.1.1 has no expiry: a persistent session is Clean Session 0.
             kwargs["clean_session"] = clean and expiry is None
         self.client = mqtt.Client(**kwargs)
+        host, port = node.mqtt_host, node.mqtt_port
+        if websocket:
+            # MQTT over WebSocket: the HTTP listener, path /mqtt, subprotocol `mqtt`.
+            self.client.ws_set_options(path="/mqtt")
+            host, port = node.http.rsplit(":", 1)
         self.client.on_message = lambda _c, _u, msg: self.messages.put(msg)
         self.client.on_subscribe = lambda _c, _u, _mid, codes, _p: self.subacks.put(codes)
         self.client.on_connect = lambda _c, _u, flags, code, _p: self.connacks.put((flags, code))
@@ -89,11 +104,14 @@ class Paho:
         connect_kwargs = {}
         if v5:
             connect_kwargs["clean_start"] = clean
-            if expiry is not None:
+            if expiry is not None or connect_properties:
                 properties = Properties(PacketTypes.CONNECT)
-                properties.SessionExpiryInterval = expiry
+                if expiry is not None:
+                    properties.SessionExpiryInterval = expiry
+                for name, value in (connect_properties or {}).items():
+                    setattr(properties, name, value)
             connect_kwargs["properties"] = properties
-        self.client.connect(node.mqtt_host, node.mqtt_port, keepalive=30, **connect_kwargs)
+        self.client.connect(host, int(port), keepalive=30, **connect_kwargs)
         self.client.loop_start()
         flags, code = self.connacks.get(timeout=WAIT_S)
         check(not code.is_failure, f"CONNACK {code}")
@@ -132,6 +150,99 @@ class Paho:
         sock = self.client.socket()
         if sock is not None:
             sock.close()
+
+
+# --- a raw MQTT 5.0 client (for what paho hides: acknowledgement timing) ---------------
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _utf8(text):
+    data = text.encode()
+    return struct.pack(">H", len(data)) + data
+
+
+class RawV5:
+    """A bare MQTT 5.0 client on a socket: sends what it is told, acknowledges nothing
+    by itself, and returns packets as (type, flags, body)."""
+
+    def __init__(self, node, client_id, receive_maximum=None):
+        self.sock = socket.create_connection((node.mqtt_host, node.mqtt_port), timeout=WAIT_S)
+        self.buf = b""
+        props = b""
+        if receive_maximum is not None:
+            props += b"\x21" + struct.pack(">H", receive_maximum)
+        # Protocol name, level 5, flags: clean start; keep alive 30.
+        variable = _utf8("MQTT") + b"\x05\x02" + struct.pack(">H", 30) + _varint(len(props)) + props
+        self.send(0x10, variable + _utf8(client_id))
+        kind, _, body = self.recv()
+        check(kind == 2 and body[1] == 0, f"raw CONNACK {kind} {body[:2]!r}")
+
+    def send(self, first_byte, body):
+        self.sock.sendall(bytes([first_byte]) + _varint(len(body)) + body)
+
+    def subscribe(self, topic_filter, qos):
+        self.send(0x82, struct.pack(">H", 1) + b"\x00" + _utf8(topic_filter) + bytes([qos]))
+        kind, _, body = self.recv()
+        check(kind == 9 and body[-1] == qos, f"raw SUBACK {kind} {body!r}")
+
+    def recv(self, timeout=WAIT_S):
+        """The next packet; None when nothing arrives within `timeout`."""
+        self.sock.settimeout(timeout)
+        while True:
+            if len(self.buf) >= 2:
+                length, shift, i = 0, 0, 1
+                while i < len(self.buf) and i <= 4:
+                    length += (self.buf[i] & 0x7F) << shift
+                    shift += 7
+                    i += 1
+                    if not self.buf[i - 1] & 0x80:
+                        if len(self.buf) >= i + length:
+                            first, body = self.buf[0], self.buf[i:i + length]
+                            self.buf = self.buf[i + length:]
+                            return first >> 4, first & 0x0F, body
+                        break
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return None
+            if not chunk:
+                raise Failure("raw client: connection closed")
+            self.buf += chunk
+
+    @staticmethod
+    def publish_fields(flags, body):
+        """(topic, packet id, payload) of a PUBLISH body."""
+        (topic_len,) = struct.unpack(">H", body[:2])
+        topic = body[2:2 + topic_len].decode()
+        rest = body[2 + topic_len:]
+        packet_id = None
+        if flags & 0x06:
+            (packet_id,) = struct.unpack(">H", rest[:2])
+            rest = rest[2:]
+        props_len, i, shift = 0, 0, 0
+        while True:
+            props_len += (rest[i] & 0x7F) << shift
+            shift += 7
+            i += 1
+            if not rest[i - 1] & 0x80:
+                break
+        return topic, packet_id, rest[i + props_len:]
+
+    def puback(self, packet_id):
+        self.send(0x40, struct.pack(">H", packet_id))
+
+    def close(self):
+        try:
+            self.send(0xE0, b"")
+        finally:
+            self.sock.close()
 
 
 # --- mosquitto helpers ----------------------------------------------------------------
@@ -343,6 +454,27 @@ def paho_scenarios(suite, node, v5):
             client.close()
     suite.run("shared subscription, one member per message", shared)
 
+    def over_websocket():
+        # MQTT over WebSocket (/mqtt on the HTTP listener) meets TCP clients.
+        base = unique("ws")
+        ws = Paho(node, v5, websocket=True)
+        ws.subscribe(f"{base}/+", 2)
+        tcp = Paho(node, v5)
+        tcp.subscribe(f"{base}-back/+", 1)
+        for qos in [0, 1, 2]:
+            tcp.publish(f"{base}/q", f"m{qos}".encode(), qos)
+            msg = ws.get()
+            check((msg.topic, msg.payload, msg.qos) == (f"{base}/q", f"m{qos}".encode(), qos),
+                  f"over websocket: {msg.topic} {msg.payload!r} qos {msg.qos}")
+        # Larger than one WebSocket read or frame of either side.
+        big = bytes(range(256)) * 1024
+        ws.publish(f"{base}-back/big", big, 1)
+        msg = tcp.get()
+        check(msg.payload == big, f"256 KiB over websocket: got {len(msg.payload)} bytes")
+        ws.close()
+        tcp.close()
+    suite.run("mqtt over websocket (/mqtt) to and from tcp clients", over_websocket)
+
     if not v5:
         return
     from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415
@@ -385,6 +517,169 @@ def paho_scenarios(suite, node, v5):
         check(msg.properties.ContentType == "application/json", "content type")
         sub.close()
     suite.run("http publish reaches an mqtt 5 subscriber with cloudevents attributes", from_http)
+
+    def publish_properties(**values):
+        properties = Properties(PacketTypes.PUBLISH)
+        for name, value in values.items():
+            setattr(properties, name, value)
+        return properties
+
+    def websocket_oversized_packet():
+        # Over the 1 MiB maximum packet size, over WebSocket: DISCONNECT 0x95 as on TCP.
+        client = Paho(node, True, websocket=True)
+        client.client.publish(unique("ws") + "/big", b"x" * (1024 * 1024 + 100), qos=1)
+        try:
+            code = client.disconnects.get(timeout=WAIT_S)
+        except queue.Empty as e:
+            raise Failure("not disconnected") from e
+        check(code.value == 0x95, f"disconnect reason {code}")
+        client.client.loop_stop()
+    suite.run("packet over the maximum size over websocket gets disconnect 0x95",
+              websocket_oversized_packet)
+
+    def topic_alias_inbound():
+        # The client sets alias 1 with its first publish, then publishes by alias only.
+        topic = unique("alias") + "/in"
+        sub = Paho(node, True)
+        sub.subscribe(topic, 1)
+        pub = Paho(node, True)
+        pub.publish(topic, b"first", 1, properties=publish_properties(TopicAlias=1))
+        pub.publish("", b"second", 1, properties=publish_properties(TopicAlias=1))
+        for want in [b"first", b"second"]:
+            msg = sub.get()
+            check((msg.topic, msg.payload) == (topic, want), f"got {msg.topic} {msg.payload!r}")
+        sub.close()
+        pub.close()
+    suite.run("topic alias from client to server", topic_alias_inbound)
+
+    def topic_alias_outbound():
+        # The subscriber allows 2 aliases; paho does not resolve inbound aliases, so this
+        # scenario does, and checks every delivery resolves to the topic published.
+        base = unique("alias")
+        sub = Paho(node, True, connect_properties={"TopicAliasMaximum": 2})
+        sub.subscribe(f"{base}/+", 1)
+        pub = Paho(node, True)
+        sent = [f"{base}/{name}" for name in "ababcacb"]
+        for i, topic in enumerate(sent):
+            pub.publish(topic, f"m{i}".encode(), 1)
+        aliases, resolved, by_alias = {}, [], 0
+        for i in range(len(sent)):
+            msg = sub.get()
+            alias = getattr(msg.properties, "TopicAlias", None)
+            check(alias is None or 1 <= alias <= 2, f"alias {alias} over the maximum 2")
+            if msg.topic:
+                if alias is not None:
+                    aliases[alias] = msg.topic
+                resolved.append(msg.topic)
+            else:
+                check(alias in aliases, f"empty topic with unknown alias {alias}")
+                resolved.append(aliases[alias])
+                by_alias += 1
+            check(msg.payload == f"m{i}".encode(), f"order: {msg.payload!r} at {i}")
+        check(resolved == sent, f"resolved topics {resolved} != {sent}")
+        check(by_alias > 0, "the server never used a topic alias")
+        sub.close()
+        pub.close()
+    suite.run("topic aliases from server to client resolve to the right topics", topic_alias_outbound)
+
+    def message_expiry():
+        topic = unique("expiry") + "/q"
+        retained_topic = unique("expiry") + "/r"
+        client_id = unique("paho-expiry")
+        first = Paho(node, True, client_id, clean=True, expiry=300)
+        first.subscribe(topic, 1)
+        first.close()
+        pub = Paho(node, True)
+        pub.publish(topic, b"short", 1, properties=publish_properties(MessageExpiryInterval=1))
+        pub.publish(topic, b"long", 1, properties=publish_properties(MessageExpiryInterval=60))
+        pub.publish(retained_topic, b"short-retained", 1, retain=True,
+                    properties=publish_properties(MessageExpiryInterval=1))
+        pub.close()
+        time.sleep(2.2)
+        again = Paho(node, True, client_id, clean=False, expiry=300)
+        check(again.session_present, "session present")
+        msg = again.get()
+        check(msg.payload == b"long", f"expired message delivered: {msg.payload!r}")
+        remaining = getattr(msg.properties, "MessageExpiryInterval", None)
+        check(remaining is not None and 1 <= remaining <= 59,
+              f"remaining expiry interval {remaining} (60 s, 2 s ago)")
+        again.none_within(0.5)
+        again.close()
+        late = Paho(node, True)
+        late.subscribe(retained_topic, 1)
+        late.none_within(0.5)
+        late.close()
+    suite.run("message expiry: queued and retained messages expire", message_expiry)
+
+    def flow_control():
+        # paho acknowledges by itself, so a raw client holds its PUBACKs and counts.
+        topic = unique("flow") + "/t"
+        raw = RawV5(node, unique("raw-flow"), receive_maximum=2)
+        raw.subscribe(topic, 1)
+        pub = Paho(node, True)
+        for i in range(6):
+            pub.publish(topic, f"m{i}".encode(), 1)
+        pub.close()
+        received, unacked, fullest = [], [], 0
+        while len(received) < 6:
+            packet = raw.recv(timeout=0.4)
+            if packet is None:
+                # Silence: the server must be waiting for an acknowledgement.
+                check(len(unacked) == 2, f"stalled with {len(unacked)} in flight, got {received}")
+                raw.puback(unacked.pop(0))
+                continue
+            kind, flags, body = packet
+            check(kind == 3, f"expected PUBLISH, got packet type {kind}")
+            _topic, packet_id, payload = RawV5.publish_fields(flags, body)
+            unacked.append(packet_id)
+            received.append(payload.decode())
+            fullest = max(fullest, len(unacked))
+            check(len(unacked) <= 2, f"{len(unacked)} unacknowledged in flight, receive maximum 2")
+        check(received == [f"m{i}" for i in range(6)], f"order {received}")
+        check(fullest == 2, f"at most {fullest} in flight")
+        raw.close()
+    suite.run("receive maximum 2: never more than 2 qos 1 messages unacknowledged (raw client)",
+              flow_control)
+
+    def to_kafka_and_weft_sub():
+        if not shutil.which("kcat"):
+            raise Failure("kcat not installed (apt-get install kcat)")
+        base = unique("xp")
+        stream = unique("mqtt-capture")
+        run_cmd([node.bin, "stream", "create", stream, "--filter", f"{base}/>",
+                 "--server", node.url])
+        sub = subprocess.Popen([node.bin, "sub", f"{base}/>", "--server", node.url,
+                                "--count", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            ready, _, _ = select.select([sub.stderr], [], [], WAIT_S)
+            check(ready, "weft sub did not say it was subscribed")
+            line = sub.stderr.readline()
+            check("subscribed" in line, f"weft sub: {line!r}")
+            pub = Paho(node, True)
+            pub.publish(f"{base}/device/7", b"from-mqtt", 1)
+            pub.close()
+            out, err = sub.communicate(timeout=WAIT_S)
+        finally:
+            if sub.poll() is None:
+                sub.kill()
+                sub.wait(5)
+        lines = out.splitlines()
+        check(lines, f"weft sub printed nothing: {err}")
+        event = json.loads(lines[0])
+        check(event.get("wefttopic") == f"{base}/device/7", f"weft sub topic: {event}")
+        # A plain MQTT payload (no content type) is binary data: `data_base64`.
+        data = event.get("data")
+        if "data_base64" in event:
+            data = base64.b64decode(event["data_base64"]).decode(errors="replace")
+        check(data == "from-mqtt", f"weft sub data: {event}")
+        check(event.get("source", "").startswith("weft://"), f"synthesised source: {event}")
+        result = run_cmd(["kcat", "-C", "-b", node.kafka, "-t", stream, "-e", "-o", "beginning",
+                          "-f", "%s\n"])
+        records = result.stdout.decode(errors="replace").splitlines()
+        check(records == ["from-mqtt"], f"kcat read {records}")
+    suite.run("mqtt publish read by kcat from a capturing stream and by weft sub",
+              to_kafka_and_weft_sub)
 
 
 def main(argv):

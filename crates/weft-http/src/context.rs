@@ -12,12 +12,31 @@ use weft_broker::Broker;
 pub struct HttpOptions {
     /// Largest accepted event (attributes and data), in bytes. Larger ones get `413`.
     pub max_event_bytes: usize,
+    /// Byte-stream protocols served over WebSocket on this listener (MQTT over
+    /// WebSocket at `/mqtt`); none by default.
+    pub websocket_services: Vec<crate::websocket_service::WebSocketService>,
+    /// Counters of other parts of the node (other front ends), reported by `/v1/node`
+    /// beside the broker's and this front end's own.
+    pub counter_sources: Vec<CounterSource>,
+}
+
+/// Reads a set of named counters when `/v1/node` is asked; names should carry their
+/// front end's prefix (`mqtt_sessions`).
+#[derive(Clone)]
+pub struct CounterSource(pub Arc<dyn Fn() -> Vec<(String, u64)> + Send + Sync>);
+
+impl std::fmt::Debug for CounterSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CounterSource")
+    }
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             max_event_bytes: 1024 * 1024,
+            websocket_services: Vec::new(),
+            counter_sources: Vec::new(),
         }
     }
 }

@@ -7,6 +7,12 @@
 //! document. Errors are RFC 9457 `application/problem+json` ([`problem`]); the mapping
 //! from broker and event errors to HTTP statuses lives in that one file.
 //!
+//! Other byte-stream protocols can be served over WebSocket on this listener
+//! ([`WebSocketService`] in [`HttpOptions::websocket_services`]: a path, a required
+//! subprotocol and a handler that gets the connection as an `AsyncRead + AsyncWrite`
+//! stream); that is how the node serves MQTT over WebSocket at `/mqtt` without this
+//! crate depending on the MQTT front end.
+//!
 //! Entry point: [`serve`] takes an already-bound listener, so tests bind port 0.
 //! Depends on `weft-core`, `weft-topic` and `weft-broker`; never on another front end.
 
@@ -19,8 +25,10 @@ pub mod problem;
 mod publish;
 mod streams;
 mod subscribe;
+pub mod websocket_service;
 
-pub use context::{HttpContext, HttpCounters, HttpOptions, NodeDescription};
+pub use context::{CounterSource, HttpContext, HttpCounters, HttpOptions, NodeDescription};
+pub use websocket_service::{WebSocketBytes, WebSocketService};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,9 +37,22 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-/// The API's router, with every route under its final path.
+/// The API's router, with every route under its final path, plus the routes of
+/// [`HttpOptions::websocket_services`].
+///
+/// # Panics
+/// When a WebSocket service's path is not a valid route or collides with another route.
 pub fn router(context: HttpContext) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    for service in &context.options.websocket_services {
+        let service = std::sync::Arc::new(service.clone());
+        let path = service.path.clone();
+        router = router.route(
+            &path,
+            get(move |state, request| websocket_service::upgrade(service, state, request)),
+        );
+    }
+    router
         .route("/v1/topics/{*topic}", post(publish::publish))
         .route("/v1/subscribe", get(subscribe::sse))
         .route("/v1/ws", get(subscribe::websocket))

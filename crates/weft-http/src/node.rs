@@ -36,22 +36,28 @@ pub(crate) async fn node_info(State(context): State<HttpContext>) -> impl IntoRe
     let node = &context.node;
     let broker = context.broker.stats();
     let http = &context.counters;
+    let mut counters = json!({
+        "events_published": broker.events_published,
+        "deliveries": broker.deliveries,
+        "dropped": broker.dropped,
+        "subscribers_disconnected": broker.disconnected,
+        "denied": broker.denied,
+        "subscriptions": broker.subscriptions,
+        "http_events_received": http.events_received.load(Ordering::Relaxed),
+        "http_requests_rejected": http.requests_rejected.load(Ordering::Relaxed),
+        "http_subscribers_connected": http.subscribers_connected.load(Ordering::Relaxed),
+    });
+    for source in &context.options.counter_sources {
+        for (name, value) in (source.0)() {
+            counters[name] = json!(value);
+        }
+    }
     Json(json!({
         "name": node.name,
         "version": node.version,
         "listeners": node.listeners,
         "uptime_seconds": node.started.elapsed().as_secs(),
-        "counters": {
-            "events_published": broker.events_published,
-            "deliveries": broker.deliveries,
-            "dropped": broker.dropped,
-            "subscribers_disconnected": broker.disconnected,
-            "denied": broker.denied,
-            "subscriptions": broker.subscriptions,
-            "http_events_received": http.events_received.load(Ordering::Relaxed),
-            "http_requests_rejected": http.requests_rejected.load(Ordering::Relaxed),
-            "http_subscribers_connected": http.subscribers_connected.load(Ordering::Relaxed),
-        },
+        "counters": counters,
     }))
 }
 

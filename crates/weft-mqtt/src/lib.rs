@@ -13,6 +13,7 @@
 //! - [`mapping`]: MQTT messages ↔ weft [`Event`](weft_core::Event)s under the CloudEvents
 //!   MQTT protocol binding ([`mapping::message_to_event`], [`mapping::event_to_message`]);
 //! - [`server`]: the tokio I/O layer — [`serve`] (the listener, one task per session),
+//!   [`serve_connection`] (one client on any byte stream, e.g. MQTT over WebSocket),
 //!   [`MqttContext`] (the broker, the session registry, the retained store and their
 //!   durable storage under `<data_dir>/mqtt`), [`MqttConfig`], [`MqttStats`].
 //!
@@ -31,4 +32,4 @@ pub mod retained;
 pub mod server;
 pub mod session;
 
-pub use server::{MqttConfig, MqttContext, MqttStartError, MqttStats, serve};
+pub use server::{MqttConfig, MqttContext, MqttStartError, MqttStats, serve, serve_connection};

@@ -5,6 +5,8 @@
 //! `<data_dir>/mqtt`). Each accepted connection gets one task (`server/task.rs`) that
 //! owns its `Session`: it reads and decodes packets, drains the session's outputs in
 //! order, writes encoded packets, ticks at `next_deadline()`, and talks to the broker.
+//! [`serve_connection`] runs the same task on any other byte stream (MQTT over
+//! WebSocket, bridged by the HTTP front end; weft-mqtt knows nothing of HTTP).
 //!
 //! # One task per session
 //!
@@ -266,6 +268,11 @@ impl MqttContext {
         task::spawn_restored(self.clone(), client_id, session).await;
     }
 
+    /// The configuration the context was opened with.
+    pub fn config(&self) -> &MqttConfig {
+        &self.inner.config
+    }
+
     /// The node's broker.
     pub fn broker(&self) -> &Broker {
         &self.inner.broker
@@ -320,6 +327,43 @@ impl MqttContext {
     }
 }
 
+impl MqttContext {
+    /// Counts a new connection, or refuses it (counted, logged) when `max_connections`
+    /// are open.
+    fn admit(&self, peer: &dyn std::fmt::Display) -> bool {
+        let counters = &self.inner.counters;
+        let open = counters.connections_open.load(Ordering::Relaxed);
+        if open >= self.inner.config.max_connections as u64 {
+            counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%peer, open, "mqtt connection refused: too many connections");
+            return false;
+        }
+        counters
+            .connections_accepted
+            .fetch_add(1, Ordering::Relaxed);
+        true
+    }
+}
+
+/// Serves one MQTT client connection on any byte stream (MQTT over WebSocket: the HTTP
+/// front end bridges the WebSocket's binary messages to bytes) with the same session
+/// task as a TCP connection of [`serve`]. `peer` names the client in logs.
+///
+/// Returns when the connection is closed (by either side, or because `max_connections`
+/// are open); the session itself may live on offline, like a TCP client's. After
+/// [`serve`] stopped or during [`MqttContext::close`] the connection is closed at once.
+pub async fn serve_connection<S>(stream: S, peer: String, context: MqttContext)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    if !context.admit(&peer) {
+        return;
+    }
+    let closed = task::spawn_stream(context, Box::new(stream), peer);
+    // Completes (with `Err`) when the session task drops the connection.
+    let _ = closed.await;
+}
+
 /// Serves MQTT clients on `listener` until `shutdown` resolves. Then connected clients
 /// are disconnected (0x8B Server shutting down on 5.0); their sessions stay in the
 /// context until [`MqttContext::close`].
@@ -332,16 +376,9 @@ pub async fn serve(
         loop {
             match listener.accept().await {
                 Ok((socket, peer)) => {
-                    let counters = &context.inner.counters;
-                    let open = counters.connections_open.load(Ordering::Relaxed);
-                    if open >= context.inner.config.max_connections as u64 {
-                        counters.connections_refused.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(%peer, open, "mqtt connection refused: too many connections");
+                    if !context.admit(&peer) {
                         continue;
                     }
-                    counters
-                        .connections_accepted
-                        .fetch_add(1, Ordering::Relaxed);
                     let _ = socket.set_nodelay(true);
                     task::spawn_connection(context.clone(), socket, peer);
                 }

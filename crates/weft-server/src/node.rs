@@ -196,6 +196,28 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     let (stop, stopped) = watch::channel(false);
     let maintenance = tokio::spawn(maintain(streams.clone(), stopped.clone()));
     let mut tasks = JoinSet::new();
+    // Opened before the HTTP front end, which serves MQTT over WebSocket at `/mqtt` with
+    // it. `--mqtt off` turns off MQTT over WebSocket as well.
+    let mqtt_context = match &listeners.mqtt {
+        Some(_) => {
+            let options = weft_mqtt::server::MqttConfig {
+                node: config.node_name.to_string(),
+                ..weft_mqtt::server::MqttConfig::default()
+            };
+            let context = weft_mqtt::server::MqttContext::open(
+                broker.clone(),
+                config.data_dir.clone(),
+                options,
+            )
+            .await
+            .map_err(|source| StartError::Mqtt {
+                path: config.data_dir.join("mqtt"),
+                source,
+            })?;
+            Some(context)
+        }
+        None => None,
+    };
     let mut http = None;
     if let Some(listener) = listeners.http {
         let node = NodeDescription {
@@ -209,6 +231,8 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         };
         let options = HttpOptions {
             max_event_bytes: config.http.max_event_bytes,
+            websocket_services: mqtt_context.iter().map(mqtt_websocket).collect(),
+            counter_sources: mqtt_context.iter().map(mqtt_counters).collect(),
         };
         let context = HttpContext::new(broker.clone(), node, options);
         tasks.spawn(weft_http::serve(
@@ -227,18 +251,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         });
     }
     let mut mqtt = None;
-    if let Some(listener) = listeners.mqtt {
-        let options = weft_mqtt::server::MqttConfig {
-            node: config.node_name.to_string(),
-            ..weft_mqtt::server::MqttConfig::default()
-        };
-        let context =
-            weft_mqtt::server::MqttContext::open(broker.clone(), config.data_dir.clone(), options)
-                .await
-                .map_err(|source| StartError::Mqtt {
-                    path: config.data_dir.join("mqtt"),
-                    source,
-                })?;
+    if let (Some(listener), Some(context)) = (listeners.mqtt, mqtt_context) {
         let shutdown = wait_for_stop(stopped.clone());
         let serving = context.clone();
         tasks.spawn(async move {
@@ -261,6 +274,24 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         tasks,
         maintenance,
     })
+}
+
+/// MQTT over WebSocket (`/mqtt`, subprotocol `mqtt`, MQTT 5.0 §6) on the HTTP listener:
+/// each connection is an MQTT session of `context`, like a TCP client's.
+fn mqtt_websocket(context: &weft_mqtt::server::MqttContext) -> weft_http::WebSocketService {
+    let serving = context.clone();
+    let mut service = weft_http::WebSocketService::new("/mqtt", "mqtt", move |stream, peer| {
+        weft_mqtt::serve_connection(stream, peer, serving.clone())
+    });
+    // Room for a packet twice the MQTT limit in one message, so an oversized packet
+    // reaches the session and gets its MQTT answer (DISCONNECT 0x95); a message beyond
+    // that closes the WebSocket (1009).
+    service.max_message_bytes = context
+        .config()
+        .max_packet_size
+        .saturating_mul(2)
+        .saturating_add(16);
+    service
 }
 
 /// The Kafka front end's context: its cluster id and committed offsets live in
@@ -303,6 +334,33 @@ async fn kafka_context(
         groups,
         kafka,
     ))
+}
+
+/// The MQTT front end's counters for `/v1/node`, prefixed `mqtt_`.
+fn mqtt_counters(context: &weft_mqtt::server::MqttContext) -> weft_http::CounterSource {
+    let context = context.clone();
+    weft_http::CounterSource(Arc::new(move || {
+        let stats = context.stats();
+        [
+            ("mqtt_connections_accepted", stats.connections_accepted),
+            ("mqtt_connections_refused", stats.connections_refused),
+            ("mqtt_connections_open", stats.connections_open),
+            ("mqtt_sessions", stats.sessions),
+            ("mqtt_offline_queue_overflow", stats.offline_queue_overflow),
+            ("mqtt_dropped_too_large", stats.dropped_too_large),
+            ("mqtt_dropped_expired", stats.dropped_expired),
+            ("mqtt_dropped_qos0", stats.dropped_qos0),
+            (
+                "mqtt_shared_redeliver_dropped",
+                stats.shared_redeliver_dropped,
+            ),
+            ("mqtt_retained_messages", stats.retained_messages),
+            ("mqtt_storage_errors", stats.storage_errors),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }))
 }
 
 /// Applies retention and compaction to every stream now and every

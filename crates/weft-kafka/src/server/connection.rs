@@ -201,7 +201,7 @@ async fn handle(
         Request::InitProducerId(request) => {
             Response::InitProducerId(produce::init_producer_id(context, &request))
         }
-        Request::Fetch(request) => Response::Fetch(fetch::fetch(context, request, version).await),
+        Request::Fetch(request) => Response::Fetch(fetch::fetch(context, request).await),
         Request::ListOffsets(request) => {
             Response::ListOffsets(fetch::list_offsets(context, request, version).await)
         }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use weft_broker::stream::{StreamError, StreamName};
+use weft_broker::stream::StreamName;
 
 use super::KafkaContext;
 use super::errors::stream_error;
@@ -28,11 +28,7 @@ use crate::protocol::{
 /// The longest a fetch waits, whatever the client asks (Kafka clients ask 500 ms).
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
-pub(super) async fn fetch(
-    context: &KafkaContext,
-    request: FetchRequest,
-    _version: i16,
-) -> FetchResponse {
+pub(super) async fn fetch(context: &KafkaContext, request: FetchRequest) -> FetchResponse {
     let wait = Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
     let deadline = Instant::now() + wait;
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0).max(1);
@@ -114,7 +110,7 @@ async fn read_once(context: &KafkaContext, request: &FetchRequest) -> (FetchResp
                             .streams()
                             .fetch_batches(stream, index, offset, limit)
                             .await
-                            .map_err(|error| fetch_error(&error))
+                            .map_err(|error| stream_error(&error))
                     }
                 }
             };
@@ -165,16 +161,12 @@ async fn partitions_offsets(
         .streams()
         .partition_offsets(stream, index)
         .await
-        .map_err(|error| fetch_error(&error))?;
+        .map_err(|error| stream_error(&error))?;
     Ok(weft_broker::stream::FetchedBatches {
         batches: Vec::new(),
         high_watermark: next,
         log_start_offset: first,
     })
-}
-
-fn fetch_error(error: &StreamError) -> ErrorCode {
-    stream_error(error)
 }
 
 /// ListOffsets: `-2` earliest, `-1` latest, `-3` the latest record (weft does not track

@@ -11,10 +11,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::registry::{CONTROL_CAPACITY, Control, Handover};
@@ -35,10 +35,77 @@ const DELIVERY_BATCH: usize = 64;
 /// How many of its own publications a session with a No Local subscription remembers.
 const OWN_EVENTS: usize = 256;
 
+/// Any byte stream a session can run on (a WebSocket bridged to bytes, a test pipe).
+pub(crate) trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<S: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for S {}
+
+/// Where a connection's bytes come from and go to.
+enum Transport {
+    /// A TCP socket: read with `readable` + `try_read_buf`, so an idle connection holds
+    /// no read buffer.
+    Tcp {
+        reader: OwnedReadHalf,
+        writer: OwnedWriteHalf,
+    },
+    /// Another byte stream (MQTT over WebSocket). `_closed` is dropped with the
+    /// connection, which ends [`serve_connection`](super::serve_connection).
+    Stream {
+        /// Only ever used through `&mut` (`get_mut`, never locked): the mutex makes the
+        /// task `Sync` without asking the stream to be.
+        stream: std::sync::Mutex<Box<dyn ByteStream>>,
+        _closed: oneshot::Sender<()>,
+    },
+}
+
+impl Transport {
+    /// Writes `bytes` completely (and flushes a buffered stream).
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Transport::Tcp { writer, .. } => writer.write_all(bytes).await,
+            Transport::Stream { stream, .. } => {
+                let stream = stream_mut(stream);
+                stream.write_all(bytes).await?;
+                stream.flush().await
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Tcp { writer, .. } => writer.shutdown().await,
+            Transport::Stream { stream, .. } => stream_mut(stream).shutdown().await,
+        }
+    }
+}
+
+fn stream_mut(stream: &mut std::sync::Mutex<Box<dyn ByteStream>>) -> &mut Box<dyn ByteStream> {
+    // Never locked, so never poisoned; `into_inner` keeps this total anyway.
+    stream
+        .get_mut()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Who is on the other end, for logs.
+pub(crate) enum Peer {
+    /// A TCP client.
+    Tcp(SocketAddr),
+    /// A client on another transport, as that transport names it (`ws://1.2.3.4:5`).
+    Named(Box<str>),
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Tcp(address) => write!(f, "{address}"),
+            Peer::Named(name) => f.write_str(name),
+        }
+    }
+}
+
 /// The network side of a connected session.
 struct Connection {
-    reader: OwnedReadHalf,
-    writer: OwnedWriteHalf,
+    transport: Transport,
     input: BytesMut,
     output: BytesMut,
     /// False after a decode error: the session is closing the connection.
@@ -66,7 +133,7 @@ pub(super) struct SessionTask {
     /// The registered client id (set at CONNECT, or at restore).
     client_id: Option<String>,
     connection: Option<Connection>,
-    peer: Option<SocketAddr>,
+    peer: Option<Peer>,
     persist: Persist,
     last_drops: DropCounters,
     /// `(source, id)` of events this session published, for No Local.
@@ -78,8 +145,30 @@ pub(super) struct SessionTask {
     exit: bool,
 }
 
-/// Starts the task of a new connection.
+/// Starts the task of a new TCP connection.
 pub(crate) fn spawn_connection(context: MqttContext, socket: TcpStream, peer: SocketAddr) {
+    let (reader, writer) = socket.into_split();
+    spawn_on(context, Transport::Tcp { reader, writer }, Peer::Tcp(peer));
+}
+
+/// Starts the task of a connection on any byte stream; the returned receiver completes
+/// (with an error) when the task drops the connection.
+pub(crate) fn spawn_stream(
+    context: MqttContext,
+    stream: Box<dyn ByteStream>,
+    peer: String,
+) -> oneshot::Receiver<()> {
+    let (closed, on_closed) = oneshot::channel();
+    let transport = Transport::Stream {
+        stream: std::sync::Mutex::new(stream),
+        _closed: closed,
+    };
+    spawn_on(context, transport, Peer::Named(peer.into_boxed_str()));
+    on_closed
+}
+
+/// Starts the task of a new connection (TCP or another byte stream: same code path).
+fn spawn_on(context: MqttContext, transport: Transport, peer: Peer) {
     context
         .inner
         .counters
@@ -87,12 +176,10 @@ pub(crate) fn spawn_connection(context: MqttContext, socket: TcpStream, peer: So
         .fetch_add(1, Ordering::Relaxed);
     let mut session = Session::new(Arc::clone(&context.inner.session_config), SystemTime::now());
     session.set_subscribe_policy(subscribe_policy());
-    let (reader, writer) = socket.into_split();
     let mut task = SessionTask::new(context, session);
     task.peer = Some(peer);
     task.connection = Some(Connection {
-        reader,
-        writer,
+        transport,
         input: BytesMut::new(),
         output: BytesMut::new(),
         reading: true,
@@ -132,14 +219,22 @@ async fn read_some(connection: &mut Option<Connection>) -> io::Result<usize> {
     let Some(connection) = connection.as_mut().filter(|connection| connection.reading) else {
         return std::future::pending().await;
     };
-    loop {
-        connection.reader.readable().await?;
-        // Only a connection with bytes to read holds a read buffer.
-        connection.input.reserve(READ_CHUNK);
-        match connection.reader.try_read_buf(&mut connection.input) {
-            Ok(read) => return Ok(read),
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(error) => return Err(error),
+    match &mut connection.transport {
+        Transport::Tcp { reader, .. } => loop {
+            reader.readable().await?;
+            // Only a connection with bytes to read holds a read buffer.
+            connection.input.reserve(READ_CHUNK);
+            match reader.try_read_buf(&mut connection.input) {
+                Ok(read) => return Ok(read),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(error) => return Err(error),
+            }
+        },
+        // `read_buf` is cancel safe: bytes read before the select picks another branch
+        // stay in `input`.
+        Transport::Stream { stream, .. } => {
+            connection.input.reserve(READ_CHUNK);
+            stream_mut(stream).read_buf(&mut connection.input).await
         }
     }
 }
@@ -386,7 +481,7 @@ impl SessionTask {
         }
         let written = tokio::time::timeout(
             WRITE_TIMEOUT,
-            connection.writer.write_all(&connection.output),
+            connection.transport.write_all(&connection.output),
         )
         .await;
         connection.output.clear();
@@ -408,7 +503,7 @@ impl SessionTask {
         self.flush().await;
         if let Some(connection) = self.connection.as_mut() {
             tracing::debug!(?reason, peer = ?self.peer, client_id = %self.session.client_id(), "mqtt connection closed by server");
-            let _ = tokio::time::timeout(WRITE_TIMEOUT, connection.writer.shutdown()).await;
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, connection.transport.shutdown()).await;
         }
         self.close_connection();
     }

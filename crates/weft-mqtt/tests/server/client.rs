@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -90,8 +90,13 @@ pub fn will(topic: &str, payload: &'static [u8], qos: QoS) -> LastWill {
     }
 }
 
+/// What a client talks over: TCP, or an in-memory pipe to `serve_connection`.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
 pub struct Client {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     buf: BytesMut,
     pub version: ProtocolVersion,
     next_id: u16,
@@ -101,8 +106,13 @@ pub struct Client {
 
 impl Client {
     pub async fn open(addr: SocketAddr, version: ProtocolVersion) -> Client {
+        Client::over(TcpStream::connect(addr).await.unwrap(), version)
+    }
+
+    /// A client on any byte stream (not connected yet: send a CONNECT).
+    pub fn over(stream: impl Io + 'static, version: ProtocolVersion) -> Client {
         Client {
-            stream: TcpStream::connect(addr).await.unwrap(),
+            stream: Box::new(stream),
             buf: BytesMut::new(),
             version,
             next_id: 1,

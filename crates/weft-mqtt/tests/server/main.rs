@@ -5,6 +5,7 @@
 
 mod client;
 mod persistence;
+mod stream;
 
 use std::time::Duration;
 
