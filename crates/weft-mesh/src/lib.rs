@@ -12,9 +12,15 @@
 //!   `handle`, `publish_local`, `set_local_interest` and `tick`, emitting
 //!   [`Output`]s through `poll_output`.
 //!
-//! It does no I/O and must not depend on tokio, sockets or any protocol front end:
-//! a thin task in the server crate owns the TCP links and drives a [`MeshNode`]. The
-//! design is documented in `docs/design/mesh.md`.
+//! Everything above is sans-I/O: it must not depend on tokio, sockets or any protocol
+//! front end, takes time as an argument, and runs in the deterministic simulation.
+//!
+//! The one exception is [`server`], the tokio I/O layer (live interest): an owner task
+//! drives one [`MeshNode`], one task per TCP link frames messages with the
+//! [`wire`] codec, dialers redial join addresses with backoff and jitter, and a bridge
+//! forwards the local [`Broker`](weft_broker::Broker)'s events into the mesh and the
+//! mesh's events into it. Start it with [`server::MeshContext::start`] and accept links
+//! with [`server::serve`]. The design is documented in `docs/design/mesh.md`.
 
 pub mod dedupe;
 pub mod inbox;
@@ -23,6 +29,7 @@ pub mod name;
 pub mod node;
 pub mod outbox;
 pub mod routing;
+pub mod server;
 pub mod wire;
 
 pub use interest::{InterestEntry, InterestKind};

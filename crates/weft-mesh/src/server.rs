@@ -1,0 +1,294 @@
+//! The tokio I/O layer of the mesh: TCP links, the task that drives the [`MeshNode`],
+//! and the wiring to a local [`Broker`]. Live interest only (durable store-and-forward
+//! persistence comes later).
+//!
+//! Tasks (all stop when [`MeshHandle::shutdown`] is called):
+//! - **owner** (`server/owner.rs`): the only owner of the [`MeshNode`]. It receives
+//!   commands on one bounded channel (link opened, message read, link closed, local
+//!   publish, interest, status), ticks the node every [`MeshOptions::tick_interval`],
+//!   and drains `poll_output` after every input. It never awaits anything but its own
+//!   inputs: frames go to links and events to the broker through `try_send`, so a slow
+//!   link cannot stall the mesh (a full link queue drops live events, counted, and closes
+//!   the link if a control message does not fit: it reconnects and resyncs).
+//! - **one task per TCP link** (`server/connection.rs`), accepted by [`serve`] or dialled
+//!   for [`MeshOptions::join`]: reads frames with [`decode_frame`](crate::wire::decode_frame)
+//!   (garbage closes the link) and writes the frames the owner queued, batched.
+//! - **dialers** (`server/dial.rs`): one per join address, reconnecting with exponential
+//!   backoff and jitter, capped at [`MeshOptions::reconnect_max`].
+//! - **bridge** (`server/bridge.rs`): a dedicated broker subscription to `>` forwards
+//!   every event whose `origin` is this node to the mesh; events the mesh delivers are
+//!   published to the broker with their original origin, so they are never forwarded
+//!   again. The payload is the event's CloudEvents JSON plus the `wefttopic` and
+//!   `weftkey` extensions ([`encode_event`]).
+//!
+//! Local interest is set explicitly with [`MeshHandle::set_local_interest`]: the broker
+//! cannot list or watch its subscriptions yet (see `docs/design/mesh.md`).
+
+mod bridge;
+mod connection;
+mod dial;
+mod envelope;
+mod owner;
+mod status;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+use weft_broker::{Broker, Principal, SubscribeError};
+use weft_core::Filter;
+
+pub use self::envelope::{EnvelopeError, decode_event, encode_event};
+use self::owner::Command;
+pub use self::status::{
+    JoinStatus, LinkDirection, LinkStatus, MeshStatus, NodeStatus, StatusCounters,
+};
+use crate::interest::InterestEntry;
+use crate::name::{MeshName, NameError, NodeName};
+use crate::node::{MeshConfig, MeshNode};
+use crate::wire::DEFAULT_MAX_FRAME;
+
+/// How a node joins the mesh and runs its links.
+#[derive(Debug, Clone)]
+pub struct MeshOptions {
+    /// The mesh name; links to nodes of another mesh are refused.
+    pub mesh: String,
+    /// This node's name: unique in the mesh, and the `origin` of events published here.
+    pub node: String,
+    /// Peers to dial (and redial) at start.
+    pub join: Vec<SocketAddr>,
+    /// Grows with every restart; `None` takes the start time in milliseconds.
+    pub incarnation: Option<u64>,
+    /// How often the node is ticked (heartbeats, timeouts, refreshes).
+    pub tick_interval: Duration,
+    /// How often established links are probed (round-trip time).
+    pub heartbeat_interval: Duration,
+    /// A link silent this long, or not through its handshake, is closed.
+    pub link_timeout: Duration,
+    /// How long a connection attempt may take.
+    pub connect_timeout: Duration,
+    /// The first redial delay; it doubles up to `reconnect_max` (with jitter).
+    pub reconnect_min: Duration,
+    /// The largest redial delay.
+    pub reconnect_max: Duration,
+    /// Frames queued per link before live events are dropped.
+    pub link_queue: usize,
+    /// Local events queued for the mesh (oldest dropped, counted, when full).
+    pub forward_queue: usize,
+    /// Mesh events queued for the local broker (dropped, counted, when full).
+    pub deliver_queue: usize,
+    /// The largest frame read from a peer.
+    pub max_frame: usize,
+    /// Who the mesh acts as towards the broker (its `>` subscription, its publishes).
+    pub principal: Principal,
+}
+
+impl MeshOptions {
+    /// Options with defaults: no joins, 50 ms ticks, 1 s heartbeats, 5 s link timeout,
+    /// redials from 100 ms to 3 s.
+    pub fn new(mesh: impl Into<String>, node: impl Into<String>) -> Self {
+        Self {
+            mesh: mesh.into(),
+            node: node.into(),
+            join: Vec::new(),
+            incarnation: None,
+            tick_interval: Duration::from_millis(50),
+            heartbeat_interval: Duration::from_secs(1),
+            link_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(3),
+            link_queue: 8192,
+            forward_queue: 65_536,
+            deliver_queue: 65_536,
+            max_frame: DEFAULT_MAX_FRAME,
+            principal: Principal::named("mesh"),
+        }
+    }
+}
+
+/// Why the mesh could not start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    /// The mesh or node name is not valid.
+    #[error("invalid mesh options: {0}")]
+    Name(#[from] NameError),
+    /// The broker refused the subscription that forwards local events.
+    #[error("cannot subscribe to local events: {0}")]
+    Subscribe(#[from] SubscribeError),
+    /// A filter could not be built.
+    #[error("invalid filter: {0}")]
+    Filter(#[from] weft_core::TopicError),
+    /// The mesh was shut down.
+    #[error("the mesh node has stopped")]
+    Stopped,
+}
+
+/// Starts the mesh tasks of one node.
+#[derive(Debug)]
+pub struct MeshContext;
+
+impl MeshContext {
+    /// Starts the owner task, the broker bridge and a dialer per join address (must be
+    /// called inside a tokio runtime). Accept inbound links with [`serve`].
+    pub fn start(broker: Broker, options: MeshOptions) -> Result<MeshHandle, MeshError> {
+        let mesh = MeshName::new(&options.mesh)?;
+        let node = NodeName::new(&options.node)?;
+        let incarnation = options.incarnation.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |elapsed| elapsed.as_millis() as u64)
+        });
+        let mut config = MeshConfig::new(mesh.clone(), node.clone(), incarnation);
+        config.heartbeat_interval = options.heartbeat_interval;
+        config.link_timeout = options.link_timeout;
+        let forward = broker.subscribe(
+            &options.principal,
+            vec![Filter::new(">")?],
+            weft_broker::SubscribeOptions {
+                queue_capacity: options.forward_queue.max(1),
+                ..weft_broker::SubscribeOptions::default()
+            },
+        )?;
+        let (commands, command_rx) = mpsc::channel(1024);
+        let (deliver_tx, deliver_rx) = mpsc::channel(options.deliver_queue.max(1));
+        let (stop, stopped) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            mesh,
+            node,
+            options,
+            commands,
+            next_link: AtomicU64::new(1),
+            stop,
+            stopped,
+            bridge: Arc::default(),
+        });
+        let handle = MeshHandle { shared };
+        let owner = owner::Owner::new(MeshNode::new(config), &handle, deliver_tx);
+        tokio::spawn(owner.run(command_rx, handle.shared.stopped.clone()));
+        tokio::spawn(bridge::forward_local(handle.clone(), forward));
+        tokio::spawn(bridge::deliver_remote(handle.clone(), broker, deliver_rx));
+        for addr in handle.shared.options.join.clone() {
+            tokio::spawn(dial::run(handle.clone(), addr));
+        }
+        Ok(handle)
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) mesh: MeshName,
+    pub(crate) node: NodeName,
+    pub(crate) options: MeshOptions,
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) next_link: AtomicU64,
+    stop: watch::Sender<bool>,
+    pub(crate) stopped: watch::Receiver<bool>,
+    pub(crate) bridge: Arc<bridge::BridgeCounters>,
+}
+
+/// A handle to a running mesh node. Cheap to clone.
+#[derive(Clone)]
+pub struct MeshHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for MeshHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeshHandle")
+            .field("mesh", &self.shared.mesh)
+            .field("node", &self.shared.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MeshHandle {
+    /// This node's name.
+    pub fn node(&self) -> &NodeName {
+        &self.shared.node
+    }
+
+    /// The mesh name.
+    pub fn mesh(&self) -> &MeshName {
+        &self.shared.mesh
+    }
+
+    /// Replaces this node's live interest with `filters` (what its local live
+    /// subscriptions want); the change is flooded to the mesh.
+    pub async fn set_local_interest(&self, filters: Vec<Filter>) -> Result<(), MeshError> {
+        self.set_interest(filters.into_iter().map(InterestEntry::live).collect())
+            .await
+    }
+
+    /// Replaces this node's interest with `entries` (live, durable or queue group).
+    pub async fn set_interest(&self, entries: Vec<InterestEntry>) -> Result<(), MeshError> {
+        self.command(Command::Interest(entries)).await
+    }
+
+    /// A snapshot of the mesh as this node sees it: nodes, links, interest, counters.
+    pub async fn status(&self) -> Result<MeshStatus, MeshError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Status(reply)).await?;
+        answer.await.map_err(|_| MeshError::Stopped)
+    }
+
+    /// Stops every task of this node: links are closed, dialers stop.
+    pub fn shutdown(&self) {
+        let _ = self.shared.stop.send(true);
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_stopped(&self) -> bool {
+        *self.shared.stopped.borrow()
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    pub(crate) async fn command(&self, command: Command) -> Result<(), MeshError> {
+        if self.is_stopped() {
+            return Err(MeshError::Stopped);
+        }
+        self.shared
+            .commands
+            .send(command)
+            .await
+            .map_err(|_| MeshError::Stopped)
+    }
+}
+
+/// Accepts mesh links on `listener` until `shutdown` resolves or the node is shut down;
+/// each link runs in its own task.
+pub async fn serve(
+    listener: TcpListener,
+    handle: MeshHandle,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let mut stopped = handle.shared.stopped.clone();
+    let accept = async {
+        loop {
+            match listener.accept().await {
+                Ok((socket, peer)) => {
+                    let _ = socket.set_nodelay(true);
+                    let handle = handle.clone();
+                    tokio::spawn(async move {
+                        connection::run(socket, peer, handle, LinkDirection::Inbound, None).await;
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "mesh accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = accept => {}
+        () = shutdown => {}
+        _ = stopped.wait_for(|stop| *stop) => {}
+    }
+}
