@@ -30,6 +30,7 @@ fn fanout(c: &mut Criterion) {
             queue_capacity: 16,
             overflow: OverflowPolicy::DropOldest,
             group: None,
+            internal: false,
         };
         let filters = ["orders/>", "orders/*/de/>", "orders/eu/de/berlin/created"];
         let _subscriptions: Vec<_> = (0..subscribers)

@@ -8,6 +8,7 @@ use weft_core::{Event, Filter};
 use weft_topic::SubscriptionIndex;
 
 use crate::auth::{Action, AllowAll, Authorizer, Denied, Principal};
+use crate::interest::{InterestTable, LiveInterest};
 use crate::queue::{
     Offer, RecvError, SubscribeOptions, SubscriberQueue, Subscription, SubscriptionId,
 };
@@ -52,6 +53,8 @@ pub(crate) struct Inner {
     /// Picks the next member of a queue group in turn.
     next_member: AtomicU64,
     counters: Counters,
+    /// What live subscriptions want (for the mesh).
+    interest: InterestTable,
 }
 
 #[derive(Default)]
@@ -184,6 +187,7 @@ impl Broker {
                 streams,
                 next_id: AtomicU64::new(1),
                 next_member: AtomicU64::new(0),
+                interest: InterestTable::default(),
                 counters: Counters::default(),
             }),
         };
@@ -346,12 +350,26 @@ impl Broker {
                 index.insert(filter, Entry(Arc::clone(&queue)));
             }
         }
+        if !queue.is_internal() {
+            inner.interest.update(&filters, queue.group(), true);
+        }
         inner.counters.subscriptions.fetch_add(1, Ordering::Relaxed);
         Ok(Subscription::new(
             queue,
             filters,
             Arc::downgrade(&self.inner),
         ))
+    }
+
+    /// Every filter (with its queue group) that live subscriptions want now, except
+    /// internal ones ([`SubscribeOptions::internal`]).
+    pub fn interest(&self) -> Vec<LiveInterest> {
+        self.inner.interest.snapshot()
+    }
+
+    /// A version number that changes whenever [`Self::interest`] does.
+    pub fn interest_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.interest.changes()
     }
 
     /// Ends every subscription (their `recv` returns [`RecvError::Shutdown`]).
@@ -408,6 +426,9 @@ impl Inner {
         }
         if self.lock_live().remove(&queue.id).is_some() {
             self.counters.subscriptions.fetch_sub(1, Ordering::Relaxed);
+            if !queue.is_internal() {
+                self.interest.update(filters, queue.group(), false);
+            }
         }
     }
 }
@@ -521,6 +542,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn interest_follows_subscribe_and_drop_but_not_internal_subscriptions() {
+        let broker = Broker::default();
+        let mut changes = broker.interest_changes();
+        let first = subscribe(&broker, &["a/>", "b"], SubscribeOptions::default());
+        let _second = subscribe(&broker, &["a/>"], SubscribeOptions::default());
+        let _internal = subscribe(
+            &broker,
+            &[">"],
+            SubscribeOptions {
+                internal: true,
+                ..SubscribeOptions::default()
+            },
+        );
+        assert!(changes.has_changed().unwrap());
+        let wanted: Vec<String> = broker
+            .interest()
+            .iter()
+            .map(|interest| interest.filter.to_string())
+            .collect();
+        assert_eq!(wanted, ["a/>", "b"]);
+        changes.mark_unchanged();
+        drop(first);
+        assert!(changes.has_changed().unwrap(), "b is no longer wanted");
+        let wanted: Vec<String> = broker
+            .interest()
+            .iter()
+            .map(|interest| interest.filter.to_string())
+            .collect();
+        assert_eq!(
+            wanted,
+            ["a/>"],
+            "a/> is still wanted by the second subscription"
+        );
+    }
+
+    #[tokio::test]
     async fn overlapping_filters_deliver_once() {
         let broker = Broker::default();
         let mut sub = subscribe(&broker, &["a/>", "a/*", "a/b"], SubscribeOptions::default());
@@ -552,6 +609,7 @@ mod tests {
             queue_capacity: 2,
             overflow: OverflowPolicy::DropOldest,
             group: None,
+            internal: false,
         };
         let mut slow = subscribe(&broker, &["t"], options);
         let mut fast = subscribe(&broker, &["t"], SubscribeOptions::default());
@@ -574,6 +632,7 @@ mod tests {
             queue_capacity: 1,
             overflow: OverflowPolicy::Disconnect,
             group: None,
+            internal: false,
         };
         let mut slow = subscribe(&broker, &["t"], options);
         let mut fast = subscribe(&broker, &["t"], SubscribeOptions::default());

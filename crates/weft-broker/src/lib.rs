@@ -29,6 +29,7 @@
 mod auth;
 mod broker;
 pub mod consumer;
+mod interest;
 mod produce;
 mod queue;
 pub mod stream;
@@ -39,6 +40,7 @@ pub use consumer::{
     Backoff, ConsumerConfig, ConsumerError, ConsumerInfo, ConsumerName, DeadLetter, Delivery,
     DeliveryToken, KeyOrdering, StartPosition,
 };
+pub use interest::LiveInterest;
 pub use produce::PendingProduce;
 pub use queue::{
     DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RecvError, SubscribeOptions, Subscription,

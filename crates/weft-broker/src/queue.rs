@@ -64,6 +64,9 @@ pub struct SubscribeOptions {
     /// one gets it (anycast, like NATS queue groups and MQTT shared subscriptions);
     /// `None` is an ordinary subscription that gets every matching event.
     pub group: Option<Arc<str>>,
+    /// An internal subscription (the mesh's own) is not part of the node's interest
+    /// ([`crate::Broker::interest`]).
+    pub internal: bool,
 }
 
 impl Default for SubscribeOptions {
@@ -72,6 +75,7 @@ impl Default for SubscribeOptions {
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             overflow: OverflowPolicy::default(),
             group: None,
+            internal: false,
         }
     }
 }
@@ -146,6 +150,11 @@ impl SubscriberQueue {
     /// Its queue group, if any.
     pub(crate) fn group(&self) -> Option<&Arc<str>> {
         self.options.group.as_ref()
+    }
+
+    /// Whether it is left out of the node's interest.
+    pub(crate) fn is_internal(&self) -> bool {
+        self.options.internal
     }
 
     fn lock(&self) -> MutexGuard<'_, QueueState> {

@@ -18,6 +18,24 @@ pub struct HttpOptions {
     /// Counters of other parts of the node (other front ends), reported by `/v1/node`
     /// beside the broker's and this front end's own.
     pub counter_sources: Vec<CounterSource>,
+    /// The mesh's view (nodes, links, interest) for `GET /v1/mesh`; `None` when the
+    /// node is not in a mesh (the route answers 404).
+    pub mesh_status: Option<StatusSource>,
+}
+
+/// A JSON document that will be ready later.
+pub type StatusFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<serde_json::Value>> + Send>>;
+
+/// Produces a JSON document on request (asynchronously: the answer may come from
+/// another task).
+#[derive(Clone)]
+pub struct StatusSource(pub Arc<dyn Fn() -> StatusFuture + Send + Sync>);
+
+impl std::fmt::Debug for StatusSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatusSource")
+    }
 }
 
 /// Reads a set of named counters when `/v1/node` is asked; names should carry their
@@ -37,6 +55,7 @@ impl Default for HttpOptions {
             max_event_bytes: 1024 * 1024,
             websocket_services: Vec::new(),
             counter_sources: Vec::new(),
+            mesh_status: None,
         }
     }
 }

@@ -27,7 +27,9 @@ mod streams;
 mod subscribe;
 pub mod websocket_service;
 
-pub use context::{CounterSource, HttpContext, HttpCounters, HttpOptions, NodeDescription};
+pub use context::{
+    CounterSource, HttpContext, HttpCounters, HttpOptions, NodeDescription, StatusSource,
+};
 pub use websocket_service::{WebSocketBytes, WebSocketService};
 
 use std::future::Future;
@@ -93,6 +95,7 @@ pub fn router(context: HttpContext) -> Router {
             post(consumers::terminate),
         )
         .route("/v1/node", get(node::node_info))
+        .route("/v1/mesh", get(node::mesh_status))
         .route("/v1/openapi.json", get(node::openapi))
         .route("/healthz", get(node::healthz))
         .route("/readyz", get(node::readyz))

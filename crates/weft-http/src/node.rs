@@ -61,6 +61,23 @@ pub(crate) async fn node_info(State(context): State<HttpContext>) -> impl IntoRe
     }))
 }
 
+pub(crate) async fn mesh_status(State(context): State<HttpContext>) -> Response {
+    let status = match &context.options.mesh_status {
+        Some(source) => (source.0)().await,
+        None => None,
+    };
+    match status {
+        Some(status) => Json(status).into_response(),
+        None => Problem::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "mesh-disabled",
+            "not in a mesh",
+            "this node neither listens for mesh links nor joins other nodes (see --mesh and --join)",
+        )
+        .into_response(),
+    }
+}
+
 pub(crate) async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
 }

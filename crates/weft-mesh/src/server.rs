@@ -85,6 +85,10 @@ pub struct MeshOptions {
     pub max_frame: usize,
     /// Who the mesh acts as towards the broker (its `>` subscription, its publishes).
     pub principal: Principal,
+    /// Advertise the broker's live interest ([`Broker::interest`]) and follow its
+    /// changes; when false, the caller sets interest with
+    /// [`MeshHandle::set_local_interest`].
+    pub follow_broker_interest: bool,
 }
 
 impl MeshOptions {
@@ -107,6 +111,7 @@ impl MeshOptions {
             deliver_queue: 65_536,
             max_frame: DEFAULT_MAX_FRAME,
             principal: Principal::named("mesh"),
+            follow_broker_interest: false,
         }
     }
 }
@@ -151,6 +156,8 @@ impl MeshContext {
             vec![Filter::new(">")?],
             weft_broker::SubscribeOptions {
                 queue_capacity: options.forward_queue.max(1),
+                // The mesh's own subscription is not interest in everything.
+                internal: true,
                 ..weft_broker::SubscribeOptions::default()
             },
         )?;
@@ -171,6 +178,9 @@ impl MeshContext {
         let owner = owner::Owner::new(MeshNode::new(config), &handle, deliver_tx);
         tokio::spawn(owner.run(command_rx, handle.shared.stopped.clone()));
         tokio::spawn(bridge::forward_local(handle.clone(), forward));
+        if handle.shared.options.follow_broker_interest {
+            tokio::spawn(bridge::follow_interest(handle.clone(), broker.clone()));
+        }
         tokio::spawn(bridge::deliver_remote(handle.clone(), broker, deliver_rx));
         for addr in handle.shared.options.join.clone() {
             tokio::spawn(dial::run(handle.clone(), addr));

@@ -43,6 +43,8 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// The MQTT front end.
     pub mqtt: MqttConfig,
+    /// Links to other nodes.
+    pub mesh: MeshConfig,
     /// Log output.
     pub log: LogConfig,
     /// A file to write the bound listener addresses to once the node is ready.
@@ -97,6 +99,35 @@ impl Default for MqttConfig {
     }
 }
 
+/// The mesh's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeshConfig {
+    /// Where to listen for links from other nodes (default off).
+    pub listen: Listen,
+    /// The mesh's name; nodes of other meshes are refused (default `weft`).
+    pub name: String,
+    /// Nodes to link to, redialled with backoff while unreachable.
+    pub join: Vec<SocketAddr>,
+}
+
+impl Default for MeshConfig {
+    fn default() -> MeshConfig {
+        MeshConfig {
+            listen: Listen::Off,
+            name: "weft".to_owned(),
+            join: Vec::new(),
+        }
+    }
+}
+
+impl MeshConfig {
+    /// Whether this node takes part in a mesh (it listens or joins).
+    #[must_use]
+    pub fn is_enabled(&self) -> bool {
+        !self.listen.is_off() || !self.join.is_empty()
+    }
+}
+
 /// Log output settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LogConfig {
@@ -144,6 +175,12 @@ pub struct ConfigOverrides {
     pub kafka_default_partitions: Option<String>,
     /// `--mqtt`: a listen address or `off`.
     pub mqtt: Option<String>,
+    /// `--mesh`: the mesh listen address or `off`.
+    pub mesh: Option<String>,
+    /// `--mesh-name`.
+    pub mesh_name: Option<String>,
+    /// `--join` (repeatable): addresses of nodes to link to.
+    pub join: Vec<String>,
 }
 
 impl Config {
@@ -161,6 +198,7 @@ impl Config {
             http: HttpConfig::default(),
             kafka: KafkaConfig::default(),
             mqtt: MqttConfig::default(),
+            mesh: MeshConfig::default(),
             log: LogConfig::default(),
             ready_file: None,
         }

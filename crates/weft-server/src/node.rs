@@ -25,6 +25,8 @@ pub struct Listeners {
     pub kafka: Option<TcpListener>,
     /// The MQTT listener.
     pub mqtt: Option<TcpListener>,
+    /// The mesh listener (links from other nodes).
+    pub mesh: Option<TcpListener>,
 }
 
 /// Why a node could not start.
@@ -91,6 +93,13 @@ pub enum StartError {
         #[source]
         source: weft_mqtt::server::MqttStartError,
     },
+    /// The mesh could not start (an invalid mesh or node name).
+    #[error("cannot start the mesh")]
+    Mesh {
+        /// Why.
+        #[source]
+        source: weft_mesh::server::MeshError,
+    },
     /// A bound listener has no local address (should not happen).
     #[error("cannot read the local address of the {listener} listener")]
     LocalAddress {
@@ -116,7 +125,16 @@ pub async fn bind(config: &Config) -> Result<Listeners, StartError> {
         Listen::Off => None,
         Listen::Addr(address) => Some(bind_one("mqtt", "--mqtt", address).await?),
     };
-    Ok(Listeners { http, kafka, mqtt })
+    let mesh = match config.mesh.listen {
+        Listen::Off => None,
+        Listen::Addr(address) => Some(bind_one("mesh", "--mesh", address).await?),
+    };
+    Ok(Listeners {
+        http,
+        kafka,
+        mqtt,
+        mesh,
+    })
 }
 
 async fn bind_one(
@@ -149,6 +167,7 @@ pub struct RunningNode {
     streams: Streams,
     http: Option<HttpContext>,
     mqtt: Option<weft_mqtt::server::MqttContext>,
+    mesh: Option<weft_mesh::server::MeshHandle>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<io::Result<()>>,
     maintenance: tokio::task::JoinHandle<()>,
@@ -168,6 +187,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         ("http", &listeners.http),
         ("kafka", &listeners.kafka),
         ("mqtt", &listeners.mqtt),
+        ("mesh", &listeners.mesh),
     ];
     for (name, listener) in named {
         if let Some(listener) = listener {
@@ -218,6 +238,27 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         }
         None => None,
     };
+    let mesh = if config.mesh.is_enabled() {
+        let mut options = weft_mesh::server::MeshOptions::new(
+            config.mesh.name.clone(),
+            config.node_name.to_string(),
+        );
+        options.join = config.mesh.join.clone();
+        options.follow_broker_interest = true;
+        let handle = weft_mesh::server::MeshContext::start(broker.clone(), options)
+            .map_err(|source| StartError::Mesh { source })?;
+        if let Some(listener) = listeners.mesh {
+            let shutdown = wait_for_stop(stopped.clone());
+            let serving = handle.clone();
+            tasks.spawn(async move {
+                weft_mesh::server::serve(listener, serving, shutdown).await;
+                Ok(())
+            });
+        }
+        Some(handle)
+    } else {
+        None
+    };
     let mut http = None;
     if let Some(listener) = listeners.http {
         let node = NodeDescription {
@@ -233,6 +274,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
             max_event_bytes: config.http.max_event_bytes,
             websocket_services: mqtt_context.iter().map(mqtt_websocket).collect(),
             counter_sources: mqtt_context.iter().map(mqtt_counters).collect(),
+            mesh_status: mesh.as_ref().map(mesh_status),
         };
         let context = HttpContext::new(broker.clone(), node, options);
         tasks.spawn(weft_http::serve(
@@ -270,10 +312,23 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         streams,
         http,
         mqtt,
+        mesh,
         stop,
         tasks,
         maintenance,
     })
+}
+
+/// `GET /v1/mesh`: the mesh handle's status as JSON.
+fn mesh_status(handle: &weft_mesh::server::MeshHandle) -> weft_http::StatusSource {
+    let handle = handle.clone();
+    weft_http::StatusSource(Arc::new(move || {
+        let handle = handle.clone();
+        Box::pin(async move {
+            let status = handle.status().await.ok()?;
+            serde_json::to_value(status).ok()
+        })
+    }))
 }
 
 /// MQTT over WebSocket (`/mqtt`, subprotocol `mqtt`, MQTT 5.0 §6) on the HTTP listener:
@@ -415,6 +470,9 @@ impl RunningNode {
         // maintenance, then close every partition log (synced).
         if let Some(mqtt) = &self.mqtt {
             mqtt.close().await;
+        }
+        if let Some(mesh) = &self.mesh {
+            mesh.shutdown();
         }
         let _ = (&mut self.maintenance).await;
         self.streams.close().await;

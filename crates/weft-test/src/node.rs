@@ -17,6 +17,7 @@ pub struct TestNode {
     http: SocketAddr,
     kafka: Option<SocketAddr>,
     mqtt: Option<SocketAddr>,
+    mesh: Option<SocketAddr>,
     client: reqwest::Client,
     config: Config,
     _data_dir: tempfile::TempDir,
@@ -57,10 +58,20 @@ impl TestNode {
             ),
         };
         let mqtt_address = mqtt.as_ref().map(TcpListener::local_addr).transpose()?;
+        let mesh = match config.mesh.listen {
+            Listen::Off => None,
+            Listen::Addr(_) => Some(
+                TcpListener::bind(("127.0.0.1", 0))
+                    .await
+                    .context("binding the mesh listener")?,
+            ),
+        };
+        let mesh_address = mesh.as_ref().map(TcpListener::local_addr).transpose()?;
         let listeners = Listeners {
             http: Some(http),
             kafka,
             mqtt,
+            mesh,
         };
         let node = weft_server::start(&config, listeners).await?;
         Ok(Self {
@@ -68,6 +79,7 @@ impl TestNode {
             http: http_address,
             kafka: kafka_address,
             mqtt: mqtt_address,
+            mesh: mesh_address,
             client: reqwest::Client::new(),
             config,
             _data_dir: data_dir,
@@ -92,6 +104,11 @@ impl TestNode {
     /// The MQTT listener's address (`None` when the config turned it off).
     pub fn mqtt_address(&self) -> Option<SocketAddr> {
         self.mqtt
+    }
+
+    /// The mesh listener's address (`None` unless the config turns it on).
+    pub fn mesh_address(&self) -> Option<SocketAddr> {
+        self.mesh
     }
 
     /// `http://127.0.0.1:PORT` + `path`.

@@ -29,6 +29,9 @@ pub enum Command {
     /// Manage durable consumers.
     #[command(subcommand)]
     Consumer(ConsumerCommand),
+    /// Look at the mesh of linked nodes.
+    #[command(subcommand)]
+    Mesh(MeshCommand),
     /// Print weft's version.
     Version,
 }
@@ -57,6 +60,32 @@ pub struct ConsumeArgs {
     pub output: Output,
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+/// `weft mesh …`
+#[derive(Debug, Subcommand)]
+pub enum MeshCommand {
+    /// Nodes, links (with their counters) and interest, as the node at --server sees them.
+    Status(MeshStatusArgs),
+}
+
+/// Flags of `weft mesh status`.
+#[derive(Debug, Args)]
+pub struct MeshStatusArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// How a command prints what it got.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    Table,
+    /// The JSON document as the node sent it.
+    Json,
 }
 
 /// `weft consumer …`
@@ -254,6 +283,15 @@ pub struct ServeArgs {
     /// MQTT listen address, or `off`; port 0 picks a free port [env: WEFT_MQTT] [default: 127.0.0.1:1883].
     #[arg(long, value_name = "ADDR|off")]
     pub mqtt: Option<String>,
+    /// Listen for links from other weft nodes on ADDR [env: WEFT_MESH] [default: off].
+    #[arg(long, value_name = "ADDR|off")]
+    pub mesh: Option<String>,
+    /// The mesh's name; nodes of another mesh are refused [env: WEFT_MESH_NAME] [default: weft].
+    #[arg(long, value_name = "NAME")]
+    pub mesh_name: Option<String>,
+    /// Link to the weft node at ADDR (IP:PORT of its --mesh listener); repeatable [env: WEFT_MESH_JOIN, comma-separated].
+    #[arg(long, value_name = "ADDR")]
+    pub join: Vec<String>,
     /// Write the bound listener addresses as JSON to FILE once the node is ready [env: WEFT_READY_FILE].
     #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,

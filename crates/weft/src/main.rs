@@ -7,6 +7,7 @@
 mod cli;
 mod client;
 mod consume;
+mod mesh;
 mod publish;
 mod serve;
 mod stream;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
             Command::Stream(command) => stream::run(command).await,
             Command::Consume(args) => consume::run(args).await,
             Command::Consumer(command) => consume::manage(command).await,
+            Command::Mesh(command) => mesh::manage(command).await,
             Command::Version => {
                 println!("weft {}", weft_server::VERSION);
                 Ok(ExitCode::SUCCESS)

@@ -32,6 +32,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             kafka_auto_create_topics: args.kafka_auto_create_topics,
             kafka_default_partitions: args.kafka_default_partitions,
             mqtt: args.mqtt,
+            mesh: args.mesh,
+            mesh_name: args.mesh_name,
+            join: args.join,
         },
     };
     let config = match Config::load(sources) {

@@ -87,3 +87,34 @@ pub(crate) async fn deliver_remote(
         }
     }
 }
+
+/// Keeps this node's advertised interest equal to the broker's live interest: once at
+/// start, then after every change (changes arriving together are sent as one update).
+/// A queue group whose name is not a valid mesh group name is advertised as live
+/// interest (every node with members gets the event; its broker picks one member).
+pub(super) async fn follow_interest(handle: MeshHandle, broker: weft_broker::Broker) {
+    let mut changes = broker.interest_changes();
+    loop {
+        changes.mark_unchanged();
+        let entries = broker
+            .interest()
+            .into_iter()
+            .map(|interest| {
+                match interest
+                    .group
+                    .as_deref()
+                    .and_then(|group| crate::name::GroupName::new(group).ok())
+                {
+                    Some(group) => crate::interest::InterestEntry::queue(interest.filter, group),
+                    None => crate::interest::InterestEntry::live(interest.filter),
+                }
+            })
+            .collect();
+        if handle.set_interest(entries).await.is_err() {
+            return;
+        }
+        if changes.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -73,6 +73,7 @@ impl BrokerSubscriptions {
             queue_capacity: self.queue_capacity,
             overflow: OverflowPolicy::DropOldest,
             group: group.map(Arc::from),
+            internal: false,
         }
     }
 

@@ -65,6 +65,9 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
         kafka_auto_create_topics,
         kafka_default_partitions,
         mqtt,
+        mesh,
+        mesh_name,
+        join,
     } = overrides;
     let mut layer = Layer::default();
     let mut problems: Vec<(Setting, ValueError)> = Vec::new();
@@ -79,6 +82,13 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
         (Setting::KafkaAutoCreateTopics, kafka_auto_create_topics),
         (Setting::KafkaDefaultPartitions, kafka_default_partitions),
         (Setting::Mqtt, mqtt),
+        (Setting::Mesh, mesh),
+        (Setting::MeshName, mesh_name),
+        // Repeated `--join` flags add up.
+        (
+            Setting::MeshJoin,
+            (!join.is_empty()).then(|| join.join(",")),
+        ),
     ];
     for (setting, text) in texts {
         if let Some(text) = text

@@ -15,10 +15,12 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "http",
     "kafka",
     "mqtt",
+    "mesh",
 ];
 const LOG_KEYS: &[&str] = &["format", "level"];
 const HTTP_KEYS: &[&str] = &["listen", "max_event_bytes"];
 const MQTT_KEYS: &[&str] = &["listen"];
+const MESH_KEYS: &[&str] = &["listen", "name", "join"];
 const KAFKA_KEYS: &[&str] = &[
     "listen",
     "advertised",
@@ -85,6 +87,9 @@ fn read_document(document: &Document, layer: &mut Layer, errors: &mut Errors) {
     if let Some(http) = root.take_mapping("http", errors) {
         read_http(&http, layer, errors);
     }
+    if let Some(mesh) = root.take_mapping("mesh", errors) {
+        read_mesh(&mesh, layer, errors);
+    }
     if let Some(mqtt) = root.take_mapping("mqtt", errors) {
         mqtt.deny_unknown(MQTT_KEYS, errors);
         layer.mqtt_listen = mqtt.take_parsed("listen", errors);
@@ -102,6 +107,27 @@ fn read_document(document: &Document, layer: &mut Layer, errors: &mut Errors) {
                 Err(error) => value.report_invalid(errors, error.to_string()),
             }
         }
+    }
+}
+
+fn read_mesh(mesh: &Mapping<'_>, layer: &mut Layer, errors: &mut Errors) {
+    mesh.deny_unknown(MESH_KEYS, errors);
+    layer.mesh_listen = mesh.take_parsed("listen", errors);
+    layer.mesh_name = mesh.take_with("name", errors, super::setting::parse_mesh_name);
+    if let Some(join) = mesh.take_seq("join", errors) {
+        let mut addresses = Vec::new();
+        for item in join.iter() {
+            if let Some(text) = item.str(errors) {
+                match text.parse() {
+                    Ok(address) => addresses.push(address),
+                    Err(_) => item.report_invalid(
+                        errors,
+                        format!("join address `{text}` is not IP:PORT such as 127.0.0.1:7400"),
+                    ),
+                }
+            }
+        }
+        layer.mesh_join = Some(addresses);
     }
 }
 

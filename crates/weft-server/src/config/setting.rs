@@ -28,11 +28,14 @@ pub(super) enum Setting {
     KafkaAutoCreateTopics,
     KafkaDefaultPartitions,
     Mqtt,
+    Mesh,
+    MeshName,
+    MeshJoin,
 }
 
 impl Setting {
     /// Every setting, in the order the docs list them.
-    pub(super) const ALL: [Setting; 12] = [
+    pub(super) const ALL: [Setting; 15] = [
         Setting::NodeName,
         Setting::DataDir,
         Setting::ReadyFile,
@@ -45,6 +48,9 @@ impl Setting {
         Setting::KafkaAutoCreateTopics,
         Setting::KafkaDefaultPartitions,
         Setting::Mqtt,
+        Setting::Mesh,
+        Setting::MeshName,
+        Setting::MeshJoin,
     ];
 
     /// The environment variable that sets it.
@@ -62,6 +68,9 @@ impl Setting {
             Setting::KafkaAutoCreateTopics => "WEFT_KAFKA_AUTO_CREATE_TOPICS",
             Setting::KafkaDefaultPartitions => "WEFT_KAFKA_DEFAULT_PARTITIONS",
             Setting::Mqtt => "WEFT_MQTT",
+            Setting::Mesh => "WEFT_MESH",
+            Setting::MeshName => "WEFT_MESH_NAME",
+            Setting::MeshJoin => "WEFT_MESH_JOIN",
         }
     }
 
@@ -80,6 +89,9 @@ impl Setting {
             Setting::KafkaAutoCreateTopics => "--kafka-auto-create-topics",
             Setting::KafkaDefaultPartitions => "--kafka-default-partitions",
             Setting::Mqtt => "--mqtt",
+            Setting::Mesh => "--mesh",
+            Setting::MeshName => "--mesh-name",
+            Setting::MeshJoin => "--join",
         }
     }
 
@@ -99,6 +111,9 @@ impl Setting {
             Setting::KafkaAutoCreateTopics => "kafka.auto_create_topics",
             Setting::KafkaDefaultPartitions => "kafka.default_partitions",
             Setting::Mqtt => "mqtt.listen",
+            Setting::Mesh => "mesh.listen",
+            Setting::MeshName => "mesh.name",
+            Setting::MeshJoin => "mesh.join",
         }
     }
 
@@ -124,6 +139,9 @@ impl Setting {
                 layer.kafka_default_partitions = Some(super::kafka::parse_partitions(text)?);
             }
             Setting::Mqtt => layer.mqtt_listen = Some(text.parse()?),
+            Setting::Mesh => layer.mesh_listen = Some(text.parse()?),
+            Setting::MeshName => layer.mesh_name = Some(parse_mesh_name(text)?),
+            Setting::MeshJoin => layer.mesh_join = Some(parse_join(text)?),
         }
         Ok(())
     }
@@ -163,6 +181,18 @@ pub enum ValueError {
         /// The text as given.
         input: String,
     },
+    /// An invalid mesh name.
+    #[error("`{input}` is not a mesh name: use 1 to 63 letters, digits, `-`, `_` or `.`")]
+    MeshName {
+        /// The text as given.
+        input: String,
+    },
+    /// A join address that is not IP:PORT.
+    #[error("join address `{input}` is not IP:PORT such as 127.0.0.1:7400")]
+    Join {
+        /// The address as given.
+        input: String,
+    },
     /// A partition count out of range.
     #[error("`{input}` is not a partition count from 1 to 1024")]
     Partitions {
@@ -175,6 +205,35 @@ pub enum ValueError {
         /// The size asked for.
         bytes: u64,
     },
+}
+
+/// A mesh name: like a node name (letters, digits, `-`, `_`, `.`; at most 63).
+pub(super) fn parse_mesh_name(text: &str) -> Result<String, ValueError> {
+    let valid = !text.is_empty()
+        && text.len() <= 63
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(ValueError::MeshName {
+            input: text.to_owned(),
+        })
+    }
+}
+
+/// Addresses to join: `IP:PORT`, several separated by commas (an empty text: none).
+pub(super) fn parse_join(text: &str) -> Result<Vec<std::net::SocketAddr>, ValueError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse().map_err(|_| ValueError::Join {
+                input: part.to_owned(),
+            })
+        })
+        .collect()
 }
 
 /// A path setting: any non-empty text.
@@ -209,6 +268,9 @@ pub(super) struct Layer {
     pub(super) kafka_auto_create_topics: Option<bool>,
     pub(super) kafka_default_partitions: Option<u32>,
     pub(super) mqtt_listen: Option<Listen>,
+    pub(super) mesh_listen: Option<Listen>,
+    pub(super) mesh_name: Option<String>,
+    pub(super) mesh_join: Option<Vec<std::net::SocketAddr>>,
 }
 
 impl Layer {
@@ -227,6 +289,9 @@ impl Layer {
             kafka_auto_create_topics,
             kafka_default_partitions,
             mqtt_listen,
+            mesh_listen,
+            mesh_name,
+            mesh_join,
         } = self;
         if let Some(node_name) = node_name {
             config.node_name = node_name;
@@ -264,6 +329,15 @@ impl Layer {
         if let Some(listen) = mqtt_listen {
             config.mqtt.listen = listen;
         }
+        if let Some(listen) = mesh_listen {
+            config.mesh.listen = listen;
+        }
+        if let Some(name) = mesh_name {
+            config.mesh.name = name;
+        }
+        if let Some(join) = mesh_join {
+            config.mesh.join = join;
+        }
     }
 }
 
@@ -289,6 +363,11 @@ mod tests {
             let path = setting.yaml_path().replace(".listen", "");
             let words = path.replace('.', "_");
             assert_eq!(setting.env_var(), format!("WEFT_{}", words.to_uppercase()));
+            if setting == Setting::MeshJoin {
+                // The one exception: `--join ADDR` reads better than `--mesh-join`.
+                assert_eq!(setting.flag(), "--join");
+                continue;
+            }
             assert_eq!(setting.flag(), format!("--{}", words.replace('_', "-")));
         }
     }

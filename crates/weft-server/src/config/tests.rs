@@ -155,6 +155,9 @@ fn every_flag_sets_its_field() {
             kafka_auto_create_topics: Some("false".into()),
             kafka_default_partitions: Some("3".into()),
             mqtt: Some("off".into()),
+            mesh: Some("127.0.0.1:7400".into()),
+            mesh_name: Some("factory".into()),
+            join: vec!["10.0.0.2:7400".into(), "10.0.0.3:7400".into()],
         },
         ..ConfigSources::default()
     })
@@ -172,6 +175,16 @@ fn every_flag_sets_its_field() {
     assert!(!config.kafka.auto_create_topics);
     assert_eq!(config.kafka.default_partitions, 3);
     assert_eq!(config.mqtt.listen, Listen::Off);
+    assert_eq!(config.mesh.listen, addr("127.0.0.1:7400"));
+    assert_eq!(config.mesh.name, "factory");
+    assert_eq!(
+        config.mesh.join,
+        [
+            "10.0.0.2:7400".parse::<std::net::SocketAddr>().unwrap(),
+            "10.0.0.3:7400".parse().unwrap()
+        ],
+        "repeated --join flags add up"
+    );
     assert_eq!(config.node_name.as_str(), "flag-node");
     assert_eq!(config.data_dir, PathBuf::from("/flag-data"));
     assert_eq!(config.http.listen, addr("[::1]:0"));
@@ -443,4 +456,32 @@ fn kafka_settings_come_from_the_file_and_bad_values_are_reported_with_their_plac
     .to_string();
     assert!(errors.contains("WEFT_KAFKA_DEFAULT_PARTITIONS"), "{errors}");
     assert!(errors.contains("not a boolean"), "{errors}");
+}
+
+#[test]
+fn mesh_settings_come_from_the_file_and_the_environment() {
+    let (layer, errors) = super::file::read_str(
+        "weft.yaml",
+        "mesh:\n  listen: 127.0.0.1:0\n  name: plant-1\n  join: [\"10.0.0.9:7400\"]\n",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut config = Config::defaults();
+    layer.apply(&mut config);
+    assert_eq!(config.mesh.name, "plant-1");
+    assert_eq!(config.mesh.join.len(), 1);
+    assert!(config.mesh.is_enabled());
+
+    let (_, errors) = super::file::read_str("weft.yaml", "mesh:\n  join: [\"nowhere\"]\n");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+
+    let config = Config::load(ConfigSources {
+        env: vec![(
+            "WEFT_MESH_JOIN".to_owned(),
+            "10.0.0.2:7400, 10.0.0.3:7400".to_owned(),
+        )],
+        ..ConfigSources::default()
+    })
+    .unwrap();
+    assert_eq!(config.mesh.join.len(), 2);
+    assert!(!Config::defaults().mesh.is_enabled(), "no mesh unless asked");
 }
