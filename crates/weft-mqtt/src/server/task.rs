@@ -221,6 +221,11 @@ async fn read_some(connection: &mut Option<Connection>) -> io::Result<usize> {
     };
     match &mut connection.transport {
         Transport::Tcp { reader, .. } => loop {
+            // `readable` + `try_read_buf` never use up the task's scheduling budget, so a
+            // connection that always has input would never yield and would starve the
+            // subscribers it wakes on the same worker. Spending budget here (before
+            // anything is read, so cancelling is harmless) makes it yield in turn.
+            tokio::task::consume_budget().await;
             reader.readable().await?;
             // Only a connection with bytes to read holds a read buffer.
             connection.input.reserve(READ_CHUNK);
