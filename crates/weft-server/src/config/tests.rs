@@ -483,5 +483,8 @@ fn mesh_settings_come_from_the_file_and_the_environment() {
     })
     .unwrap();
     assert_eq!(config.mesh.join.len(), 2);
-    assert!(!Config::defaults().mesh.is_enabled(), "no mesh unless asked");
+    assert!(
+        !Config::defaults().mesh.is_enabled(),
+        "no mesh unless asked"
+    );
 }
