@@ -23,7 +23,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from weftnode import Node, Suite, find_weft_bin  # noqa: E402
+from weftnode import Node, Suite, find_weft_bin, finish  # noqa: E402
 
 # The whole script must finish well inside CI's budget; this is the hard stop.
 TOTAL_LIMIT_S = 230
@@ -43,7 +43,7 @@ def main(argv):
 
     def report_and_exit(*_):
         print(f"  FAIL  kafka-compat: the whole run exceeded {TOTAL_LIMIT_S}s", flush=True)
-        finish(suites, nodes, extra_failed=1)
+        finish("kafka-compat", suites, nodes, extra_failed=1)
         os._exit(1)
 
     signal.signal(signal.SIGALRM, report_and_exit)
@@ -77,25 +77,9 @@ def main(argv):
         print(suite.summary(), flush=True)
         suite.printed = True
     signal.alarm(0)
-    code = finish(suites, nodes, print_suites=False)
+    code = finish("kafka-compat", suites, nodes, print_suites=False)
     print(f"(took {time.monotonic() - started:.0f}s)", file=sys.stderr)
     return code
-
-
-def finish(suites, nodes, extra_failed=0, print_suites=True):
-    keep = bool(os.environ.get("COMPAT_KEEP"))
-    failed = sum(s.failed for s in suites) + extra_failed
-    for node in nodes:
-        if keep or failed:
-            print(f"  weft node directory (logs): {node.dir}", file=sys.stderr)
-        node.cleanup(keep=keep or failed > 0)
-    if print_suites:
-        for suite in suites:
-            if not getattr(suite, "printed", False):
-                print(suite.summary(), flush=True)
-    passed = sum(s.passed for s in suites)
-    print(f"kafka-compat: {passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -35,7 +35,16 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from weftnode import Failure, Node, Suite, check, find_weft_bin, run_cmd, unique  # noqa: E402
+from weftnode import (  # noqa: E402
+    Failure,
+    Node,
+    Suite,
+    check,
+    find_weft_bin,
+    finish,
+    run_cmd,
+    unique,
+)
 
 TOTAL_LIMIT_S = 240
 WAIT_S = 10
@@ -694,7 +703,7 @@ def main(argv):
 
     def report_and_exit(*_):
         print(f"  FAIL  mqtt-compat: the whole run exceeded {TOTAL_LIMIT_S}s", flush=True)
-        finish(suites, nodes, extra_failed=1)
+        finish("mqtt-compat", suites, nodes, extra_failed=1)
         os._exit(1)
 
     signal.signal(signal.SIGALRM, report_and_exit)
@@ -733,23 +742,7 @@ def main(argv):
         print(suite.summary(), flush=True)
         suite.printed = True
     signal.alarm(0)
-    return finish(suites, nodes, print_suites=True)
-
-
-def finish(suites, nodes, extra_failed=0, print_suites=True):
-    keep = bool(os.environ.get("COMPAT_KEEP"))
-    failed = sum(s.failed for s in suites) + extra_failed
-    for node in nodes:
-        if keep or failed:
-            print(f"  weft node directory (logs): {node.dir}", file=sys.stderr)
-        node.cleanup(keep=keep or failed > 0)
-    if print_suites:
-        for suite in suites:
-            if not getattr(suite, "printed", False):
-                print(suite.summary(), flush=True)
-    passed = sum(s.passed for s in suites)
-    print(f"mqtt-compat: {passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
+    return finish("mqtt-compat", suites, nodes, print_suites=True)
 
 
 if __name__ == "__main__":

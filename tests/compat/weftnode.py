@@ -285,3 +285,22 @@ def raw_fetch_all(kafka_addr, topic, partition=0, limit=100):
         batches.extend(got)
         offset = got[-1][0] + got[-1][2] + 1
     raise Failure(f"raw fetch of {topic}/{partition} did not reach the end in {limit} fetches")
+
+
+def finish(label, suites, nodes, extra_failed=0, print_suites=True):
+    """Cleans up the nodes (kept, with their logs, when anything failed or COMPAT_KEEP is
+    set), prints each suite's summary and the closing `LABEL: N passed, N failed` line,
+    and returns the exit code."""
+    keep = bool(os.environ.get("COMPAT_KEEP"))
+    failed = sum(s.failed for s in suites) + extra_failed
+    for node in nodes:
+        if keep or failed:
+            print(f"  weft node directory (logs): {node.dir}", file=sys.stderr)
+        node.cleanup(keep=keep or failed > 0)
+    if print_suites:
+        for suite in suites:
+            if not getattr(suite, "printed", False):
+                print(suite.summary(), flush=True)
+    passed = sum(s.passed for s in suites)
+    print(f"{label}: {passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
