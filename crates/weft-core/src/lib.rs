@@ -12,6 +12,7 @@ pub mod clock;
 pub mod event;
 pub mod id;
 pub mod json;
+pub mod percent;
 pub mod topic;
 
 pub use clock::{Clock, SystemClock};

@@ -113,51 +113,42 @@ pub enum StartError {
 
 /// Binds every listener `config` enables.
 pub async fn bind(config: &Config) -> Result<Listeners, StartError> {
-    let http = match config.http.listen {
-        Listen::Off => None,
-        Listen::Addr(address) => Some(bind_one("http", "--http", address).await?),
-    };
-    let kafka = match config.kafka.listen {
-        Listen::Off => None,
-        Listen::Addr(address) => Some(bind_one("kafka", "--kafka", address).await?),
-    };
-    let mqtt = match config.mqtt.listen {
-        Listen::Off => None,
-        Listen::Addr(address) => Some(bind_one("mqtt", "--mqtt", address).await?),
-    };
-    let mesh = match config.mesh.listen {
-        Listen::Off => None,
-        Listen::Addr(address) => Some(bind_one("mesh", "--mesh", address).await?),
-    };
     Ok(Listeners {
-        http,
-        kafka,
-        mqtt,
-        mesh,
+        http: bind_one("http", "--http", config.http.listen).await?,
+        kafka: bind_one("kafka", "--kafka", config.kafka.listen).await?,
+        mqtt: bind_one("mqtt", "--mqtt", config.mqtt.listen).await?,
+        mesh: bind_one("mesh", "--mesh", config.mesh.listen).await?,
     })
 }
 
+/// Binds one listener, or nothing when it is off.
 async fn bind_one(
     listener: &'static str,
     flag: &'static str,
-    address: SocketAddr,
-) -> Result<TcpListener, StartError> {
-    TcpListener::bind(address).await.map_err(|source| {
-        if source.kind() == io::ErrorKind::AddrInUse {
-            StartError::AddressInUse {
-                listener,
-                address,
-                flag,
+    listen: Listen,
+) -> Result<Option<TcpListener>, StartError> {
+    let Listen::Addr(address) = listen else {
+        return Ok(None);
+    };
+    TcpListener::bind(address)
+        .await
+        .map(Some)
+        .map_err(|source| {
+            if source.kind() == io::ErrorKind::AddrInUse {
+                StartError::AddressInUse {
+                    listener,
+                    address,
+                    flag,
+                }
+            } else {
+                StartError::Bind {
+                    listener,
+                    address,
+                    flag,
+                    source,
+                }
             }
-        } else {
-            StartError::Bind {
-                listener,
-                address,
-                flag,
-                source,
-            }
-        }
-    })
+        })
 }
 
 /// A started node. Dropping it does not stop it: call [`RunningNode::shutdown`].

@@ -3,10 +3,9 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use tokio::net::TcpListener;
 use weft_broker::Broker;
+use weft_server::RunningNode;
 use weft_server::config::{Config, Listen};
-use weft_server::{Listeners, RunningNode};
 
 use crate::subscriber::{SseSubscriber, WsSubscriber};
 
@@ -36,50 +35,31 @@ impl TestNode {
         config.data_dir = data_dir.path().to_owned();
         config.http.listen = Listen::Addr(SocketAddr::from(([127, 0, 0, 1], 0)));
         configure(&mut config);
-        let http = TcpListener::bind(("127.0.0.1", 0))
+        // Every listener the configuration turns on is bound to a free loopback port.
+        let loopback = Listen::Addr(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.http.listen = loopback;
+        for listen in [
+            &mut config.kafka.listen,
+            &mut config.mqtt.listen,
+            &mut config.mesh.listen,
+        ] {
+            if !listen.is_off() {
+                *listen = loopback;
+            }
+        }
+        let listeners = weft_server::bind(&config)
             .await
-            .context("binding the http listener")?;
-        let http_address = http.local_addr()?;
-        let kafka = match config.kafka.listen {
-            Listen::Off => None,
-            Listen::Addr(_) => Some(
-                TcpListener::bind(("127.0.0.1", 0))
-                    .await
-                    .context("binding the kafka listener")?,
-            ),
-        };
-        let kafka_address = kafka.as_ref().map(TcpListener::local_addr).transpose()?;
-        let mqtt = match config.mqtt.listen {
-            Listen::Off => None,
-            Listen::Addr(_) => Some(
-                TcpListener::bind(("127.0.0.1", 0))
-                    .await
-                    .context("binding the mqtt listener")?,
-            ),
-        };
-        let mqtt_address = mqtt.as_ref().map(TcpListener::local_addr).transpose()?;
-        let mesh = match config.mesh.listen {
-            Listen::Off => None,
-            Listen::Addr(_) => Some(
-                TcpListener::bind(("127.0.0.1", 0))
-                    .await
-                    .context("binding the mesh listener")?,
-            ),
-        };
-        let mesh_address = mesh.as_ref().map(TcpListener::local_addr).transpose()?;
-        let listeners = Listeners {
-            http: Some(http),
+            .context("binding listeners")?;
+        let node = weft_server::start(&config, listeners).await?;
+        let address = |name: &str| node.addresses().get(name).copied();
+        let http = address("http").context("the http listener has no address")?;
+        let (kafka, mqtt, mesh) = (address("kafka"), address("mqtt"), address("mesh"));
+        Ok(Self {
+            node,
+            http,
             kafka,
             mqtt,
             mesh,
-        };
-        let node = weft_server::start(&config, listeners).await?;
-        Ok(Self {
-            node,
-            http: http_address,
-            kafka: kafka_address,
-            mqtt: mqtt_address,
-            mesh: mesh_address,
             client: reqwest::Client::new(),
             config,
             _data_dir: data_dir,

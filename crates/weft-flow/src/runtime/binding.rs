@@ -1,10 +1,8 @@
 //! The small part of the CloudEvents HTTP binding an HTTP sink needs: binary-mode
 //! request headers, decoding a CloudEvent from a sink's reply, and `Retry-After`.
 //!
-//! The percent-encoding of `ce-` header values duplicates
-//! `weft_http::binding::encode_header_value` on purpose (weft-flow must not depend on a
-//! front end); both follow the CloudEvents HTTP binding: printable ASCII but `"` and `%`
-//! is sent as is, every other byte of the UTF-8 form as `%XX`.
+//! The percent-encoding of `ce-` header values is `weft_core::percent`, shared with the
+//! HTTP front end.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,39 +10,11 @@ use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use weft_core::{AttributesBuilder, CloudEvent, ExtensionValue, json};
 
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
-
-/// Percent-encodes a `ce-` header value.
-#[must_use]
-pub fn encode_header_value(value: &str) -> String {
-    let mut encoded = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if (0x21..=0x7e).contains(&byte) && byte != b'"' && byte != b'%' {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push('%');
-            encoded.push(char::from(HEX[usize::from(byte >> 4)]));
-            encoded.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-    }
-    encoded
-}
+pub use weft_core::percent::encode_header_value;
 
 /// Decodes a percent-encoded header value; `None` when it is malformed or not UTF-8.
 fn decode_header_value(value: &[u8]) -> Option<String> {
-    let mut decoded = Vec::with_capacity(value.len());
-    let mut index = 0;
-    while let Some(&byte) = value.get(index) {
-        if byte == b'%' {
-            let hex = std::str::from_utf8(value.get(index + 1..index + 3)?).ok()?;
-            decoded.push(u8::from_str_radix(hex, 16).ok()?);
-            index += 3;
-        } else {
-            decoded.push(byte);
-            index += 1;
-        }
-    }
-    String::from_utf8(decoded).ok()
+    weft_core::percent::decode_header_value(value).ok()
 }
 
 /// Writes `event`'s attributes as `ce-` headers (and `datacontenttype` as
