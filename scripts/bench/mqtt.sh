@@ -7,6 +7,9 @@
 #   ./scripts/bench/mqtt.sh
 #   REPEAT=1 CONNECTIONS=2000 LATENCY_SECONDS=3 ./scripts/bench/mqtt.sh     # a quick look
 #   PARTS=idle ./scripts/bench/mqtt.sh                                       # memory only
+#   BENCH_WEFT_BIN=target/release/weft BENCH_LOAD_BIN=target/release/examples/mqtt_load \
+#     ./scripts/bench/mqtt.sh
+#     # binaries already built: no cargo build (not WEFT_*: weft reads those as config)
 #
 # Each round starts each broker fresh, one after the other (weft, then Mosquitto), and
 # runs: idle connections (broker RSS before/after, per connection), QoS 0 and QoS 1
@@ -40,12 +43,18 @@ if ! command -v mosquitto >/dev/null; then
 fi
 mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
-cargo build --release --locked -p weft >&2
-cargo build --release --locked -p weft-mqtt --example mqtt_load >&2
-target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-weft_bin="$target_dir/release/weft"
-load="$target_dir/release/examples/mqtt_load"
+if [[ -n ${BENCH_WEFT_BIN:-} && -n ${BENCH_LOAD_BIN:-} ]]; then
+  # Already built (e.g. while the work tree does not build with --locked).
+  weft_bin=$BENCH_WEFT_BIN
+  load=$BENCH_LOAD_BIN
+else
+  cargo build --release --locked -p weft >&2
+  cargo build --release --locked -p weft-mqtt --example mqtt_load >&2
+  target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+  weft_bin="$target_dir/release/weft"
+  load="$target_dir/release/examples/mqtt_load"
+fi
 
 work=$(mktemp -d)
 RESULTS=${RESULTS:-$work/results.txt}

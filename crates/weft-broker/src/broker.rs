@@ -8,6 +8,7 @@ use weft_core::{Event, Filter};
 use weft_topic::SubscriptionIndex;
 
 use crate::auth::{Action, AllowAll, Authorizer, Denied, Principal};
+use crate::forward::{ForwardReceipt, ForwardRefused, Forwarder, GroupSelection};
 use crate::interest::{InterestTable, LiveInterest};
 use crate::queue::{
     Offer, RecvError, SubscribeOptions, SubscriberQueue, Subscription, SubscriptionId,
@@ -55,6 +56,8 @@ pub(crate) struct Inner {
     counters: Counters,
     /// What live subscriptions want (for the mesh).
     interest: InterestTable,
+    /// Sees every fanned-out event (the mesh), if set.
+    forwarder: RwLock<Option<Arc<dyn Forwarder>>>,
 }
 
 #[derive(Default)]
@@ -138,6 +141,12 @@ pub enum PublishError {
         /// The stream's `max_event_bytes`.
         max: usize,
     },
+    /// The mesh could not store it for remote durable interest (its store-and-forward
+    /// outbox is full: backpressure). Usually refused before anything was done; when
+    /// the outbox filled up meanwhile, local streams and subscribers may have it, and a
+    /// retry with the same `source` + `id` is deduplicated by local streams.
+    #[error("the mesh cannot take the event: {0}")]
+    Forward(ForwardRefused),
     /// A capturing stream could not store it (disk full, I/O error, stream closed).
     #[error("stream {stream} could not store the event")]
     Storage {
@@ -189,6 +198,7 @@ impl Broker {
                 next_member: AtomicU64::new(0),
                 interest: InterestTable::default(),
                 counters: Counters::default(),
+                forwarder: RwLock::new(None),
             }),
         };
         if let Some(streams) = &broker.inner.streams {
@@ -213,23 +223,29 @@ impl Broker {
         event: Event,
         ack: Ack,
     ) -> Result<Published, PublishError> {
-        let inner = &self.inner;
-        self.authorize(principal, Action::Publish(&event.topic))?;
-        let capture = match &inner.streams {
-            Some(streams) => streams.capture(&event, None).await?,
-            None => crate::stream::Capture::default(),
-        };
-        let subscribers = self.fan_out(event);
-        let duplicates = capture.duplicates;
-        let stored = match ack {
-            Ack::Durable => capture.wait().await?,
-            Ack::None => Vec::new(),
-        };
-        Ok(Published {
-            subscribers,
-            stored,
-            duplicates,
-        })
+        self.publish_with(principal, event, ack, GroupSelection::All)
+            .await
+    }
+
+    /// [`Self::publish`], offering the event only to the queue groups in `groups` (the
+    /// mesh delivers an event to the groups this node was chosen for). With
+    /// [`Ack::Durable`] it also waits for the [`Forwarder`]'s receipt, if any.
+    pub async fn publish_with(
+        &self,
+        principal: &Principal,
+        event: Event,
+        ack: Ack,
+        groups: GroupSelection,
+    ) -> Result<Published, PublishError> {
+        let pending = self.submit_publish_with(principal, event, groups).await?;
+        match ack {
+            Ack::Durable => pending.finish().await,
+            Ack::None => Ok(Published {
+                subscribers: pending.subscribers(),
+                stored: Vec::new(),
+                duplicates: pending.duplicates(),
+            }),
+        }
     }
 
     /// Asks the authoriser; a refusal is counted.
@@ -246,8 +262,39 @@ impl Broker {
             })
     }
 
-    /// Queues `event` to every matching live subscription; returns how many.
-    pub(crate) fn fan_out(&self, event: Event) -> usize {
+    /// Sets the [`Forwarder`] that sees every fanned-out event (the mesh).
+    pub fn set_forwarder(&self, forwarder: Arc<dyn Forwarder>) {
+        *self
+            .inner
+            .forwarder
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(forwarder);
+    }
+
+    /// Asks the forwarder (the mesh) whether it can take `event` now.
+    pub(crate) fn admit(&self, event: &Event) -> Result<(), PublishError> {
+        match self.forwarder() {
+            Some(forwarder) => forwarder.admit(event).map_err(PublishError::Forward),
+            None => Ok(()),
+        }
+    }
+
+    fn forwarder(&self) -> Option<Arc<dyn Forwarder>> {
+        self.inner
+            .forwarder
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Queues `event` to every matching live subscription (and one member of each
+    /// selected queue group), then hands it to the forwarder. Returns how many
+    /// subscriptions matched, and the forwarder's receipt.
+    pub(crate) fn fan_out(
+        &self,
+        event: Event,
+        selection: &GroupSelection,
+    ) -> (usize, Option<ForwardReceipt>) {
         let inner = &self.inner;
         let event = Arc::new(event);
         let mut targets: Vec<Entry> = Vec::new();
@@ -264,6 +311,7 @@ impl Broker {
         for Entry(queue) in &targets {
             match queue.group() {
                 None => delivered += u64::from(self.offer(queue, &event)),
+                Some(group) if !selection.includes(group) => {}
                 Some(group) => match groups.iter_mut().find(|(name, _)| *name == group) {
                     Some((_, members)) => members.push(queue),
                     None => groups.push((group, vec![queue])),
@@ -292,7 +340,10 @@ impl Broker {
             .counters
             .delivered
             .fetch_add(delivered, Ordering::Relaxed);
-        targets.len()
+        let receipt = self
+            .forwarder()
+            .and_then(|forwarder| forwarder.forward(&event));
+        (targets.len(), receipt)
     }
 
     /// Offers `event` to one queue, counting what happened; true if it was queued.

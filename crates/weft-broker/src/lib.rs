@@ -29,8 +29,10 @@
 mod auth;
 mod broker;
 pub mod consumer;
+pub mod forward;
 mod interest;
 mod produce;
+mod publish;
 mod queue;
 pub mod stream;
 
@@ -40,8 +42,10 @@ pub use consumer::{
     Backoff, ConsumerConfig, ConsumerError, ConsumerInfo, ConsumerName, DeadLetter, Delivery,
     DeliveryToken, KeyOrdering, StartPosition,
 };
+pub use forward::{ForwardReceipt, ForwardRefused, Forwarder, GroupSelection};
 pub use interest::LiveInterest;
 pub use produce::PendingProduce;
+pub use publish::PendingPublish;
 pub use queue::{
     DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RecvError, SubscribeOptions, Subscription,
     SubscriptionId,

@@ -103,7 +103,11 @@ impl PendingProduce {
             }
         }
         for (_, event) in &appended.events {
-            self.broker.fan_out(event.clone());
+            // The mesh's receipt is not waited for: the records are acknowledged once
+            // stored here (Kafka produces are not refused by a full mesh outbox).
+            let _ = self
+                .broker
+                .fan_out(event.clone(), &crate::forward::GroupSelection::All);
         }
         Ok(appended)
     }

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
-use weft_core::{Clock, Event, SystemClock};
+use weft_core::{Clock, Event, Filter, SystemClock};
 use weft_log::{CompactionPolicy, FsStorage, LogConfig, Storage};
 use weft_topic::SubscriptionIndex;
 
@@ -163,6 +163,9 @@ struct Inner {
     admin: tokio::sync::Mutex<()>,
     /// The broker that publishes through these streams, for dead letters to topics.
     broker: RwLock<Option<WeakBroker>>,
+    /// Bumped whenever a stream is created, updated or deleted (the mesh follows it to
+    /// advertise streams' filters as durable interest).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Default)]
@@ -212,6 +215,7 @@ impl Streams {
                 dir,
                 options,
                 registry: RwLock::new(Registry::default()),
+                changes: tokio::sync::watch::Sender::new(0),
                 admin: tokio::sync::Mutex::new(()),
                 broker: RwLock::new(None),
             }),
@@ -271,6 +275,7 @@ impl Streams {
             appended,
         });
         self.inner.write().insert(Arc::clone(&stream));
+        self.inner.changed();
         tracing::info!(stream = %stream.config.name, "stream created");
         stream.info().await
     }
@@ -316,6 +321,7 @@ impl Streams {
             registry.remove(&old);
             registry.insert(Arc::clone(&stream));
         }
+        self.inner.changed();
         tracing::info!(stream = %stream.config.name, "stream updated");
         stream.info().await
     }
@@ -326,6 +332,7 @@ impl Streams {
         let _admin = self.inner.admin.lock().await;
         let stream = self.get(name)?;
         self.inner.write().remove(&stream);
+        self.inner.changed();
         stream.consumers.clear();
         stream.appended.notify_waiters();
         for partition in &stream.partitions {
@@ -340,6 +347,21 @@ impl Streams {
         .await?;
         tracing::info!(stream = %name, "stream deleted");
         Ok(())
+    }
+
+    /// Every stream's filters, by stream name (what the node wants durably).
+    pub fn filters(&self) -> Vec<(StreamName, Vec<Filter>)> {
+        self.inner
+            .read()
+            .streams
+            .values()
+            .map(|stream| (stream.config.name.clone(), stream.config.filters.clone()))
+            .collect()
+    }
+
+    /// A version number that changes whenever a stream is created, updated or deleted.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe()
     }
 
     /// Every stream, by name.
@@ -521,6 +543,10 @@ impl Streams {
 }
 
 impl Inner {
+    fn changed(&self) {
+        self.changes.send_modify(|version| *version += 1);
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
         // Registry updates are single inserts/removes; a poisoned lock is still consistent.
         self.registry

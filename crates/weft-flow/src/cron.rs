@@ -4,7 +4,12 @@
 //! month (1-12 or `jan`-`dec`), day of week (0-7, 0 and 7 are Sunday, or `sun`-`sat`).
 //! Each field is a comma-separated list of `*`, `N`, `N-M`, each optionally followed by
 //! `/STEP`. The macros `@yearly` (`@annually`), `@monthly`, `@weekly`, `@daily`
-//! (`@midnight`) and `@hourly` are accepted too. Times are UTC.
+//! (`@midnight`) and `@hourly` are accepted too. Times are UTC. [`CronSchedule`]
+//! computes the next time an expression fires.
+
+mod schedule;
+
+pub use schedule::CronSchedule;
 
 /// Why a cron expression is rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

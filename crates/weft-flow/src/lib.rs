@@ -10,10 +10,14 @@
 //! transform steps on a [`weft_core::CloudEvent`] ([`transform`]); and running a
 //! route's `tests` without a node ([`route_tests`]).
 //!
-//! Apart from [`runtime`] it does no I/O beyond reading manifest files and does not use
-//! tokio or the broker; [`runtime`] runs routes against a `weft_broker::Broker` (the
-//! only tokio module). Nothing here depends on a front end; apply and reconcile,
-//! sources and the CLI build on this crate. The reference for users is `docs/flows.md`.
+//! Apart from [`runtime`] and [`controller`] it does no I/O beyond reading manifest
+//! files and does not use tokio or the broker; [`runtime`] runs routes and sources
+//! (webhook, schedule) against a `weft_broker::Broker`, and [`controller`] owns a
+//! node's applied flows — stored durably, applied as one transaction, with a status per
+//! resource ([`Controller`]). These two are the only tokio modules. Nothing here
+//! depends on a front end: the node serves the controller's resources API and webhooks
+//! through weft-http's request-service seam. The reference for users is
+//! `docs/flows.md`.
 //!
 //! ```
 //! use weft_flow::{DesiredState, Prune, diff, load_str};
@@ -27,6 +31,7 @@
 //! ```
 
 pub mod cesql;
+pub mod controller;
 pub mod cron;
 pub mod data_path;
 pub mod diff;
@@ -40,6 +45,10 @@ pub mod transform;
 pub mod validate;
 
 pub use cesql::Cesql;
+pub use controller::{
+    Applied, ApplyOptions, Controller, ControllerError, ControllerOptions, ManifestFile,
+    ResourceStatus,
+};
 pub use diff::{Plan, PlanLine, Prune, delete_plan, diff};
 pub use load::{Loaded, ManifestSet, Origin, check_path, check_str, load_path, load_str};
 pub use manifest::{Kind, Manifest, Metadata, ResourceName, Spec, StreamRef};

@@ -69,6 +69,15 @@ impl ManifestSet {
     }
 }
 
+impl FromIterator<Loaded> for ManifestSet {
+    /// A set of manifests loaded before (for validating them together with new ones).
+    fn from_iter<I: IntoIterator<Item = Loaded>>(items: I) -> Self {
+        ManifestSet {
+            items: items.into_iter().collect(),
+        }
+    }
+}
+
 /// A manifest and where it was written.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -155,6 +164,20 @@ pub fn check_str(file: &str, text: &str, context: &Context) -> Result<ManifestSe
     let mut loader = Loader::default();
     loader.add_str(file, text);
     loader.check(context)
+}
+
+/// Loads `text` keeping the manifests that loaded even when others have problems:
+/// the manifests, every problem, and every kind and name declared (also those whose
+/// spec had problems). The controller validates them together with applied ones.
+pub(crate) fn load_str_partial(
+    file: &str,
+    text: &str,
+) -> (ManifestSet, Errors, BTreeSet<ResourceKey>) {
+    let mut loader = Loader::default();
+    loader.add_str(file, text);
+    let declared = loader.declared.keys().cloned().collect();
+    sort(&mut loader.errors, &loader.files);
+    (loader.set, loader.errors, declared)
 }
 
 #[derive(Default)]

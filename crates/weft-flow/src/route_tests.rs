@@ -4,8 +4,7 @@
 //!
 //! The comparison is exact for attributes; data is compared as JSON values when both
 //! events carry JSON data (so formatting and member order do not matter), and as bytes
-//! otherwise. Routes with a `jq` step fail their tests with a clear message until the
-//! runtime's jq engine is wired in.
+//! otherwise. `jq` steps run here exactly as in the runtime.
 
 use std::fmt;
 

@@ -21,8 +21,10 @@ mod binding;
 mod deliver;
 mod http;
 mod pipeline;
+pub mod schedule;
 mod source;
 mod status;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64};
@@ -43,7 +45,9 @@ pub use pipeline::{
     DESTINATION_ATTRIBUTE, REASON_NON_RETRYABLE, REASON_RETRIES_EXHAUSTED, REASON_TRANSFORM_FAILED,
     ROUTE_ATTRIBUTE,
 };
+pub use schedule::{ScheduleSource, ScheduleStatus};
 pub use status::RouteStatus;
+pub use webhook::{WebhookError, WebhookSource, WebhookStartError, WebhookStatus};
 
 use crate::manifest::ResourceName;
 use crate::manifest::route::{DeadLetter, Destination, Input, OrderBy, RouteSpec};
@@ -64,11 +68,13 @@ pub enum RuntimeError {
         /// The sink it names.
         sink: String,
     },
-    /// An `https://` sink, but this build has no TLS support.
-    #[error("sink url {url} needs tls, which this build of weft does not support yet; use http://")]
-    TlsUnavailable {
-        /// The URL.
-        url: String,
+    /// The `tls.caFile` of an `https://` sink cannot be used.
+    #[error("sink tls.caFile {path}: {reason}")]
+    TlsCaFile {
+        /// The file.
+        path: String,
+        /// Why (unreadable, no PEM certificates).
+        reason: String,
     },
     /// The sink URL is not usable.
     #[error("invalid sink url {url}: {reason}")]

@@ -12,7 +12,7 @@
 //! | `set: {data: P, value: V}` | sets the data field at path `P` to any JSON value |
 //! | `delete: {attribute: A}` / `delete: {data: P}` | removes it (absent: nothing happens) |
 //! | `move: {from: F, to: T}` (alias `rename`) | moves an attribute or data field to another attribute or data field (absent: nothing happens) |
-//! | `jq: PROGRAM` | reshapes data with jq (kept for the runtime; not run here) |
+//! | `jq: PROGRAM` | replaces the data with the one output of a jq program over it ([`jq`]) |
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -20,6 +20,10 @@ use weft_core::{AttributeValue, CloudEvent, EventError, ExtensionValue};
 
 use crate::cesql::Cesql;
 use crate::data_path::DataPath;
+
+pub mod jq;
+
+pub use jq::{JqCompileError, JqProgram, JqRunError};
 
 /// One transform step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,8 +35,8 @@ pub enum Step {
     Delete(Field),
     /// `move` (also written `rename`).
     Move(MoveStep),
-    /// `jq`: a jq program over the data, compiled by the runtime.
-    Jq(String),
+    /// `jq`: a jq program over the data, compiled when loading.
+    Jq(JqProgram),
 }
 
 /// What a `set` step writes.
@@ -132,11 +136,13 @@ pub enum TransformError {
         /// What is wrong.
         message: String,
     },
-    /// A `jq` step, which this crate does not run.
-    #[error("step {step}: jq steps are run by the node, not by this transform")]
-    JqNotAvailable {
+    /// A `jq` step failed.
+    #[error("step {step}: {error}")]
+    Jq {
         /// The 0-based step index.
         step: usize,
+        /// What went wrong.
+        error: JqRunError,
     },
 }
 
@@ -218,7 +224,7 @@ impl Work {
                 };
                 self.put(index, to, value)
             }
-            Step::Jq(_) => Err(TransformError::JqNotAvailable { step: index }),
+            Step::Jq(program) => self.jq(index, program),
         }
     }
 
@@ -259,6 +265,26 @@ impl Work {
             self.json = Some(parsed);
         }
         Ok(self.json.get_or_insert(Json::Null))
+    }
+
+    /// Replaces the data with the output of `program` (JSON data only).
+    fn jq(&mut self, index: usize, program: &JqProgram) -> Result<(), TransformError> {
+        self.flush();
+        let content_type = self.event.attributes.datacontenttype.as_deref();
+        if !weft_core::json::is_json_media_type(content_type) {
+            return Err(TransformError::Data {
+                step: index,
+                message: format!(
+                    "data is not json (datacontenttype `{}`)",
+                    content_type.unwrap_or_default()
+                ),
+            });
+        }
+        let output = program
+            .run(self.event.data.as_deref())
+            .map_err(|error| TransformError::Jq { step: index, error })?;
+        self.event.data = Some(output);
+        Ok(())
     }
 
     /// Writes parsed data back into the event.

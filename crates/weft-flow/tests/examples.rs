@@ -35,7 +35,7 @@ fn example_route_tests_pass() {
     let set = check_path(&examples(), &Context::default()).unwrap();
     let report = route_tests::run(&set);
     assert!(report.success(), "{report}");
-    assert_eq!(report.summary(), "3 passed, 0 failed");
+    assert_eq!(report.summary(), "4 passed, 0 failed");
 }
 
 #[test]

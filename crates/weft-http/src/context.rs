@@ -21,6 +21,12 @@ pub struct HttpOptions {
     /// The mesh's view (nodes, links, interest) for `GET /v1/mesh`; `None` when the
     /// node is not in a mesh (the route answers 404).
     pub mesh_status: Option<StatusSource>,
+    /// The mesh's route explanation for `GET /v1/mesh/route?topic=T` (given the valid
+    /// topic); `None` when the node is not in a mesh.
+    pub mesh_route: Option<QuerySource>,
+    /// Request/response services on paths the API does not serve (the flows resources
+    /// API, webhook sources), asked in order; none by default.
+    pub request_services: Vec<crate::request_service::RequestService>,
 }
 
 /// A JSON document that will be ready later.
@@ -35,6 +41,17 @@ pub struct StatusSource(pub Arc<dyn Fn() -> StatusFuture + Send + Sync>);
 impl std::fmt::Debug for StatusSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("StatusSource")
+    }
+}
+
+/// Produces a JSON document for a query text (asynchronously), e.g. the mesh's route
+/// explanation for a topic.
+#[derive(Clone)]
+pub struct QuerySource(pub Arc<dyn Fn(String) -> StatusFuture + Send + Sync>);
+
+impl std::fmt::Debug for QuerySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QuerySource")
     }
 }
 
@@ -56,6 +73,8 @@ impl Default for HttpOptions {
             websocket_services: Vec::new(),
             counter_sources: Vec::new(),
             mesh_status: None,
+            mesh_route: None,
+            request_services: Vec::new(),
         }
     }
 }

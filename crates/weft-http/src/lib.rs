@@ -13,6 +13,11 @@
 //! stream); that is how the node serves MQTT over WebSocket at `/mqtt` without this
 //! crate depending on the MQTT front end.
 //!
+//! Plain request/response services are served the same way
+//! ([`RequestService`] in [`HttpOptions::request_services`]: paths, a body limit and a
+//! handler), on paths the API does not serve: the node's flows resources API and
+//! webhook sources.
+//!
 //! Entry point: [`serve`] takes an already-bound listener, so tests bind port 0.
 //! Depends on `weft-core`, `weft-topic` and `weft-broker`; never on another front end.
 
@@ -23,13 +28,16 @@ pub mod event_stream;
 mod node;
 pub mod problem;
 mod publish;
+pub mod request_service;
 mod streams;
 mod subscribe;
 pub mod websocket_service;
 
 pub use context::{
-    CounterSource, HttpContext, HttpCounters, HttpOptions, NodeDescription, StatusSource,
+    CounterSource, HttpContext, HttpCounters, HttpOptions, NodeDescription, QuerySource,
+    StatusSource,
 };
+pub use request_service::{RequestService, ServicePaths, ServiceRequest, ServiceResponse};
 pub use websocket_service::{WebSocketBytes, WebSocketService};
 
 use std::future::Future;
@@ -96,10 +104,11 @@ pub fn router(context: HttpContext) -> Router {
         )
         .route("/v1/node", get(node::node_info))
         .route("/v1/mesh", get(node::mesh_status))
+        .route("/v1/mesh/route", get(node::mesh_route))
         .route("/v1/openapi.json", get(node::openapi))
         .route("/healthz", get(node::healthz))
         .route("/readyz", get(node::readyz))
-        .fallback(node::not_found)
+        .fallback(request_service::dispatch)
         // Publish enforces its own, content-type-aware limits while reading the body.
         .layer(DefaultBodyLimit::disable())
         .with_state(context)

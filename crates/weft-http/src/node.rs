@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -78,12 +78,43 @@ pub(crate) async fn mesh_status(State(context): State<HttpContext>) -> Response 
     }
 }
 
-pub(crate) async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
+/// `GET /v1/mesh/route?topic=T`.
+pub(crate) async fn mesh_route(
+    State(context): State<HttpContext>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    let Some(source) = &context.options.mesh_route else {
+        return context.reject(mesh_disabled());
+    };
+    let topic = match query
+        .get("topic")
+        .map(|topic| weft_core::Topic::new(topic.as_str()))
+    {
+        Some(Ok(topic)) => topic,
+        Some(Err(error)) => return context.reject(Problem::invalid_topic(&error)),
+        None => {
+            return context.reject(Problem::invalid_parameter(
+                "give the topic as ?topic=orders/eu/created",
+            ));
+        }
+    };
+    match (source.0)(topic.as_str().to_owned()).await {
+        Some(route) => Json(route).into_response(),
+        None => context.reject(mesh_disabled()),
+    }
 }
 
-pub(crate) async fn not_found(uri: Uri) -> Response {
-    Problem::not_found(uri.path()).into_response()
+fn mesh_disabled() -> Problem {
+    Problem::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "mesh-disabled",
+        "not in a mesh",
+        "this node neither listens for mesh links nor joins other nodes (see --mesh and --join)",
+    )
+}
+
+pub(crate) async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
 }
 
 #[cfg(test)]
@@ -105,6 +136,12 @@ mod tests {
             "/v1/streams/{name}/consumers",
             "/v1/streams/{name}/consumers/{consumer}/pull",
             "/v1/node",
+            "/v1/mesh/route",
+            "/v1/resources",
+            "/v1/resources/apply",
+            "/v1/resources/delete",
+            "/v1/resources/{kind}",
+            "/v1/resources/{kind}/{name}",
             "/v1/openapi.json",
             "/healthz",
             "/readyz",

@@ -145,6 +145,12 @@ impl From<PublishError> for Problem {
                 denied.to_string(),
             ),
             PublishError::EventTooLarge { .. } => Self::too_large(error.to_string()),
+            PublishError::Forward(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "mesh-outbox-full",
+                "mesh outbox full",
+                error.to_string(),
+            ),
             PublishError::Storage {
                 source: full @ StreamError::Full { .. },
                 ..

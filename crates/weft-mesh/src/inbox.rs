@@ -1,5 +1,14 @@
 //! The receiving side of store-and-forward: per-origin stream positions, in-order
 //! delivery with a bounded hold-back buffer, and cumulative acknowledgements.
+//!
+//! Delivering is not storing, and storing is not remembering: an event handed to the
+//! I/O layer is marked stored when the I/O layer says so ([`Inbox::stored`]; a failure,
+//! [`Inbox::failed`], rewinds the position so the origin's retransmission delivers it
+//! again), and it is acknowledged to its origin only once the position that includes it
+//! is persisted ([`Inbox::persisted`]). So the origin drops an event only when a
+//! restarted receiver is sure to expect the one after it: a restart never leaves a gap
+//! (which would stall the stream), and what was stored but not yet remembered arrives
+//! again (the receiver's streams drop it by `source` + `id`).
 
 use std::collections::BTreeMap;
 
@@ -22,7 +31,7 @@ pub struct StreamPosition {
 pub struct Received {
     /// Events now deliverable, in stream order.
     pub deliver: Vec<MeshEvent>,
-    /// The cumulative ack to send: (stream, up to), if any.
+    /// The cumulative ack to send again (a repeat arrived): (stream, stored up to).
     pub ack: Option<(u64, u64)>,
     /// Whether the event was a duplicate.
     pub duplicate: bool,
@@ -30,7 +39,12 @@ pub struct Received {
 
 #[derive(Debug, Clone)]
 struct StreamState {
+    /// The next sequence to deliver.
     position: StreamPosition,
+    /// The highest sequence confirmed stored (0: none).
+    stored: u64,
+    /// The highest sequence acknowledged to the origin (persisted first).
+    acked: u64,
     held: BTreeMap<u64, MeshEvent>,
 }
 
@@ -60,6 +74,8 @@ impl Inbox {
                     stream: tag.stream,
                     next: 1,
                 },
+                stored: 0,
+                acked: 0,
                 held: BTreeMap::new(),
             });
         if tag.stream < state.position.stream {
@@ -74,6 +90,8 @@ impl Inbox {
                 stream: tag.stream,
                 next: 1,
             };
+            state.stored = 0;
+            state.acked = 0;
             state.held.clear();
         }
         let mut received = Received::default();
@@ -89,17 +107,65 @@ impl Inbox {
         } else if state.held.len() < self.hold_capacity {
             state.held.insert(tag.sequence, event);
         }
-        if state.position.next > 1 {
-            received.ack = Some((state.position.stream, state.position.next - 1));
+        if received.duplicate && state.acked > 0 {
+            received.ack = Some((state.position.stream, state.acked));
         }
         received
     }
 
-    /// The positions to persist.
+    /// The I/O layer stored `origin`'s event `sequence` of `stream` (in delivery order).
+    pub fn stored(&mut self, origin: &NodeName, stream: u64, sequence: u64) {
+        if let Some(state) = self.streams.get_mut(origin)
+            && state.position.stream == stream
+            && sequence > state.stored
+        {
+            state.stored = sequence.min(state.position.next.saturating_sub(1));
+        }
+    }
+
+    /// `positions` (an earlier [`snapshot`](Self::snapshot)) are persisted: returns the
+    /// cumulative acks that may now be sent, as (origin, stream, up to).
+    pub fn persisted(
+        &mut self,
+        positions: &BTreeMap<NodeName, StreamPosition>,
+    ) -> Vec<(NodeName, u64, u64)> {
+        let mut acks = Vec::new();
+        for (origin, position) in positions {
+            let Some(state) = self.streams.get_mut(origin) else {
+                continue;
+            };
+            let up_to = position.next.saturating_sub(1);
+            if state.position.stream == position.stream && up_to > state.acked {
+                state.acked = up_to;
+                acks.push((origin.clone(), position.stream, up_to));
+            }
+        }
+        acks
+    }
+
+    /// The I/O layer could not store `origin`'s event `sequence` of `stream`: rewind to
+    /// it, so that the origin's retransmission delivers it (and what followed) again.
+    pub fn failed(&mut self, origin: &NodeName, stream: u64, sequence: u64) {
+        let Some(state) = self.streams.get_mut(origin) else {
+            return;
+        };
+        if state.position.stream == stream && sequence < state.position.next {
+            state.position.next = sequence.max(state.stored + 1);
+            state.held.clear();
+        }
+    }
+
+    /// The positions to persist: the next sequence after the last one stored.
     pub fn snapshot(&self) -> BTreeMap<NodeName, StreamPosition> {
         self.streams
             .iter()
-            .map(|(origin, state)| (origin.clone(), state.position.clone()))
+            .map(|(origin, state)| {
+                let position = StreamPosition {
+                    stream: state.position.stream,
+                    next: state.stored + 1,
+                };
+                (origin.clone(), position)
+            })
             .collect()
     }
 
@@ -109,7 +175,16 @@ impl Inbox {
             .into_iter()
             .map(|(origin, position)| {
                 let held = BTreeMap::new();
-                (origin, StreamState { position, held })
+                let stored = position.next.saturating_sub(1);
+                (
+                    origin,
+                    StreamState {
+                        position,
+                        stored,
+                        acked: stored,
+                        held,
+                    },
+                )
             })
             .collect();
     }

@@ -30,6 +30,15 @@ pub enum InterestKind {
     Queue(GroupName),
 }
 
+/// A remote node's durable interest as remembered across restarts (sticky interest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RememberedInterest {
+    /// Its durable filters.
+    pub filters: Vec<Filter>,
+    /// How long it has been unreachable (its advertisement aged out), if it is.
+    pub unreachable_for: Option<std::time::Duration>,
+}
+
 /// One filter a node wants, with its kind.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct InterestEntry {

@@ -15,11 +15,13 @@
 //! Everything above is sans-I/O: it must not depend on tokio, sockets or any protocol
 //! front end, takes time as an argument, and runs in the deterministic simulation.
 //!
-//! The one exception is [`server`], the tokio I/O layer (live interest): an owner task
-//! drives one [`MeshNode`], one task per TCP link frames messages with the
-//! [`wire`] codec, dialers redial join addresses with backoff and jitter, and a bridge
-//! forwards the local [`Broker`](weft_broker::Broker)'s events into the mesh and the
-//! mesh's events into it. Start it with [`server::MeshContext::start`] and accept links
+//! The one exception is [`server`], the tokio I/O layer: an owner task drives one
+//! [`MeshNode`], one task per TCP link frames messages with the [`wire`] codec, dialers
+//! redial join addresses with backoff and jitter, a bridge forwards the local
+//! [`Broker`](weft_broker::Broker)'s events into the mesh (holding a publisher's durable
+//! ack until the event is persisted for remote durable interest) and the mesh's events
+//! into it, and a persister thread keeps store-and-forward state under
+//! `<data_dir>/mesh`. Start it with [`server::MeshContext::start`] and accept links
 //! with [`server::serve`]. The design is documented in `docs/design/mesh.md`.
 
 pub mod dedupe;
@@ -32,7 +34,10 @@ pub mod routing;
 pub mod server;
 pub mod wire;
 
-pub use interest::{InterestEntry, InterestKind};
+pub use interest::{InterestEntry, InterestKind, RememberedInterest};
 pub use name::{GroupName, LinkId, MeshName, NodeName};
-pub use node::{CloseReason, MeshConfig, MeshNode, MeshStats, Output, Publication, PublishError};
-pub use outbox::{OutboxSnapshot, OverflowPolicy};
+pub use node::{
+    CloseReason, DurableReceipt, MeshConfig, MeshNode, MeshStats, Output, Publication,
+    PublishError, RouteExplanation,
+};
+pub use outbox::{OutboxChange, OutboxSnapshot, OverflowPolicy};

@@ -8,6 +8,7 @@
 //! events to deliver to local subscribers, links to close. Time is always passed in.
 
 mod durable;
+mod explain;
 mod flood;
 mod forward;
 mod link;
@@ -20,12 +21,13 @@ use weft_topic::SubscriptionIndex;
 
 use crate::dedupe::DedupeGuard;
 use crate::inbox::{Inbox, StreamPosition};
-use crate::interest::{InterestEntry, InterestKind, InterestTable};
+use crate::interest::{InterestEntry, InterestKind, InterestTable, RememberedInterest};
 use crate::name::{GroupName, LinkId, MeshName, NodeName};
-use crate::outbox::{Outbox, OutboxSnapshot, OverflowPolicy};
+use crate::outbox::{Outbox, OutboxChange, OutboxSnapshot, OverflowPolicy};
 use crate::routing::{LinkStateDatabase, ShortestPathTree};
 use crate::wire::{Capabilities, LinkStateAdvertisement, MeshEvent, Message, RefuseReason};
 
+pub use self::explain::{GroupChoice, RouteExplanation, RouteMatch, RouteTarget};
 pub use self::forward::{Publication, PublishError};
 use self::link::Link;
 
@@ -57,7 +59,9 @@ pub struct MeshConfig {
     pub max_hops: u8,
     /// Unacknowledged durable events kept per destination.
     pub outbox_capacity: usize,
-    /// What a full outbox does.
+    /// Payload bytes of unacknowledged durable events kept per destination.
+    pub outbox_max_bytes: u64,
+    /// What a full outbox does (it refuses the publish).
     pub overflow_policy: OverflowPolicy,
     /// How long an unacknowledged durable event waits before it is resent.
     pub retransmit_interval: Duration,
@@ -68,8 +72,9 @@ pub struct MeshConfig {
 }
 
 impl MeshConfig {
-    /// Defaults for a node: 1 s heartbeats, 5 s link timeout, 100 000 events per
-    /// outbox, refusing publishes when full.
+    /// Defaults for a node: 1 s heartbeats, 5 s link timeout, 100 000 events and
+    /// 256 MiB per outbox, refusing publishes when full, sticky durable interest kept
+    /// for 7 days.
     pub fn new(mesh: MeshName, node: NodeName, incarnation: u64) -> Self {
         Self {
             mesh,
@@ -80,10 +85,11 @@ impl MeshConfig {
             link_timeout: Duration::from_secs(5),
             refresh_interval: Duration::from_secs(30),
             unreachable_max_age: Duration::from_secs(60),
-            durable_interest_expiry: Duration::from_secs(24 * 3600),
+            durable_interest_expiry: Duration::from_secs(7 * 24 * 3600),
             dedupe_window: 65_536,
             max_hops: 32,
             outbox_capacity: 100_000,
+            outbox_max_bytes: 256 * 1024 * 1024,
             overflow_policy: OverflowPolicy::RejectPublish,
             retransmit_interval: Duration::from_secs(2),
             retransmit_batch: 256,
@@ -125,7 +131,13 @@ pub enum Output {
         event: MeshEvent,
         /// The queue groups this node was chosen to serve for this event.
         groups: Vec<GroupName>,
+        /// Set for a durable event: store it, then call
+        /// [`MeshNode::durable_stored`] (or [`MeshNode::durable_failed`]) with it, in
+        /// delivery order. The origin keeps the event until then.
+        durable: Option<DurableReceipt>,
     },
+    /// Persist this change of the store-and-forward outbox (in order).
+    Persist(OutboxChange),
     /// Close `link`; the node has already forgotten it (do not call `link_down`).
     CloseLink {
         /// The link.
@@ -145,6 +157,17 @@ pub enum Output {
         /// Nodes reachable now, this one included.
         reachable: usize,
     },
+}
+
+/// A durable event delivered but not yet confirmed stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurableReceipt {
+    /// The origin node.
+    pub origin: NodeName,
+    /// The origin's stream towards this node.
+    pub stream: u64,
+    /// The place in that stream.
+    pub sequence: u64,
 }
 
 /// Counters of one node (all monotonic except the depths).
@@ -168,7 +191,7 @@ pub struct MeshStats {
     pub retransmissions: u64,
     /// Durable events acknowledged by their destinations.
     pub durable_acked: u64,
-    /// Durable events dropped: outbox overflow under drop-oldest, or expired interest.
+    /// Durable events dropped because their destination's durable interest expired.
     pub outbox_dropped: u64,
     /// Links refused or closed by the handshake.
     pub links_refused: u64,
@@ -223,7 +246,7 @@ impl MeshNode {
         let outbox = Outbox::new(
             config.incarnation,
             config.outbox_capacity,
-            config.overflow_policy,
+            config.outbox_max_bytes,
         );
         let mut node = Self {
             links: BTreeMap::new(),
@@ -264,6 +287,9 @@ impl MeshNode {
 
     /// The next thing for the I/O layer to do.
     pub fn poll_output(&mut self) -> Option<Output> {
+        for change in self.outbox.take_changes() {
+            self.outputs.push_back(Output::Persist(change));
+        }
         self.outputs.pop_front()
     }
 
@@ -290,7 +316,7 @@ impl MeshNode {
     /// Counters.
     pub fn stats(&self) -> MeshStats {
         let mut stats = self.stats.clone();
-        stats.outbox_dropped += self.outbox.dropped();
+        stats.outbox_dropped = self.outbox.dropped();
         stats
     }
 
@@ -329,6 +355,39 @@ impl MeshNode {
         self.outbox.total_depth()
     }
 
+    /// The durable filters of every destination whose outbox is full: a publish on a
+    /// topic they match would be refused now.
+    pub fn full_durable_interest(&self) -> Vec<(NodeName, Vec<weft_core::Filter>)> {
+        self.outbox
+            .full_destinations()
+            .into_iter()
+            .map(|node| {
+                let filters = self
+                    .remote
+                    .entries(&node)
+                    .filter(|entry| entry.kind == InterestKind::Durable)
+                    .map(|entry| entry.filter.clone())
+                    .collect();
+                (node, filters)
+            })
+            .collect()
+    }
+
+    /// Unacknowledged durable events per destination that has any, by name.
+    pub fn outbox_depths(&self) -> BTreeMap<String, u64> {
+        self.outbox
+            .destinations()
+            .into_iter()
+            .map(|node| (node.to_string(), self.outbox.depth(&node) as u64))
+            .filter(|(_, depth)| *depth > 0)
+            .collect()
+    }
+
+    /// Payload bytes of unacknowledged durable events for all destinations.
+    pub fn outbox_total_bytes(&self) -> u64 {
+        self.outbox.total_bytes()
+    }
+
     /// The store-and-forward state to persist.
     pub fn outbox_snapshot(&self) -> OutboxSnapshot {
         self.outbox.snapshot()
@@ -347,6 +406,29 @@ impl MeshNode {
     /// Restores persisted durable stream positions (at start, before any link).
     pub fn restore_inbox(&mut self, positions: BTreeMap<NodeName, StreamPosition>) {
         self.inbox.restore(positions);
+    }
+
+    /// Remote nodes' durable filters (reachable or sticky) and how long they have been
+    /// unreachable, to persist: a restarted node keeps storing events for them until
+    /// the expiry, counted from when they became unreachable.
+    pub fn durable_interest_snapshot(
+        &self,
+        now: Instant,
+    ) -> BTreeMap<NodeName, RememberedInterest> {
+        self.remote.durable_filters(now)
+    }
+
+    /// Restores remembered durable interest (at start, before any link) as sticky.
+    pub fn restore_durable_interest(
+        &mut self,
+        now: Instant,
+        interest: BTreeMap<NodeName, RememberedInterest>,
+    ) {
+        for (node, remembered) in interest {
+            if node != self.config.node {
+                self.remote.restore_sticky(now, &node, remembered);
+            }
+        }
     }
 
     /// The link towards `node` on this node's shortest path to it.

@@ -5,11 +5,12 @@
 //! [`DurableTag`] for that node: a place in the origin's *stream* towards it (sequence
 //! numbers from 1 without gaps). The entry stays in the destination's outbox until the
 //! destination acknowledges the sequence (cumulatively), and is resent, in order, while
-//! unacknowledged. Each outbox is bounded; the [`OverflowPolicy`] says what a full one
-//! does, and is never silent.
+//! unacknowledged. Each outbox is bounded (events and bytes); a full one refuses the
+//! publish ([`OutboxFull`]), never drops silently.
 //!
-//! The outbox is the state the I/O layer persists: [`Outbox::snapshot`] gives a
-//! serialisable [`OutboxSnapshot`], [`Outbox::restore`] takes one back.
+//! The outbox is the state the I/O layer persists: every change is journalled as an
+//! [`OutboxChange`] ([`Outbox::take_changes`]) for an append-only file, and
+//! [`Outbox::snapshot`] / [`Outbox::restore`] give and take the whole state.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
@@ -21,27 +22,61 @@ use weft_core::topic::Topic;
 use crate::name::NodeName;
 use crate::wire::{DurableTag, MeshEvent};
 
-/// What a publish does when a destination's outbox is full.
+/// What a publish does when a destination's outbox is full. There is one policy on
+/// purpose: dropping the oldest entry would leave a gap in the destination's stream (the
+/// receiver delivers in order and would wait for it forever), so a full outbox refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum OverflowPolicy {
     /// Refuse the publish (the publisher gets an error and may retry): nothing acked is
-    /// ever lost. The default.
+    /// ever lost, and nothing is dropped silently. The default and only policy.
     #[default]
     RejectPublish,
-    /// Drop the destination's oldest unacknowledged event to make room, and count it
-    /// (`outbox_dropped`): the publisher is never blocked, the destination may miss
-    /// events after a long outage.
-    DropOldest,
 }
 
 /// A full outbox.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("store-and-forward outbox for node {destination} is full ({capacity} events)")]
+#[error(
+    "store-and-forward outbox for node {destination} is full ({events} events, {bytes} bytes; limits {max_events} events, {max_bytes} bytes)"
+)]
 pub struct OutboxFull {
     /// The destination whose outbox is full.
     pub destination: NodeName,
-    /// The configured capacity.
-    pub capacity: usize,
+    /// Events waiting for it.
+    pub events: usize,
+    /// Payload bytes waiting for it.
+    pub bytes: u64,
+    /// The configured event limit.
+    pub max_events: usize,
+    /// The configured byte limit.
+    pub max_bytes: u64,
+}
+
+/// A change to the outbox, in order, for the I/O layer to persist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxChange {
+    /// `entry` was stored for `destination` in `stream`.
+    Stored {
+        /// The destination.
+        destination: NodeName,
+        /// Its stream id.
+        stream: u64,
+        /// The entry.
+        entry: OutboxEntry,
+    },
+    /// Entries of `destination` up to `up_to` were acknowledged.
+    Acked {
+        /// The destination.
+        destination: NodeName,
+        /// Its stream id.
+        stream: u64,
+        /// The cumulative sequence.
+        up_to: u64,
+    },
+    /// `destination`'s outbox was dropped (its durable interest expired).
+    Discarded {
+        /// The destination.
+        destination: NodeName,
+    },
 }
 
 /// One stored event.
@@ -71,6 +106,9 @@ pub struct DestinationOutbox {
     pub next_sequence: u64,
     /// Unacknowledged events, oldest first.
     pub entries: VecDeque<OutboxEntry>,
+    /// Payload bytes of `entries`.
+    #[serde(default)]
+    pub bytes: u64,
 }
 
 /// The serialisable state of an [`Outbox`].
@@ -78,7 +116,7 @@ pub struct DestinationOutbox {
 pub struct OutboxSnapshot {
     /// Per destination, by node name.
     pub destinations: BTreeMap<NodeName, DestinationOutbox>,
-    /// Events dropped by [`OverflowPolicy::DropOldest`] so far.
+    /// Events dropped because their destination's durable interest expired.
     pub dropped: u64,
 }
 
@@ -87,43 +125,65 @@ pub struct OutboxSnapshot {
 pub struct Outbox {
     stream: u64,
     capacity: usize,
-    policy: OverflowPolicy,
+    max_bytes: u64,
     state: OutboxSnapshot,
+    /// Changes since the I/O layer last took them.
+    changes: Vec<OutboxChange>,
 }
 
 impl Outbox {
-    /// Empty outboxes; new streams get id `stream` (the local incarnation).
-    pub fn new(stream: u64, capacity: usize, policy: OverflowPolicy) -> Self {
+    /// Empty outboxes; new streams get id `stream` (the local incarnation). Each
+    /// destination holds at most `capacity` events and `max_bytes` payload bytes.
+    pub fn new(stream: u64, capacity: usize, max_bytes: u64) -> Self {
         Self {
             stream,
             capacity: capacity.max(1),
-            policy,
+            max_bytes: max_bytes.max(1),
             state: OutboxSnapshot::default(),
+            changes: Vec::new(),
         }
     }
 
-    /// Checks that one more event fits for every destination under the policy.
+    /// The destinations whose outbox is at its event or byte limit.
+    pub fn full_destinations(&self) -> Vec<NodeName> {
+        self.state
+            .destinations
+            .iter()
+            .filter(|(_, outbox)| {
+                outbox.entries.len() >= self.capacity || outbox.bytes >= self.max_bytes
+            })
+            .map(|(node, _)| node.clone())
+            .collect()
+    }
+
+    /// Checks that an event of `size` payload bytes fits for every destination.
     pub fn check_room<'a>(
         &self,
         destinations: impl IntoIterator<Item = &'a NodeName>,
+        size: usize,
     ) -> Result<(), OutboxFull> {
-        if self.policy == OverflowPolicy::DropOldest {
-            return Ok(());
-        }
         for destination in destinations {
-            let depth = self.depth(destination);
-            if depth >= self.capacity {
+            let (events, bytes) = self
+                .state
+                .destinations
+                .get(destination)
+                .map_or((0, 0), |outbox| (outbox.entries.len(), outbox.bytes));
+            let over_bytes = events > 0 && bytes + size as u64 > self.max_bytes;
+            if events >= self.capacity || over_bytes {
                 return Err(OutboxFull {
                     destination: destination.clone(),
-                    capacity: self.capacity,
+                    events,
+                    bytes,
+                    max_events: self.capacity,
+                    max_bytes: self.max_bytes,
                 });
             }
         }
         Ok(())
     }
 
-    /// Stores `event` for `destination` and returns its tag. Under
-    /// [`OverflowPolicy::DropOldest`] a full outbox loses its oldest entry first.
+    /// Stores `event` for `destination` and returns its tag (call
+    /// [`check_room`](Self::check_room) first: this never drops anything).
     pub fn push(&mut self, destination: &NodeName, event: &MeshEvent, now: Instant) -> DurableTag {
         let outbox = self
             .state
@@ -133,26 +193,35 @@ impl Outbox {
                 stream: self.stream,
                 next_sequence: 1,
                 entries: VecDeque::new(),
+                bytes: 0,
             });
-        while outbox.entries.len() >= self.capacity {
-            outbox.entries.pop_front();
-            self.state.dropped += 1;
-        }
         let sequence = outbox.next_sequence;
         outbox.next_sequence += 1;
-        outbox.entries.push_back(OutboxEntry {
+        let entry = OutboxEntry {
             sequence,
             origin_incarnation: event.incarnation,
             origin_sequence: event.sequence,
             topic: event.topic.as_str().to_owned(),
             payload: event.payload.clone(),
             last_sent: Some(now),
+        };
+        outbox.bytes += entry.payload.len() as u64;
+        outbox.entries.push_back(entry.clone());
+        self.changes.push(OutboxChange::Stored {
+            destination: destination.clone(),
+            stream: outbox.stream,
+            entry,
         });
         DurableTag {
             node: destination.clone(),
             stream: outbox.stream,
             sequence,
         }
+    }
+
+    /// The changes since the last call, oldest first.
+    pub fn take_changes(&mut self) -> Vec<OutboxChange> {
+        std::mem::take(&mut self.changes)
     }
 
     /// Removes every entry of `destination`'s stream up to `up_to`. Returns how many.
@@ -169,9 +238,19 @@ impl Outbox {
             .front()
             .is_some_and(|entry| entry.sequence <= up_to)
         {
-            outbox.entries.pop_front();
+            if let Some(entry) = outbox.entries.pop_front() {
+                outbox.bytes = outbox.bytes.saturating_sub(entry.payload.len() as u64);
+            }
         }
-        before - outbox.entries.len()
+        let removed = before - outbox.entries.len();
+        if removed > 0 {
+            self.changes.push(OutboxChange::Acked {
+                destination: destination.clone(),
+                stream,
+                up_to,
+            });
+        }
+        removed
     }
 
     /// Makes every entry for `destination` due for sending at once.
@@ -225,10 +304,14 @@ impl Outbox {
     /// Drops `destination`'s outbox (its durable interest expired). Returns how many
     /// events it held.
     pub fn discard(&mut self, destination: &NodeName) -> usize {
-        self.state
-            .destinations
-            .remove(destination)
-            .map_or(0, |outbox| outbox.entries.len())
+        let Some(outbox) = self.state.destinations.remove(destination) else {
+            return 0;
+        };
+        self.changes.push(OutboxChange::Discarded {
+            destination: destination.clone(),
+        });
+        self.state.dropped += outbox.entries.len() as u64;
+        outbox.entries.len()
     }
 
     /// The destinations with an outbox.
@@ -253,7 +336,16 @@ impl Outbox {
             .sum()
     }
 
-    /// Events dropped by [`OverflowPolicy::DropOldest`].
+    /// Payload bytes waiting for all destinations.
+    pub fn total_bytes(&self) -> u64 {
+        self.state
+            .destinations
+            .values()
+            .map(|outbox| outbox.bytes)
+            .sum()
+    }
+
+    /// Events dropped because their destination's durable interest expired.
     pub fn dropped(&self) -> u64 {
         self.state.dropped
     }
@@ -263,15 +355,26 @@ impl Outbox {
         self.state.clone()
     }
 
-    /// Replaces the state with a persisted one; every entry becomes due.
+    /// Replaces the state with a persisted one (from an earlier life of this node).
+    /// Every destination's entries move, in order, to a new stream (this life's id,
+    /// numbered from 1) and become due: the destination resets its position when it sees
+    /// the newer stream, so nothing the old life sent (persisted or not) can collide with
+    /// a sequence number of this life. Events it had already stored arrive again; the
+    /// destination's streams drop them by `source` + `id`. The I/O layer rewrites its
+    /// files from [`snapshot`](Self::snapshot) after this.
     pub fn restore(&mut self, snapshot: OutboxSnapshot) {
         self.state = snapshot;
         for outbox in self.state.destinations.values_mut() {
-            outbox
-                .entries
-                .iter_mut()
-                .for_each(|entry| entry.last_sent = None);
+            outbox.stream = self.stream;
+            outbox.bytes = 0;
+            for (index, entry) in outbox.entries.iter_mut().enumerate() {
+                entry.sequence = index as u64 + 1;
+                entry.last_sent = None;
+                outbox.bytes += entry.payload.len() as u64;
+            }
+            outbox.next_sequence = outbox.entries.len() as u64 + 1;
         }
+        self.changes.clear();
     }
 }
 

@@ -1,6 +1,5 @@
 //! The tokio I/O layer of the mesh: TCP links, the task that drives the [`MeshNode`],
-//! and the wiring to a local [`Broker`]. Live interest only (durable store-and-forward
-//! persistence comes later).
+//! the wiring to a local [`Broker`], and durable store-and-forward on disk.
 //!
 //! Tasks (all stop when [`MeshHandle::shutdown`] is called):
 //! - **owner** (`server/owner.rs`): the only owner of the [`MeshNode`]. It receives
@@ -15,24 +14,32 @@
 //!   (garbage closes the link) and writes the frames the owner queued, batched.
 //! - **dialers** (`server/dial.rs`): one per join address, reconnecting with exponential
 //!   backoff and jitter, capped at [`MeshOptions::reconnect_max`].
-//! - **bridge** (`server/bridge.rs`): a dedicated broker subscription to `>` forwards
-//!   every event whose `origin` is this node to the mesh; events the mesh delivers are
-//!   published to the broker with their original origin, so they are never forwarded
-//!   again. The payload is the event's CloudEvents JSON plus the `wefttopic` and
-//!   `weftkey` extensions ([`encode_event`]).
-//!
-//! Local interest is set explicitly with [`MeshHandle::set_local_interest`]: the broker
-//! cannot list or watch its subscriptions yet (see `docs/design/mesh.md`).
+//! - **bridge** (`server/bridge.rs`): the broker's [`Forwarder`](weft_broker::Forwarder)
+//!   hands every event fanned out at this node whose `origin` is this node to the owner,
+//!   with a receipt the publisher's durable ack waits for; events the mesh delivers are
+//!   published to the broker with their original origin (so never forwarded again), to
+//!   the queue groups this node was chosen for, and durable ones with a durable ack
+//!   before they are acknowledged to their origin. The payload is the event's
+//!   CloudEvents JSON plus the `wefttopic` and `weftkey` extensions ([`encode_event`]).
+//!   It also follows the broker's interest (live subscriptions, queue groups, streams'
+//!   filters as durable interest) when [`MeshOptions::follow_broker_interest`] is set.
+//! - **persister** (`server/persist.rs`, a thread): writes the outboxes, the inbox
+//!   positions and the remembered durable interest under `<data_dir>/mesh`
+//!   (`server/store.rs` has the formats) with group-committed fsyncs.
 
 mod bridge;
 mod connection;
 mod dial;
+mod durable;
 mod envelope;
 mod owner;
+mod persist;
 mod status;
+mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,16 +47,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use weft_broker::{Broker, Principal, SubscribeError};
-use weft_core::Filter;
+use weft_core::{Filter, Topic};
 
+pub use self::durable::DurableStatus;
 pub use self::envelope::{EnvelopeError, decode_event, encode_event};
 use self::owner::Command;
 pub use self::status::{
     JoinStatus, LinkDirection, LinkStatus, MeshStatus, NodeStatus, StatusCounters,
 };
+pub use self::store::StoreError;
 use crate::interest::InterestEntry;
 use crate::name::{MeshName, NameError, NodeName};
-use crate::node::{MeshConfig, MeshNode};
+use crate::node::{MeshConfig, MeshNode, RouteExplanation};
 use crate::wire::DEFAULT_MAX_FRAME;
 
 /// How a node joins the mesh and runs its links.
@@ -77,18 +86,37 @@ pub struct MeshOptions {
     pub reconnect_max: Duration,
     /// Frames queued per link before live events are dropped.
     pub link_queue: usize,
-    /// Local events queued for the mesh (oldest dropped, counted, when full).
+    /// Local events queued for the mesh; when full, publishes are refused (counted in
+    /// `forward_queue_drops`), never dropped silently.
     pub forward_queue: usize,
     /// Mesh events queued for the local broker (dropped, counted, when full).
     pub deliver_queue: usize,
     /// The largest frame read from a peer.
     pub max_frame: usize,
+    /// How frames are compressed on links where the peer supports it (`None`: never).
+    pub compression: Option<crate::wire::Compression>,
+    /// Messages shorter than this many bytes are never compressed.
+    pub compression_threshold: usize,
+    /// Merge queued events into batches on links whose peer supports it.
+    pub batching: bool,
     /// Who the mesh acts as towards the broker (its `>` subscription, its publishes).
     pub principal: Principal,
-    /// Advertise the broker's live interest ([`Broker::interest`]) and follow its
-    /// changes; when false, the caller sets interest with
-    /// [`MeshHandle::set_local_interest`].
+    /// Advertise the broker's live interest ([`Broker::interest`]) and its streams'
+    /// filters (durable interest), and follow their changes; when false, the caller
+    /// sets interest with [`MeshHandle::set_local_interest`].
     pub follow_broker_interest: bool,
+    /// Where store-and-forward state is persisted (`<data_dir>/mesh`); `None` keeps it
+    /// in memory only (lost on restart).
+    pub data_dir: Option<PathBuf>,
+    /// Unacknowledged durable events kept per destination; beyond it publishes are
+    /// refused.
+    pub outbox_max_events: usize,
+    /// Payload bytes of unacknowledged durable events kept per destination.
+    pub outbox_max_bytes: u64,
+    /// How long an unreachable node's durable interest is still honoured.
+    pub durable_interest_expiry: Duration,
+    /// How long an unacknowledged durable event waits before it is resent.
+    pub retransmit_interval: Duration,
 }
 
 impl MeshOptions {
@@ -110,8 +138,16 @@ impl MeshOptions {
             forward_queue: 65_536,
             deliver_queue: 65_536,
             max_frame: DEFAULT_MAX_FRAME,
+            compression: Some(crate::wire::Compression::Lz4),
+            compression_threshold: crate::wire::DEFAULT_COMPRESSION_THRESHOLD,
+            batching: true,
             principal: Principal::named("mesh"),
             follow_broker_interest: false,
+            data_dir: None,
+            outbox_max_events: 100_000,
+            outbox_max_bytes: 256 * 1024 * 1024,
+            durable_interest_expiry: Duration::from_secs(7 * 24 * 3600),
+            retransmit_interval: Duration::from_secs(2),
         }
     }
 }
@@ -128,6 +164,9 @@ pub enum MeshError {
     /// A filter could not be built.
     #[error("invalid filter: {0}")]
     Filter(#[from] weft_core::TopicError),
+    /// The store-and-forward files could not be read.
+    #[error("cannot open the mesh store")]
+    Store(#[from] StoreError),
     /// The mesh was shut down.
     #[error("the mesh node has stopped")]
     Stopped,
@@ -151,17 +190,21 @@ impl MeshContext {
         let mut config = MeshConfig::new(mesh.clone(), node.clone(), incarnation);
         config.heartbeat_interval = options.heartbeat_interval;
         config.link_timeout = options.link_timeout;
-        let forward = broker.subscribe(
-            &options.principal,
-            vec![Filter::new(">")?],
-            weft_broker::SubscribeOptions {
-                queue_capacity: options.forward_queue.max(1),
-                // The mesh's own subscription is not interest in everything.
-                internal: true,
-                ..weft_broker::SubscribeOptions::default()
-            },
-        )?;
+        config.outbox_capacity = options.outbox_max_events;
+        config.outbox_max_bytes = options.outbox_max_bytes;
+        config.durable_interest_expiry = options.durable_interest_expiry;
+        config.retransmit_interval = options.retransmit_interval;
+        let mut mesh_node = MeshNode::new(config);
         let (commands, command_rx) = mpsc::channel(1024);
+        let persister = match &options.data_dir {
+            Some(data_dir) => Some(durable::open(
+                &mut mesh_node,
+                &data_dir.join("mesh"),
+                commands.clone(),
+            )?),
+            None => None,
+        };
+        let (forward_tx, forward_rx) = mpsc::channel(options.forward_queue.max(1));
         let (deliver_tx, deliver_rx) = mpsc::channel(options.deliver_queue.max(1));
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -173,11 +216,18 @@ impl MeshContext {
             stop,
             stopped,
             bridge: Arc::default(),
+            durable: Arc::default(),
+            admission: Arc::default(),
         });
         let handle = MeshHandle { shared };
-        let owner = owner::Owner::new(MeshNode::new(config), &handle, deliver_tx);
-        tokio::spawn(owner.run(command_rx, handle.shared.stopped.clone()));
-        tokio::spawn(bridge::forward_local(handle.clone(), forward));
+        broker.set_forwarder(Arc::new(bridge::MeshForwarder {
+            node: handle.shared.node.clone(),
+            queue: forward_tx,
+            counters: Arc::clone(&handle.shared.bridge),
+            admission: Arc::clone(&handle.shared.admission),
+        }));
+        let owner = owner::Owner::new(mesh_node, &handle, deliver_tx, persister);
+        tokio::spawn(owner.run(command_rx, forward_rx, handle.shared.stopped.clone()));
         if handle.shared.options.follow_broker_interest {
             tokio::spawn(bridge::follow_interest(handle.clone(), broker.clone()));
         }
@@ -198,6 +248,8 @@ pub(crate) struct Shared {
     stop: watch::Sender<bool>,
     pub(crate) stopped: watch::Receiver<bool>,
     pub(crate) bridge: Arc<bridge::BridgeCounters>,
+    pub(crate) durable: Arc<durable::DurableGauges>,
+    pub(crate) admission: Arc<durable::Admission>,
 }
 
 /// A handle to a running mesh node. Cheap to clone.
@@ -243,6 +295,19 @@ impl MeshHandle {
         let (reply, answer) = oneshot::channel();
         self.command(Command::Status(reply)).await?;
         answer.await.map_err(|_| MeshError::Stopped)
+    }
+
+    /// Where an event on `topic` published at this node now would go, and why.
+    pub async fn explain_route(&self, topic: Topic) -> Result<RouteExplanation, MeshError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Route { topic, reply }).await?;
+        answer.await.map_err(|_| MeshError::Stopped)
+    }
+
+    /// Store-and-forward counters (outbox depth and bytes, refusals, ...), as of the
+    /// owner's last tick, with their metric names (for `/v1/node`).
+    pub fn durable_counters(&self) -> Vec<(String, u64)> {
+        self.shared.durable.counters()
     }
 
     /// Stops every task of this node: links are closed, dialers stop.

@@ -1,7 +1,13 @@
-//! The link protocol: [`Message`]s and their framed binary encoding ([`codec`]).
+//! The link protocol: [`Message`]s, their framed binary encoding ([`codec`]) and the
+//! batching and compression of frames on a link ([`batch`]).
 
+pub mod batch;
 pub mod codec;
 mod message;
 
-pub use self::codec::{DEFAULT_MAX_FRAME, DecodeError, decode_frame, encode_frame};
+pub use self::batch::{BatchSize, DEFAULT_MAX_BATCH, FrameBatcher};
+pub use self::codec::{
+    DEFAULT_COMPRESSION_THRESHOLD, DEFAULT_MAX_FRAME, DecodeError, FrameOptions, FrameSize,
+    decode_frame, decode_frame_sized, encode_frame, encode_frame_with,
+};
 pub use self::message::*;

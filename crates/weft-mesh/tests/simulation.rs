@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[allow(dead_code)] // shared with simulation_durable.rs, which uses the rest
 #[path = "simulation/network.rs"]
 mod network;
 

@@ -145,6 +145,9 @@ pub enum OutboundMode {
     Binary,
     /// The whole event as `application/cloudevents+json` in the payload.
     Structured,
+    /// The data alone, without the CloudEvents attributes (what an MQTT 3.1.1
+    /// subscriber receives of binary mode: it has no properties to carry them).
+    Data,
 }
 
 fn is_structured(content_type: Option<&str>) -> bool {
@@ -394,6 +397,7 @@ pub fn event_to_message(event: &Event, mode: OutboundMode) -> Message {
             properties.user_properties = binary_user_properties(cloudevent);
             cloudevent.data.clone().unwrap_or_default()
         }
+        OutboundMode::Data => cloudevent.data.clone().unwrap_or_default(),
         OutboundMode::Structured => {
             properties.content_type = Some(json::MEDIA_TYPE.to_owned());
             properties.payload_is_utf8 = true;

@@ -124,8 +124,14 @@ pub struct MqttStats {
     pub dropped_expired: u64,
     /// QoS 0 messages dropped because the client was offline or busy.
     pub dropped_qos0: u64,
-    /// Shared-subscription messages dropped because no other member could take them.
+    /// Shared-subscription messages dropped: held for a group without a connected member
+    /// beyond its limit (the oldest is dropped), or for a filter that names no group.
     pub shared_redeliver_dropped: u64,
+    /// Shared-subscription messages no connected member could take, held (in memory,
+    /// at most 1,000 per group) for the next member that subscribes.
+    pub shared_held: u64,
+    /// Shared-subscription messages held now, over every group (gauge).
+    pub shared_held_now: u64,
     /// Retained messages now (gauge).
     pub retained_messages: u64,
     /// Session or retained writes that failed.
@@ -142,6 +148,7 @@ pub(crate) struct Counters {
     pub(crate) dropped_expired: AtomicU64,
     pub(crate) dropped_qos0: AtomicU64,
     pub(crate) shared_redeliver_dropped: AtomicU64,
+    pub(crate) shared_held: AtomicU64,
     pub(crate) storage_errors: AtomicU64,
 }
 
@@ -300,6 +307,8 @@ impl MqttContext {
             dropped_expired: load(&counters.dropped_expired),
             dropped_qos0: load(&counters.dropped_qos0),
             shared_redeliver_dropped: load(&counters.shared_redeliver_dropped),
+            shared_held: load(&counters.shared_held),
+            shared_held_now: self.inner.shares.held(),
             retained_messages: self.retained_len() as u64,
             storage_errors: load(&counters.storage_errors),
         }

@@ -77,8 +77,11 @@ use aliases::{InboundAliases, OutboundAliases};
 /// How many packets sent between CONNECT and its acceptance are kept.
 const MAX_DEFERRED_PACKETS: usize = 32;
 
-/// How many outputs an idle session keeps room for.
-const IDLE_OUTPUT_CAPACITY: usize = 4;
+/// How many outputs an idle session keeps room for: none. An `Output` is about 400
+/// bytes and the smallest queue holds four, which would be most of an idle
+/// connection's memory; an empty queue is freed (a busy one keeps its room while it
+/// has outputs, and reallocating after a pause costs less than the memory).
+const IDLE_OUTPUT_CAPACITY: usize = 0;
 
 /// The server's limits and features, the same for every session of a listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,7 +289,8 @@ struct Connection {
     outbound_aliases: OutboundAliases,
     /// Inbound QoS 1/2 packet ids published to the broker and not yet acknowledged.
     inbound_pending: BTreeMap<u16, QoS>,
-    will: Option<connect::WillSpec>,
+    /// Boxed: most connections have none.
+    will: Option<Box<connect::WillSpec>>,
 }
 
 /// A parsed subscription kept next to its stored form.
@@ -305,7 +309,8 @@ pub struct Session {
     state: SessionState,
     active: BTreeMap<String, ActiveSubscription>,
     connection: Option<Connection>,
-    pending_connect: Option<connect::PendingConnect>,
+    /// Boxed: only between CONNECT and the decision.
+    pending_connect: Option<Box<connect::PendingConnect>>,
     /// Packets that arrived after CONNECT, before [`Session::accept`].
     deferred: Vec<Packet>,
     outputs: VecDeque<Output>,

@@ -45,6 +45,8 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// Links to other nodes.
     pub mesh: MeshConfig,
+    /// Declarative flows.
+    pub flows: FlowsConfig,
     /// Log output.
     pub log: LogConfig,
     /// A file to write the bound listener addresses to once the node is ready.
@@ -108,6 +110,43 @@ pub struct MeshConfig {
     pub name: String,
     /// Nodes to link to, redialled with backoff while unreachable.
     pub join: Vec<SocketAddr>,
+    /// How large frames are compressed on links whose peer supports it (default lz4).
+    pub compression: LinkCompression,
+    /// `mesh.outbox_max_events`: durable events kept per unreachable or slow
+    /// destination before publishes for it are refused (default 100 000).
+    pub outbox_max_events: u64,
+    /// `mesh.outbox_max_bytes`: payload bytes kept per destination (default 256 MiB).
+    pub outbox_max_bytes: u64,
+    /// `mesh.durable_interest_expiry`: how long an unreachable node's durable interest
+    /// is still honoured, its events kept (default 7 days).
+    pub durable_interest_expiry: std::time::Duration,
+}
+
+/// `mesh.compression`: the compression of large frames on mesh links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinkCompression {
+    /// Never compress.
+    None,
+    /// LZ4: cheap, for LAN and most WAN links (the default).
+    #[default]
+    Lz4,
+    /// zstd: a better ratio for slow WAN links, at more CPU.
+    Zstd,
+}
+
+impl std::str::FromStr for LinkCompression {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<LinkCompression, String> {
+        match text {
+            "none" => Ok(LinkCompression::None),
+            "lz4" => Ok(LinkCompression::Lz4),
+            "zstd" => Ok(LinkCompression::Zstd),
+            other => Err(format!(
+                "unknown compression `{other}`: expected lz4, zstd or none"
+            )),
+        }
+    }
 }
 
 impl Default for MeshConfig {
@@ -116,6 +155,10 @@ impl Default for MeshConfig {
             listen: Listen::Off,
             name: "weft".to_owned(),
             join: Vec::new(),
+            compression: LinkCompression::default(),
+            outbox_max_events: 100_000,
+            outbox_max_bytes: 256 * 1024 * 1024,
+            durable_interest_expiry: std::time::Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -126,6 +169,15 @@ impl MeshConfig {
     pub fn is_enabled(&self) -> bool {
         !self.listen.is_off() || !self.join.is_empty()
     }
+}
+
+/// Declarative flows: where manifests are applied from at start (GitOps mode).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlowsConfig {
+    /// A directory of manifests applied at start with prune (default none).
+    pub resources: Option<PathBuf>,
+    /// Whether the directory is watched and re-applied on every change (default false).
+    pub watch: bool,
 }
 
 /// Log output settings.
@@ -181,6 +233,10 @@ pub struct ConfigOverrides {
     pub mesh_name: Option<String>,
     /// `--join` (repeatable): addresses of nodes to link to.
     pub join: Vec<String>,
+    /// `--resources DIR`: a directory of flow manifests.
+    pub resources: Option<PathBuf>,
+    /// `--watch`: re-apply the resources directory on every change.
+    pub watch: bool,
 }
 
 impl Config {
@@ -199,6 +255,7 @@ impl Config {
             kafka: KafkaConfig::default(),
             mqtt: MqttConfig::default(),
             mesh: MeshConfig::default(),
+            flows: FlowsConfig::default(),
             log: LogConfig::default(),
             ready_file: None,
         }

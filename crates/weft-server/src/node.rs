@@ -100,6 +100,15 @@ pub enum StartError {
         #[source]
         source: weft_mesh::server::MeshError,
     },
+    /// The stored flows (`<data_dir>/flows`) could not be read.
+    #[error("cannot open the flows in {path}")]
+    Flows {
+        /// Its directory (`<data_dir>/flows`).
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: weft_flow::controller::StoreError,
+    },
     /// A bound listener has no local address (should not happen).
     #[error("cannot read the local address of the {listener} listener")]
     LocalAddress {
@@ -159,6 +168,8 @@ pub struct RunningNode {
     http: Option<HttpContext>,
     mqtt: Option<weft_mqtt::server::MqttContext>,
     mesh: Option<weft_mesh::server::MeshHandle>,
+    flows: weft_flow::Controller,
+    gitops: Option<tokio::task::JoinHandle<()>>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<io::Result<()>>,
     maintenance: tokio::task::JoinHandle<()>,
@@ -206,6 +217,13 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     let broker = Broker::with_streams(Arc::new(AllowAll), streams.clone());
     let (stop, stopped) = watch::channel(false);
     let maintenance = tokio::spawn(maintain(streams.clone(), stopped.clone()));
+    // Stored flows start before any front end serves, so their routes see every event.
+    let flows = crate::flows::open(config, &broker)
+        .await
+        .map_err(|source| StartError::Flows {
+            path: config.data_dir.join("flows"),
+            source,
+        })?;
     let mut tasks = JoinSet::new();
     // Opened before the HTTP front end, which serves MQTT over WebSocket at `/mqtt` with
     // it. `--mqtt off` turns off MQTT over WebSocket as well.
@@ -235,7 +253,17 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
             config.node_name.to_string(),
         );
         options.join = config.mesh.join.clone();
+        options.compression = match config.mesh.compression {
+            crate::config::LinkCompression::None => None,
+            crate::config::LinkCompression::Lz4 => Some(weft_mesh::wire::Compression::Lz4),
+            crate::config::LinkCompression::Zstd => Some(weft_mesh::wire::Compression::Zstd),
+        };
         options.follow_broker_interest = true;
+        options.data_dir = Some(config.data_dir.clone());
+        options.outbox_max_events =
+            usize::try_from(config.mesh.outbox_max_events).unwrap_or(usize::MAX);
+        options.outbox_max_bytes = config.mesh.outbox_max_bytes;
+        options.durable_interest_expiry = config.mesh.durable_interest_expiry;
         let handle = weft_mesh::server::MeshContext::start(broker.clone(), options)
             .map_err(|source| StartError::Mesh { source })?;
         if let Some(listener) = listeners.mesh {
@@ -264,8 +292,14 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         let options = HttpOptions {
             max_event_bytes: config.http.max_event_bytes,
             websocket_services: mqtt_context.iter().map(mqtt_websocket).collect(),
-            counter_sources: mqtt_context.iter().map(mqtt_counters).collect(),
+            counter_sources: mqtt_context
+                .iter()
+                .map(mqtt_counters)
+                .chain(mesh.iter().map(mesh_counters))
+                .collect(),
             mesh_status: mesh.as_ref().map(mesh_status),
+            mesh_route: mesh.as_ref().map(mesh_route),
+            request_services: crate::flows::services(&flows, config.http.max_event_bytes),
         };
         let context = HttpContext::new(broker.clone(), node, options);
         tasks.spawn(weft_http::serve(
@@ -293,6 +327,12 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         });
         mqtt = Some(context);
     }
+    let gitops = match &config.flows.resources {
+        Some(dir) => {
+            crate::flows::start_gitops(&flows, dir, config.flows.watch, stopped.clone()).await
+        }
+        None => None,
+    };
     if let Some(context) = &http {
         context.set_ready(true);
     }
@@ -304,10 +344,31 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         http,
         mqtt,
         mesh,
+        flows,
+        gitops,
         stop,
         tasks,
         maintenance,
     })
+}
+
+/// `GET /v1/mesh/route?topic=T`: the mesh's route explanation as JSON.
+fn mesh_route(handle: &weft_mesh::server::MeshHandle) -> weft_http::QuerySource {
+    let handle = handle.clone();
+    weft_http::QuerySource(Arc::new(move |topic: String| {
+        let handle = handle.clone();
+        Box::pin(async move {
+            let topic = weft_core::Topic::new(topic).ok()?;
+            let route = handle.explain_route(topic).await.ok()?;
+            serde_json::to_value(route).ok()
+        })
+    }))
+}
+
+/// The mesh's store-and-forward counters in `/v1/node` (`mesh_outbox_depth`, ...).
+fn mesh_counters(handle: &weft_mesh::server::MeshHandle) -> weft_http::CounterSource {
+    let handle = handle.clone();
+    weft_http::CounterSource(Arc::new(move || handle.durable_counters()))
 }
 
 /// `GET /v1/mesh`: the mesh handle's status as JSON.
@@ -439,12 +500,22 @@ impl RunningNode {
         &self.broker
     }
 
-    /// Stops the node gracefully: not ready, live subscriptions ended, listeners closed,
-    /// open requests finished. Returns the first error a front end reported.
+    /// The flows controller (the resources API's, for in-process use and tests).
+    pub fn flows(&self) -> &weft_flow::Controller {
+        &self.flows
+    }
+
+    /// Stops the node gracefully: not ready, flows stopped, live subscriptions ended,
+    /// listeners closed, open requests finished. Returns the first error a front end
+    /// reported.
     pub async fn shutdown(mut self) -> io::Result<()> {
         if let Some(context) = &self.http {
             context.set_ready(false);
         }
+        if let Some(gitops) = self.gitops.take() {
+            gitops.abort();
+        }
+        self.flows.shutdown().await;
         self.broker.shutdown();
         let _ = self.stop.send(true);
         let mut outcome = Ok(());

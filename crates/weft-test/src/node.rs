@@ -47,6 +47,23 @@ impl TestNode {
                 *listen = loopback;
             }
         }
+        Self::launch(config, data_dir).await
+    }
+
+    /// Stops the node gracefully and starts it again with the same configuration and
+    /// data directory (its listeners get new ports).
+    pub async fn restart(self) -> anyhow::Result<Self> {
+        let TestNode {
+            node,
+            config,
+            _data_dir: data_dir,
+            ..
+        } = self;
+        node.shutdown().await?;
+        Self::launch(config, data_dir).await
+    }
+
+    async fn launch(config: Config, data_dir: tempfile::TempDir) -> anyhow::Result<Self> {
         let listeners = weft_server::bind(&config)
             .await
             .context("binding listeners")?;

@@ -37,6 +37,7 @@
 //! ```
 
 mod diagnostic;
+pub mod emit;
 mod node;
 mod parse;
 mod path;

@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod flows;
+
+pub use flows::*;
+
 /// weft: an event mesh — a multi-protocol event broker in one binary.
 #[derive(Debug, Parser)]
 #[command(name = "weft", version, about, long_about = None, propagate_version = true)]
@@ -13,6 +17,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only complicate matching"
+)]
 pub enum Command {
     /// Run a node (zero-config: HTTP on 127.0.0.1:8080, data in ./weft-data).
     Serve(ServeArgs),
@@ -32,6 +40,20 @@ pub enum Command {
     /// Look at the mesh of linked nodes.
     #[command(subcommand)]
     Mesh(MeshCommand),
+    /// Apply manifests to a node: create, update (and with --prune delete) resources.
+    Apply(ApplyArgs),
+    /// Show what `weft apply` would change, without changing anything.
+    Diff(DiffArgs),
+    /// List resources (routes, sinks, sources, streams) with their status.
+    Get(GetArgs),
+    /// Delete the resources named in manifests (-f), or one resource (KIND NAME).
+    Delete(DeleteArgs),
+    /// Test and explain flows locally.
+    #[command(subcommand)]
+    Flow(FlowCommand),
+    /// CloudEvents SQL tools.
+    #[command(subcommand)]
+    Cesql(CesqlCommand),
     /// Print weft's version.
     Version,
 }
@@ -67,6 +89,21 @@ pub struct ConsumeArgs {
 pub enum MeshCommand {
     /// Nodes, links (with their counters) and interest, as the node at --server sees them.
     Status(MeshStatusArgs),
+    /// Where an event on TOPIC published at the node at --server would travel, and why:
+    /// which remote interest matched, tree edges, durable or live, queue group choices.
+    Route(MeshRouteArgs),
+}
+
+/// Flags of `weft mesh route`.
+#[derive(Debug, Args)]
+pub struct MeshRouteArgs {
+    /// The topic, e.g. orders/eu/created.
+    pub topic: String,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// Flags of `weft mesh status`.
@@ -292,6 +329,12 @@ pub struct ServeArgs {
     /// Link to the weft node at ADDR (IP:PORT of its --mesh listener); repeatable [env: WEFT_MESH_JOIN, comma-separated].
     #[arg(long, value_name = "ADDR")]
     pub join: Vec<String>,
+    /// Apply the flow manifests in DIR at start, pruning resources applied from it before that are gone [env: WEFT_FLOWS_RESOURCES].
+    #[arg(long, value_name = "DIR")]
+    pub resources: Option<PathBuf>,
+    /// Re-apply the --resources directory whenever a file in it changes [env: WEFT_FLOWS_WATCH] [default: false].
+    #[arg(long)]
+    pub watch: bool,
     /// Write the bound listener addresses as JSON to FILE once the node is ready [env: WEFT_READY_FILE].
     #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,

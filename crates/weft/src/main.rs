@@ -1,14 +1,20 @@
 //! `weft`: the command-line tool of the weft event mesh.
 //!
-//! `weft serve` runs a node; `weft pub` and `weft sub` are HTTP clients of a running node;
-//! `weft version` prints the version. This binary is deliberately thin: a node is built
-//! by `weft-server`, and the clients speak the public HTTP API like any other client.
+//! `weft serve` runs a node; `weft pub`, `sub`, `stream`, `consume`, `consumer`, `mesh`,
+//! `apply`, `diff`, `get` and `delete` are HTTP clients of a running node; `weft flow
+//! test|explain` and `weft cesql eval` run locally; `weft version` prints the version.
+//! This binary is deliberately thin: a node is built by `weft-server`, manifests are
+//! `weft-flow`'s, and the clients speak the public HTTP API like any other client.
 
+mod cesql;
 mod cli;
 mod client;
 mod consume;
+mod flow;
+mod manifests;
 mod mesh;
 mod publish;
+mod resources;
 mod serve;
 mod stream;
 mod subscribe;
@@ -40,6 +46,12 @@ fn main() -> ExitCode {
             Command::Consume(args) => consume::run(args).await,
             Command::Consumer(command) => consume::manage(command).await,
             Command::Mesh(command) => mesh::manage(command).await,
+            Command::Apply(args) => resources::apply(args).await,
+            Command::Diff(args) => resources::diff(args).await,
+            Command::Get(args) => resources::get(args).await,
+            Command::Delete(args) => resources::delete(args).await,
+            Command::Flow(command) => flow::run(command).await,
+            Command::Cesql(command) => cesql::run(command),
             Command::Version => {
                 println!("weft {}", weft_server::VERSION);
                 Ok(ExitCode::SUCCESS)

@@ -35,6 +35,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             mesh: args.mesh,
             mesh_name: args.mesh_name,
             join: args.join,
+            resources: args.resources,
+            watch: args.watch,
         },
     };
     let config = match Config::load(sources) {

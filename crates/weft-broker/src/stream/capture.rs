@@ -41,6 +41,16 @@ struct Admitted {
 }
 
 impl Streams {
+    /// Whether any stream captures `topic` (a publish to it then has appends to submit).
+    pub(crate) fn captures(&self, topic: &weft_core::Topic) -> bool {
+        let mut any = false;
+        self.inner
+            .read()
+            .index
+            .for_each_match(topic, |_| any = true);
+        any
+    }
+
     /// Submits `event` to every stream that captures it, in this call (so a publisher's
     /// events reach each partition in its publish order). Every stream is checked before
     /// anything is submitted: the whole event is refused, storing nothing, if it is larger
@@ -171,6 +181,11 @@ impl Streams {
 }
 
 impl Capture {
+    /// Whether nothing is left to wait for (no capturing stream took the event).
+    pub(crate) fn is_settled(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
     /// Waits until every submitted append is stored (durably under the stream's flush
     /// policy). The first failure is returned; the event may be stored in other streams.
     pub(crate) async fn wait(self) -> Result<Vec<StoredAt>, PublishError> {

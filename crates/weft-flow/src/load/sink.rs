@@ -78,13 +78,10 @@ fn read_http(value: &Value<'_>, doc: &mut Doc<'_>) -> Option<HttpSink> {
     let timeout = http
         .take_duration("timeout", doc.errors)
         .unwrap_or(DEFAULT_HTTP_TIMEOUT);
-    let mut tls = Tls::default();
-    if let Some(settings) = http.take_mapping("tls", doc.errors) {
-        settings.deny_unknown(&["verify"], doc.errors);
-        if let Some(verify) = settings.take_bool("verify", doc.errors) {
-            tls.verify = verify;
-        }
-    }
+    let tls = http
+        .take_mapping("tls", doc.errors)
+        .map(|settings| read_tls(&settings, url.as_deref(), doc))
+        .unwrap_or_default();
     Some(HttpSink {
         url: url?,
         mode,
@@ -92,6 +89,29 @@ fn read_http(value: &Value<'_>, doc: &mut Doc<'_>) -> Option<HttpSink> {
         timeout,
         tls,
     })
+}
+
+/// `tls: {caFile, insecureSkipVerify}`, for `https://` URLs only.
+fn read_tls(settings: &Mapping<'_>, url: Option<&str>, doc: &mut Doc<'_>) -> Tls {
+    settings.deny_unknown(&["caFile", "insecureSkipVerify"], doc.errors);
+    if url.is_some_and(|url| url.starts_with("http://")) {
+        let message = "`tls` applies to https:// urls only";
+        settings.as_value().report_invalid(doc.errors, message);
+    }
+    let ca_file = settings
+        .take("caFile")
+        .and_then(|value| doc.text(&value).map(|text| (value, text)));
+    let insecure_skip_verify = settings
+        .take_bool("insecureSkipVerify", doc.errors)
+        .unwrap_or(false);
+    if insecure_skip_verify && let Some((value, _)) = &ca_file {
+        let message = "`caFile` cannot be used together with `insecureSkipVerify: true`";
+        value.report_invalid(doc.errors, message);
+    }
+    Tls {
+        ca_file: ca_file.map(|(_, text)| text),
+        insecure_skip_verify,
+    }
 }
 
 fn read_headers(headers: &Mapping<'_>, doc: &mut Doc<'_>) -> BTreeMap<String, String> {
@@ -220,4 +240,50 @@ fn read_schedule(value: &Value<'_>, doc: &mut Doc<'_>) -> Option<Schedule> {
         source,
         data,
     })
+}
+
+#[cfg(test)]
+mod tls_tests {
+    fn sink(http: &str) -> String {
+        format!("apiVersion: weft/v1\nkind: Sink\nmetadata: {{name: s}}\nspec:\n  http: {http}\n")
+    }
+
+    #[test]
+    fn tls_settings_are_read_in_camel_case() {
+        let text = sink("{url: \"https://h/x\", tls: {caFile: /etc/weft/ca.pem}}");
+        let set = crate::load_str("s.yaml", &text).unwrap();
+        let crate::Spec::Sink(spec) = &set.manifests().next().unwrap().spec else {
+            panic!("a sink");
+        };
+        let crate::manifest::sink::SinkTarget::Http(http) = &spec.target else {
+            panic!("an http sink");
+        };
+        assert_eq!(http.tls.ca_file.as_deref(), Some("/etc/weft/ca.pem"));
+        assert!(!http.tls.insecure_skip_verify);
+    }
+
+    #[test]
+    fn tls_needs_https_and_one_way_of_trusting() {
+        let errors = crate::load_str(
+            "s.yaml",
+            &sink("{url: \"http://h/x\", tls: {insecureSkipVerify: true, verify: false}}"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            errors.contains("`tls` applies to https:// urls only"),
+            "{errors}"
+        );
+        assert!(errors.contains("unknown field `verify`"), "{errors}");
+        let errors = crate::load_str(
+            "s.yaml",
+            &sink("{url: \"https://h/x\", tls: {caFile: ca.pem, insecureSkipVerify: true}}"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            errors.contains("`caFile` cannot be used together with `insecureSkipVerify: true`"),
+            "{errors}"
+        );
+    }
 }

@@ -59,7 +59,10 @@ fn the_issue_examples_load() {
         panic!("not http");
     };
     assert_eq!(http.mode, HttpMode::Binary);
-    assert!(http.tls.verify, "tls verification is on by default");
+    assert!(
+        !http.tls.insecure_skip_verify,
+        "tls verification is on by default"
+    );
     assert_eq!(http.headers["x-team"], "billing");
 }
 

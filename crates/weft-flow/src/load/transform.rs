@@ -1,11 +1,11 @@
 //! Reading `transform` steps.
 
 use weft_core::{Attributes, ExtensionName, ExtensionValue};
-use weft_yaml::{NodeValue, Sequence, Value};
+use weft_yaml::{NodeValue, Problem, Sequence, Value};
 
-use super::read::{Doc, one_of};
+use super::read::{Doc, locate, one_of};
 use crate::data_path::DataPath;
-use crate::transform::{Field, Literal, MoveStep, SetStep, Step};
+use crate::transform::{Field, JqProgram, Literal, MoveStep, SetStep, Step};
 
 const STEP_KEYS: &[&str] = &["set", "delete", "move", "rename", "jq"];
 const FIELD_KEYS: &[&str] = &["attribute", "data"];
@@ -34,7 +34,7 @@ fn read_step(value: &Value<'_>, doc: &mut Doc<'_>) -> Option<Step> {
             }
             Some(Step::Delete(field))
         }
-        "jq" => doc.text(&body).map(Step::Jq),
+        "jq" => read_jq(&body, doc).map(Step::Jq),
         _ => {
             let body_map = body.mapping(doc.errors)?;
             body_map.deny_unknown(&["from", "to"], doc.errors);
@@ -166,4 +166,23 @@ fn read_literal(value: &Value<'_>, name: Option<&str>, doc: &mut Doc<'_>) -> Opt
         }
     }
     Some(literal)
+}
+
+/// A jq program, compiled now; an error is placed at its column inside the string.
+fn read_jq(value: &Value<'_>, doc: &mut Doc<'_>) -> Option<JqProgram> {
+    let source = doc.text(value)?;
+    match JqProgram::compile(&source) {
+        Ok(program) => Some(program),
+        Err(error) => {
+            let mark = locate(doc.text, value.mark(), &source, error.offset);
+            let message = error.to_string();
+            doc.errors.report(
+                value.file(),
+                mark,
+                value.path(),
+                Problem::Invalid { message },
+            );
+            None
+        }
+    }
 }

@@ -66,17 +66,18 @@ pub enum HttpMode {
     Structured,
 }
 
-/// `http.tls`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `http.tls`: how the server of an `https://` URL is verified. The default verifies
+/// its certificate against the platform's trusted roots.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Tls {
-    /// Whether the server's certificate is verified (default `true`).
-    pub verify: bool,
-}
-
-impl Default for Tls {
-    fn default() -> Self {
-        Tls { verify: true }
-    }
+    /// A PEM file (on the node) of CA certificates that replace the platform's roots
+    /// for this sink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Accept any certificate, unverified (default `false`; for tests only).
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
 }
 
 mod opt_topic {

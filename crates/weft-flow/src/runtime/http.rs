@@ -1,10 +1,11 @@
 //! The HTTP sink: one POST per attempt in CloudEvents binary or structured mode, and
 //! the classification of the outcome (Knative data-plane convention).
 //!
-//! The workspace builds reqwest without a TLS backend, so only `http://` URLs are
-//! accepted for now: an `https://` sink is refused when the route starts
-//! ([`RuntimeError::TlsUnavailable`]) rather than failing every delivery. When a TLS
-//! feature lands, certificate verification stays on unless `tls.verify: false`.
+//! `https://` URLs use rustls. The server's certificate is verified against the
+//! platform's trusted roots, or only against the CAs of the sink's `tls.caFile` (read
+//! when the route starts: [`RuntimeError::TlsCaFile`]), unless
+//! `tls.insecureSkipVerify: true`. A certificate the verification rejects is a final
+//! failure (retrying cannot fix it): the event is dead-lettered at once.
 
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +16,7 @@ use weft_core::{CloudEvent, json};
 use super::RuntimeError;
 use super::binding::{decode_reply, encode_binary, parse_retry_after};
 use super::deliver::{Failure, error_text};
-use crate::manifest::sink::{HttpMode, HttpSink};
+use crate::manifest::sink::{HttpMode, HttpSink, Tls};
 
 /// A ready HTTP sink.
 #[derive(Debug, Clone)]
@@ -35,19 +36,11 @@ impl HttpTarget {
             url: spec.url.clone(),
             reason: error.to_string(),
         })?;
-        match url.scheme() {
-            "http" => {}
-            "https" => {
-                return Err(RuntimeError::TlsUnavailable {
-                    url: spec.url.clone(),
-                });
-            }
-            other => {
-                return Err(RuntimeError::InvalidUrl {
-                    url: spec.url.clone(),
-                    reason: format!("unsupported scheme `{other}`"),
-                });
-            }
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(RuntimeError::InvalidUrl {
+                url: spec.url.clone(),
+                reason: format!("unsupported scheme `{}`", url.scheme()),
+            });
         }
         let mut headers = HeaderMap::new();
         for (name, value) in &spec.headers {
@@ -56,12 +49,7 @@ impl HttpTarget {
             let value = HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
             headers.insert(header, value);
         }
-        let client =
-            reqwest::Client::builder()
-                .build()
-                .map_err(|error| RuntimeError::HttpClient {
-                    reason: error_text(&error),
-                })?;
+        let client = client(&spec.tls)?;
         Ok(HttpTarget {
             client,
             url,
@@ -123,6 +111,31 @@ impl HttpTarget {
     }
 }
 
+/// The HTTP client of one sink, with its TLS settings.
+fn client(tls: &Tls) -> Result<reqwest::Client, RuntimeError> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = &tls.ca_file {
+        let ca_error = |reason: String| RuntimeError::TlsCaFile {
+            path: path.clone(),
+            reason,
+        };
+        // A small file read once when the route starts.
+        let pem = std::fs::read(path).map_err(|error| ca_error(error.to_string()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|error| ca_error(error_text(&error)))?;
+        if certificates.is_empty() {
+            return Err(ca_error("no pem certificates in the file".to_owned()));
+        }
+        builder = builder.tls_certs_only(certificates);
+    }
+    if tls.insecure_skip_verify {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder.build().map_err(|error| RuntimeError::HttpClient {
+        reason: error_text(&error),
+    })
+}
+
 /// Knative's data-plane convention: 5xx, 404, 408, 409 and 429 are retried; every
 /// other status that is not a success is final.
 #[must_use]
@@ -146,11 +159,37 @@ fn request_failure(error: &reqwest::Error, timeout: Duration) -> Failure {
         error_text(error)
     };
     Failure {
-        retryable: !error.is_builder(),
+        retryable: !error.is_builder() && !is_certificate_error(error),
         retry_after: None,
         message,
     }
 }
+
+/// Whether the TLS handshake failed on the server's certificate (unknown issuer, wrong
+/// name, expired, ...), which no retry can fix.
+fn is_certificate_error(error: &reqwest::Error) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = current {
+        if matches!(
+            cause.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+        ) {
+            return true;
+        }
+        // An `io::Error` wrapping another error does not report it as its source.
+        current = match cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner),
+            None => cause.source(),
+        };
+    }
+    false
+}
+
+#[cfg(test)]
+mod tls_tests;
 
 #[cfg(test)]
 mod tests {

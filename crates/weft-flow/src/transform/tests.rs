@@ -115,11 +115,45 @@ fn failures_name_the_step() {
         "step 0: data is not json (datacontenttype `text/plain`)"
     );
 
-    let jq = [Step::Jq(".a".into())];
-    assert!(matches!(
-        apply(&jq, &event(json!({}))),
-        Err(TransformError::JqNotAvailable { step: 0 })
-    ));
+    let jq = [Step::Jq(JqProgram::compile(".a").unwrap())];
+    let error = apply(&jq, &text).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "step 0: data is not json (datacontenttype `text/plain`)"
+    );
+}
+
+#[test]
+fn jq_step_replaces_data_and_sees_earlier_data_steps() {
+    let steps = [
+        Step::Set(SetStep::Data {
+            data: path("order.amount"),
+            value: json!(40),
+        }),
+        Step::Jq(JqProgram::compile(".order | {id, total: .amount}").unwrap()),
+        Step::Set(SetStep::Data {
+            data: path("currency"),
+            value: json!("eur"),
+        }),
+    ];
+    let output = apply(&steps, &event(json!({"order": {"id": "a1", "amount": 5}}))).unwrap();
+    assert_eq!(
+        data(&output),
+        json!({"id": "a1", "total": 40, "currency": "eur"})
+    );
+}
+
+#[test]
+fn jq_step_failure_names_the_step() {
+    let steps = [
+        Step::Delete(Field::Data(path("x"))),
+        Step::Jq(JqProgram::compile(".[]").unwrap()),
+    ];
+    let error = apply(&steps, &event(json!({"a": 1, "b": 2}))).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "step 1: jq program produced more than one output"
+    );
 }
 
 #[test]
@@ -131,4 +165,14 @@ fn setting_data_on_an_event_without_data_starts_from_an_object() {
     })];
     let output = apply(&steps, &input).unwrap();
     assert_eq!(data(&output), json!({"a": {"b": [1]}}));
+}
+
+#[test]
+fn jq_syntax_error_is_a_positioned_manifest_error() {
+    let text = "apiVersion: weft/v1\nkind: Route\nmetadata: {name: r}\nspec:\n  from: {topic: a}\n  to: {topic: b}\n  transform:\n    - jq: '.order | {id,'\n";
+    let errors = crate::load_str("r.yaml", text).unwrap_err();
+    assert_eq!(
+        errors.to_string().trim(),
+        "r.yaml:8:25: spec.transform[0].jq: invalid jq program: expected closing brace at column 14"
+    );
 }

@@ -12,6 +12,8 @@ pub(crate) fn publish_error(error: &PublishError) -> (ErrorCode, String) {
         PublishError::Denied(_) => ErrorCode::TOPIC_AUTHORIZATION_FAILED,
         PublishError::EventTooLarge { .. } => ErrorCode::MESSAGE_TOO_LARGE,
         PublishError::Storage { source, .. } => stream_error(source),
+        // Store-and-forward backpressure from the mesh: retriable.
+        PublishError::Forward(_) => ErrorCode::NOT_ENOUGH_REPLICAS,
     };
     (code, error_chain(error))
 }

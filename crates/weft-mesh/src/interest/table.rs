@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use weft_core::topic::Topic;
 use weft_topic::SubscriptionIndex;
 
-use super::{InterestChange, InterestEntry, InterestKind};
+use super::{InterestChange, InterestEntry, InterestKind, RememberedInterest};
 use crate::name::NodeName;
 
 /// A value of the index: a node and the kind of one of its matching entries.
@@ -44,12 +44,19 @@ struct NodeInterest {
 pub struct InterestTable {
     nodes: BTreeMap<NodeName, NodeInterest>,
     index: SubscriptionIndex<Interested>,
+    /// Grows with every change (what the I/O layer checks before persisting).
+    generation: u64,
 }
 
 impl InterestTable {
     /// An empty table.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A number that grows whenever the table may have changed.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The (incarnation, version) known for `node`, if any.
@@ -94,6 +101,7 @@ impl InterestTable {
         version: u64,
         entries: Vec<InterestEntry>,
     ) -> bool {
+        self.generation += 1;
         if !self.is_newer(node, incarnation, version) {
             return false;
         }
@@ -119,6 +127,7 @@ impl InterestTable {
         version: u64,
         changes: &[InterestChange],
     ) -> DeltaOutcome {
+        self.generation += 1;
         if !self.is_newer(node, incarnation, version) {
             return DeltaOutcome::Stale;
         }
@@ -148,6 +157,7 @@ impl InterestTable {
 
     /// Marks `node` reachable again.
     pub fn mark_reachable(&mut self, node: &NodeName) {
+        self.generation += 1;
         if let Some(known) = self.nodes.get_mut(node) {
             known.unreachable_since = None;
         }
@@ -157,6 +167,7 @@ impl InterestTable {
     /// forgotten (nothing can reach it), its durable interest is kept (sticky) from
     /// `now`, and its version becomes unknown so that its next full update is taken.
     pub fn forget_live(&mut self, now: Instant, node: &NodeName) {
+        self.generation += 1;
         let Some(known) = self.nodes.get_mut(node) else {
             return;
         };
@@ -177,6 +188,60 @@ impl InterestTable {
         }
     }
 
+    /// Every node's durable filters and how long it has been unreachable (what a
+    /// restarted node must keep honouring, and for how much longer).
+    pub fn durable_filters(&self, now: Instant) -> BTreeMap<NodeName, RememberedInterest> {
+        self.nodes
+            .iter()
+            .map(|(node, known)| {
+                let filters: Vec<weft_core::Filter> = known
+                    .entries
+                    .iter()
+                    .filter(|entry| entry.kind == InterestKind::Durable)
+                    .map(|entry| entry.filter.clone())
+                    .collect();
+                let unreachable_for = known
+                    .unreachable_since
+                    .map(|since| now.saturating_duration_since(since));
+                let remembered = RememberedInterest {
+                    filters,
+                    unreachable_for,
+                };
+                (node.clone(), remembered)
+            })
+            .filter(|(_, remembered)| !remembered.filters.is_empty())
+            .collect()
+    }
+
+    /// Installs remembered durable interest of `node` (at start, from disk) as sticky,
+    /// unreachable since `unreachable_for` before `now` (or since `now`), unless the
+    /// node's interest is already known. Its next full update replaces it.
+    pub fn restore_sticky(
+        &mut self,
+        now: Instant,
+        node: &NodeName,
+        remembered: RememberedInterest,
+    ) {
+        self.generation += 1;
+        if self.nodes.contains_key(node) || remembered.filters.is_empty() {
+            return;
+        }
+        let since = remembered
+            .unreachable_for
+            .and_then(|age| now.checked_sub(age))
+            .unwrap_or(now);
+        let mut known = NodeInterest {
+            unreachable_since: Some(since),
+            ..NodeInterest::default()
+        };
+        for filter in remembered.filters {
+            let entry = InterestEntry::durable(filter);
+            self.index.insert(&entry.filter, interested(node, &entry));
+            known.entries.insert(entry);
+        }
+        self.nodes.insert(node.clone(), known);
+    }
+
     /// Forgets the sticky durable interest of nodes unreachable for `expiry` or longer.
     /// Returns the nodes forgotten.
     pub fn expire(&mut self, now: Instant, expiry: Duration) -> Vec<NodeName> {
@@ -190,6 +255,9 @@ impl InterestTable {
             })
             .map(|(node, _)| node.clone())
             .collect();
+        if !expired.is_empty() {
+            self.generation += 1;
+        }
         for node in &expired {
             if let Some(known) = self.nodes.remove(node) {
                 for entry in &known.entries {

@@ -1,33 +1,72 @@
 //! Store-and-forward: durable receipt, acknowledgements, retransmission.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::MeshNode;
+use super::{DurableReceipt, MeshNode};
+use crate::inbox::StreamPosition;
 use crate::name::{LinkId, NodeName};
 use crate::outbox::resend_event;
 use crate::wire::{Ack, DurableTag, Events, MeshEvent, Message, Route};
 
 impl MeshNode {
     /// A durable event for this node arrived (by tree or unicast): deliver in stream
-    /// order, once, and acknowledge.
+    /// order, once; it is acknowledged once the I/O layer stored it
+    /// ([`durable_stored`](Self::durable_stored)) and persisted the position after it
+    /// ([`acknowledge_persisted`](Self::acknowledge_persisted)). A repeat re-sends the
+    /// last ack.
     pub(super) fn receive_durable(&mut self, _now: Instant, tag: &DurableTag, event: MeshEvent) {
         let origin = event.origin.clone();
         let received = self.inbox.receive(tag, event);
         if received.duplicate {
             self.stats.duplicates_dropped += 1;
         }
+        let me = self.config.node.clone();
         for event in received.deliver {
-            self.deliver(event);
+            let sequence = event.durable_tag(&me).map_or(0, |tag| tag.sequence);
+            let receipt = DurableReceipt {
+                origin: origin.clone(),
+                stream: tag.stream,
+                sequence,
+            };
+            self.deliver(event, Some(receipt));
         }
         if let Some((stream, up_to)) = received.ack {
-            let ack = Ack {
-                origin: origin.clone(),
-                acker: self.config.node.clone(),
-                stream,
-                up_to_sequence: up_to,
-            };
-            self.send_towards(&origin, Message::Ack(ack));
+            self.send_ack(&origin, stream, up_to);
         }
+    }
+
+    /// The I/O layer stored the durable event of `receipt` (call in delivery order).
+    /// [`inbox_snapshot`](Self::inbox_snapshot) now includes it.
+    pub fn durable_stored(&mut self, receipt: &DurableReceipt) {
+        self.inbox
+            .stored(&receipt.origin, receipt.stream, receipt.sequence);
+    }
+
+    /// The I/O layer persisted `positions` (an earlier
+    /// [`inbox_snapshot`](Self::inbox_snapshot)): acknowledges, cumulatively, what they
+    /// cover to each origin, which then forgets those events.
+    pub fn acknowledge_persisted(&mut self, positions: &BTreeMap<NodeName, StreamPosition>) {
+        for (origin, stream, up_to) in self.inbox.persisted(positions) {
+            self.send_ack(&origin, stream, up_to);
+        }
+    }
+
+    /// The I/O layer could not store the durable event of `receipt`: it (and what was
+    /// delivered after it) will be delivered again when the origin resends it.
+    pub fn durable_failed(&mut self, receipt: &DurableReceipt) {
+        self.inbox
+            .failed(&receipt.origin, receipt.stream, receipt.sequence);
+    }
+
+    fn send_ack(&mut self, origin: &NodeName, stream: u64, up_to: u64) {
+        let ack = Ack {
+            origin: origin.clone(),
+            acker: self.config.node.clone(),
+            stream,
+            up_to_sequence: up_to,
+        };
+        self.send_towards(origin, Message::Ack(ack));
     }
 
     /// Sends `message` on the first link of this node's shortest path to `destination`.

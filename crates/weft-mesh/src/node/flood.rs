@@ -229,7 +229,6 @@ impl MeshNode {
             if dropped > 0 {
                 warn!(%node, dropped, "durable interest expired, dropping its stored events");
             }
-            self.stats.outbox_dropped += dropped as u64;
         }
     }
 

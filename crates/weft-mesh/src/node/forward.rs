@@ -6,7 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use weft_core::topic::Topic;
 
-use super::{MeshNode, Output};
+use super::{DurableReceipt, MeshNode, Output};
 use crate::dedupe::Verdict;
 use crate::interest::InterestKind;
 use crate::name::{GroupName, LinkId, NodeName};
@@ -29,20 +29,20 @@ pub struct Publication {
 /// Why a publish was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
-    /// A durable destination's outbox is full under the reject policy.
-    #[error("cannot store event for the mesh")]
+    /// A durable destination's outbox is full: the publish is refused (backpressure).
+    #[error(transparent)]
     OutboxFull(#[from] OutboxFull),
 }
 
 /// The remote nodes an event is for, computed at one node.
 #[derive(Debug, Default)]
-struct Targets {
+pub(super) struct Targets {
     /// Nodes with live or durable interest (non-group).
-    nodes: BTreeSet<NodeName>,
+    pub(super) nodes: BTreeSet<NodeName>,
     /// Nodes with durable interest.
-    durable: BTreeSet<NodeName>,
+    pub(super) durable: BTreeSet<NodeName>,
     /// Queue groups and the nodes with members.
-    groups: BTreeMap<GroupName, BTreeSet<NodeName>>,
+    pub(super) groups: BTreeMap<GroupName, BTreeSet<NodeName>>,
 }
 
 impl MeshNode {
@@ -56,7 +56,7 @@ impl MeshNode {
         payload: Bytes,
     ) -> Result<Publication, PublishError> {
         let targets = self.targets(&topic);
-        if let Err(full) = self.outbox.check_room(&targets.durable) {
+        if let Err(full) = self.outbox.check_room(&targets.durable, payload.len()) {
             self.stats.publishes_refused += 1;
             return Err(full.into());
         }
@@ -64,23 +64,7 @@ impl MeshNode {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
         self.stats.events_published += 1;
-        let mut groups = Vec::new();
-        for (group, members) in &targets.groups {
-            if self.has_local_member(&topic, group) {
-                continue;
-            }
-            let tree = self.tree(&me);
-            let chosen = members
-                .iter()
-                .filter_map(|node| Some((tree.distance(node)?, node)))
-                .min();
-            if let Some((_, node)) = chosen {
-                groups.push(GroupAssignment {
-                    group: group.clone(),
-                    node: node.clone(),
-                });
-            }
-        }
+        let groups = self.assign_groups(&topic, &targets);
         let mut event = MeshEvent {
             origin: me.clone(),
             incarnation: self.config.incarnation,
@@ -105,16 +89,35 @@ impl MeshNode {
         })
     }
 
-    /// The links a locally published event on `topic` would take now, and the nodes it
-    /// would reach (for `weft mesh route`). Queue groups are not included.
-    pub fn explain_route(&mut self, topic: &Topic) -> (Vec<LinkId>, Vec<NodeName>) {
-        let targets = self.targets(topic);
+    /// One remote member node per queue group that has no local member: the nearest
+    /// by distance on this node's tree, then by name.
+    pub(super) fn assign_groups(
+        &mut self,
+        topic: &Topic,
+        targets: &Targets,
+    ) -> Vec<GroupAssignment> {
         let me = self.config.node.clone();
-        let links = self.tree_links(&me, targets.nodes.iter().chain(&targets.durable), None);
-        (links, targets.nodes.into_iter().collect())
+        let mut groups = Vec::new();
+        for (group, members) in &targets.groups {
+            if self.has_local_member(topic, group) {
+                continue;
+            }
+            let tree = self.tree(&me);
+            let chosen = members
+                .iter()
+                .filter_map(|node| Some((tree.distance(node)?, node)))
+                .min();
+            if let Some((_, node)) = chosen {
+                groups.push(GroupAssignment {
+                    group: group.clone(),
+                    node: node.clone(),
+                });
+            }
+        }
+        groups
     }
 
-    fn has_local_member(&self, topic: &Topic, group: &GroupName) -> bool {
+    pub(super) fn has_local_member(&self, topic: &Topic, group: &GroupName) -> bool {
         let mut found = false;
         self.local_index.for_each_match(topic, |kind| {
             found |= matches!(kind, InterestKind::Queue(local) if local == group);
@@ -122,7 +125,7 @@ impl MeshNode {
         found
     }
 
-    fn targets(&self, topic: &Topic) -> Targets {
+    pub(super) fn targets(&self, topic: &Topic) -> Targets {
         let mut targets = Targets::default();
         self.remote.for_each_match(topic, |interested| {
             if interested.node == self.config.node {
@@ -239,12 +242,12 @@ impl MeshNode {
         if let Some(tag) = event.durable_tag(&me).cloned() {
             self.receive_durable(now, &tag, event);
         } else if self.wants_locally(&event.topic) || event.groups.iter().any(|g| g.node == me) {
-            self.deliver(event);
+            self.deliver(event, None);
         }
     }
 
     /// Hands `event` to local subscribers, with the groups assigned to this node.
-    pub(super) fn deliver(&mut self, event: MeshEvent) {
+    pub(super) fn deliver(&mut self, event: MeshEvent, durable: Option<DurableReceipt>) {
         let me = &self.config.node;
         let groups = event
             .groups
@@ -253,6 +256,10 @@ impl MeshNode {
             .map(|assignment| assignment.group.clone())
             .collect();
         self.stats.events_delivered += 1;
-        self.outputs.push_back(Output::Deliver { event, groups });
+        self.outputs.push_back(Output::Deliver {
+            event,
+            groups,
+            durable,
+        });
     }
 }

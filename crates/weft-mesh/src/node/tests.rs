@@ -146,3 +146,79 @@ fn a_full_outbox_refuses_the_publish_and_counts_it() {
     let snapshot = a.outbox_snapshot();
     assert_eq!(snapshot.destinations[&b].entries.len(), 2);
 }
+
+fn durable_node(name: &str, incarnation: u64, configure: impl FnOnce(&mut MeshConfig)) -> MeshNode {
+    let mut config = MeshConfig::new(
+        MeshName::new("m").unwrap(),
+        NodeName::new(name).unwrap(),
+        incarnation,
+    );
+    configure(&mut config);
+    let mut node = MeshNode::new(config);
+    node.remote.apply_full(
+        &NodeName::new("b").unwrap(),
+        1,
+        1,
+        vec![InterestEntry::durable(
+            weft_core::topic::Filter::new("t/>").unwrap(),
+        )],
+    );
+    node
+}
+
+#[test]
+fn the_byte_limit_refuses_publishes_and_journals_nothing_for_them() {
+    let now = Instant::now();
+    let mut a = durable_node("a", 1, |config| config.outbox_max_bytes = 10);
+    let topic = Topic::new("t/x").unwrap();
+    a.publish_local(now, topic.clone(), bytes::Bytes::from_static(b"123456"))
+        .unwrap();
+    let error = a
+        .publish_local(now, topic, bytes::Bytes::from_static(b"123456"))
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("outbox for node b is full"),
+        "{error}"
+    );
+    let stored = outputs(&mut a)
+        .into_iter()
+        .filter(|output| matches!(output, Output::Persist(OutboxChange::Stored { .. })))
+        .count();
+    assert_eq!(stored, 1);
+    assert_eq!(a.outbox_total_bytes(), 6);
+}
+
+#[test]
+fn a_restored_outbox_moves_waiting_events_to_this_lifes_stream_in_order() {
+    let now = Instant::now();
+    let mut old = durable_node("a", 1, |_| {});
+    let topic = Topic::new("t/x").unwrap();
+    for payload in [&b"1"[..], b"2", b"3"] {
+        old.publish_local(now, topic.clone(), bytes::Bytes::from_static(payload))
+            .unwrap();
+    }
+    let b = NodeName::new("b").unwrap();
+    let mut snapshot = old.outbox_snapshot();
+    snapshot
+        .destinations
+        .get_mut(&b)
+        .unwrap()
+        .entries
+        .pop_front();
+    let mut new = durable_node("a", 2, |_| {});
+    new.restore_outbox(snapshot);
+    let restored = new.outbox_snapshot();
+    let outbox = &restored.destinations[&b];
+    assert_eq!(outbox.stream, 2);
+    let numbered: Vec<(u64, &[u8])> = outbox
+        .entries
+        .iter()
+        .map(|entry| (entry.sequence, &entry.payload[..]))
+        .collect();
+    assert_eq!(numbered, vec![(1, &b"2"[..]), (2, &b"3"[..])]);
+    let publication = new
+        .publish_local(now, topic, bytes::Bytes::from_static(b"4"))
+        .unwrap();
+    assert_eq!(publication.durable, vec![b.clone()]);
+    assert_eq!(new.outbox_snapshot().destinations[&b].next_sequence, 4);
+}

@@ -1,8 +1,13 @@
 //! One task per TCP link: frames in to the owner, queued frames out to the socket.
+//!
+//! The writer takes everything queued at once (it never waits for more, so an idle link
+//! adds no latency), merges runs of `Events` frames into batches and compresses large
+//! frames ([`FrameBatcher`]) once the peer's `HelloAck` has told which capabilities the
+//! link shares. Until then frames go out as they are.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,18 +18,69 @@ use tokio::sync::mpsc;
 use super::owner::{Command, Opened};
 use super::{LinkDirection, MeshHandle};
 use crate::name::LinkId;
-use crate::wire::decode_frame;
+use crate::wire::{
+    Capabilities, Compression, DEFAULT_MAX_BATCH, FrameBatcher, FrameOptions, Message,
+    decode_frame_sized,
+};
 
-/// Frames written in one go at most.
-const WRITE_BATCH: usize = 128;
+/// Frames taken off the queue for one write at most.
+const WRITE_BATCH: usize = 1024;
+
+/// Set in [`LinkCounters::negotiated`] once the peer's `HelloAck` arrived.
+const NEGOTIATED: u8 = 0x80;
 
 /// Counters a connection task shares with the owner.
 #[derive(Debug, Default)]
 pub(crate) struct LinkCounters {
+    /// Bytes read from the socket.
     pub(crate) bytes_in: AtomicU64,
+    /// Bytes written to the socket.
     pub(crate) bytes_out: AtomicU64,
+    /// Bytes of the frames read, as they were before compression.
+    pub(crate) uncompressed_in: AtomicU64,
+    /// Bytes of the frames written, as they were before compression.
+    pub(crate) uncompressed_out: AtomicU64,
+    /// Frames (batches included) written.
+    pub(crate) frames_out: AtomicU64,
+    /// The capabilities of the link (lz4 1, zstd 2, batching 4), with [`NEGOTIATED`].
+    negotiated: AtomicU8,
+    /// The compression this node wants to use ([`super::MeshOptions::compression`]).
+    wanted: Option<Compression>,
     /// Set by the owner when the handshake completes.
     pub(crate) established: AtomicBool,
+}
+
+impl LinkCounters {
+    /// The compression the link uses, if any (both sides must support it).
+    pub(crate) fn compression(&self) -> Option<Compression> {
+        let bits = self.negotiated.load(Ordering::Relaxed);
+        match self.wanted? {
+            Compression::Lz4 if bits & 1 != 0 => Some(Compression::Lz4),
+            Compression::Zstd if bits & 2 != 0 => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+
+    fn record_capabilities(&self, capabilities: Capabilities) {
+        let bits = NEGOTIATED
+            | u8::from(capabilities.lz4)
+            | (u8::from(capabilities.zstd) << 1)
+            | (u8::from(capabilities.batching) << 2);
+        self.negotiated.store(bits, Ordering::Relaxed);
+    }
+
+    /// How the writer merges and compresses frames now.
+    fn batcher(&self, options: &super::MeshOptions) -> FrameBatcher {
+        let bits = self.negotiated.load(Ordering::Relaxed);
+        FrameBatcher {
+            options: FrameOptions {
+                compression: self.compression(),
+                threshold: options.compression_threshold,
+            },
+            batching: options.batching && bits & 4 != 0,
+            max_batch: DEFAULT_MAX_BATCH.min(options.max_frame),
+        }
+    }
 }
 
 /// How a link ended, seen from its task.
@@ -46,7 +102,10 @@ pub(crate) async fn run(
     let shared = handle.shared();
     let link = LinkId(shared.next_link.fetch_add(1, Ordering::Relaxed));
     let (writer, frames) = mpsc::channel(shared.options.link_queue.max(16));
-    let counters = Arc::new(LinkCounters::default());
+    let counters = Arc::new(LinkCounters {
+        wanted: shared.options.compression,
+        ..LinkCounters::default()
+    });
     let opened = Opened {
         link,
         writer,
@@ -63,7 +122,7 @@ pub(crate) async fn run(
     let mut stopped = shared.stopped.clone();
     let ended = tokio::select! {
         ended = read_loop(reader, link, &handle, &counters) => ended,
-        ended = write_loop(writer, frames, &counters) => ended,
+        ended = write_loop(writer, frames, &counters, &shared.options) => ended,
         _ = stopped.wait_for(|stop| *stop) => Ended::Local,
     };
     if let Ended::Remote(error) = ended {
@@ -82,8 +141,15 @@ async fn read_loop(
     let mut buffer = BytesMut::with_capacity(64 * 1024);
     loop {
         loop {
-            match decode_frame(&mut buffer, max_frame) {
-                Ok(Some(message)) => {
+            match decode_frame_sized(&mut buffer, max_frame) {
+                Ok(Some((message, size))) => {
+                    counters
+                        .uncompressed_in
+                        .fetch_add(size.logical as u64, Ordering::Relaxed);
+                    if let Message::HelloAck(ack) = &message {
+                        // The peer's answer carries what both sides share.
+                        counters.record_capabilities(ack.capabilities);
+                    }
                     if handle
                         .command(Command::Received { link, message })
                         .await
@@ -113,6 +179,7 @@ async fn write_loop(
     mut writer: OwnedWriteHalf,
     mut frames: mpsc::Receiver<Bytes>,
     counters: &LinkCounters,
+    options: &super::MeshOptions,
 ) -> Ended {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     let mut out = BytesMut::new();
@@ -124,14 +191,18 @@ async fn write_loop(
             return Ended::Local;
         }
         out.clear();
-        for frame in &batch {
-            out.extend_from_slice(frame);
-        }
+        let written = counters.batcher(options).write(&batch, &mut out);
         if let Err(error) = writer.write_all(&out).await {
             return Ended::Remote(format!("write failed: {error}"));
         }
         counters
             .bytes_out
-            .fetch_add(out.len() as u64, Ordering::Relaxed);
+            .fetch_add(written.size.wire as u64, Ordering::Relaxed);
+        counters
+            .uncompressed_out
+            .fetch_add(written.size.logical as u64, Ordering::Relaxed);
+        counters
+            .frames_out
+            .fetch_add(written.frames as u64, Ordering::Relaxed);
     }
 }

@@ -13,15 +13,17 @@ use tokio::time::MissedTickBehavior;
 use weft_core::Topic;
 
 use super::MeshHandle;
-use super::bridge::BridgeCounters;
+use super::bridge::{BridgeCounters, Delivery};
 use super::connection::LinkCounters;
+use super::durable::{Admission, DurableGauges, DurableStatus, Journal};
+use super::persist::{Persister, SyncReply};
 use super::status::{
     JoinStatus, LinkDirection, LinkStatus, MeshStatus, NodeStatus, StatusCounters,
 };
 use crate::interest::InterestEntry;
 use crate::name::LinkId;
-use crate::node::{CloseReason, MeshNode, Output};
-use crate::wire::{MeshEvent, Message, encode_frame};
+use crate::node::{CloseReason, DurableReceipt, MeshNode, Output, RouteExplanation};
+use crate::wire::{Message, encode_frame};
 
 /// Errors kept for status.
 const RECENT_ERRORS: usize = 16;
@@ -36,16 +38,44 @@ pub(crate) struct Opened {
     pub(crate) join: Option<SocketAddr>,
 }
 
+/// A local event for the mesh, from the broker's forwarder; `reply` answers its
+/// publisher (at once, or once the event is persisted for remote durable interest).
+pub(crate) struct Forwarded {
+    pub(crate) topic: Topic,
+    /// The event's mesh payload, encoded by the publisher's task.
+    pub(crate) payload: Bytes,
+    pub(crate) reply: SyncReply,
+}
+
 /// What the other tasks ask of the owner.
 pub(crate) enum Command {
     Opened(Opened),
-    Received { link: LinkId, message: Message },
-    Malformed { link: LinkId },
-    Closed { link: LinkId, error: String },
-    JoinFailed { addr: SocketAddr, error: String },
-    Publish { topic: Topic, payload: Bytes },
+    Received {
+        link: LinkId,
+        message: Message,
+    },
+    Malformed {
+        link: LinkId,
+    },
+    Closed {
+        link: LinkId,
+        error: String,
+    },
+    JoinFailed {
+        addr: SocketAddr,
+        error: String,
+    },
+    Stored {
+        receipt: DurableReceipt,
+        stored: bool,
+    },
+    InboxPersisted(std::collections::BTreeMap<crate::name::NodeName, crate::inbox::StreamPosition>),
     Interest(Vec<InterestEntry>),
     Status(oneshot::Sender<MeshStatus>),
+    Route {
+        topic: Topic,
+        reply: oneshot::Sender<RouteExplanation>,
+    },
 }
 
 struct LinkEntry {
@@ -57,8 +87,13 @@ struct LinkEntry {
 
 pub(crate) struct Owner {
     node: MeshNode,
-    deliver: mpsc::Sender<MeshEvent>,
+    deliver: mpsc::Sender<Delivery>,
     bridge: Arc<BridgeCounters>,
+    journal: Option<Journal>,
+    gauges: Arc<DurableGauges>,
+    admission: Arc<Admission>,
+    /// The destinations whose outbox was full when `admission` was last set.
+    full: Vec<crate::name::NodeName>,
     links: BTreeMap<LinkId, LinkEntry>,
     joins: BTreeMap<SocketAddr, JoinStatus>,
     recent_errors: VecDeque<String>,
@@ -70,7 +105,8 @@ impl Owner {
     pub(crate) fn new(
         node: MeshNode,
         handle: &MeshHandle,
-        deliver: mpsc::Sender<MeshEvent>,
+        deliver: mpsc::Sender<Delivery>,
+        persister: Option<Persister>,
     ) -> Self {
         let shared = handle.shared();
         let joins = shared
@@ -94,6 +130,10 @@ impl Owner {
             node,
             deliver,
             bridge: Arc::clone(&shared.bridge),
+            journal: persister.map(Journal::new),
+            gauges: Arc::clone(&shared.durable),
+            admission: Arc::clone(&shared.admission),
+            full: Vec::new(),
             links: BTreeMap::new(),
             joins,
             recent_errors: VecDeque::new(),
@@ -105,6 +145,7 @@ impl Owner {
     pub(crate) async fn run(
         mut self,
         mut commands: mpsc::Receiver<Command>,
+        mut forwarded: mpsc::Receiver<Forwarded>,
         mut stopped: watch::Receiver<bool>,
     ) {
         let mut tick = tokio::time::interval(self.tick_interval);
@@ -115,7 +156,8 @@ impl Owner {
                     Some(command) => self.apply(command),
                     None => break,
                 },
-                _ = tick.tick() => self.node.tick(Instant::now()),
+                Some(item) = forwarded.recv() => self.forward(item),
+                _ = tick.tick() => self.tick(),
                 _ = stopped.wait_for(|stop| *stop) => break,
             }
             self.drain();
@@ -166,15 +208,100 @@ impl Owner {
                     join.last_error = Some(error);
                 }
             }
-            Command::Publish { topic, payload } => {
-                if let Err(error) = self.node.publish_local(now, topic, payload) {
-                    tracing::warn!(%error, "mesh refused a local event");
+            Command::Stored { receipt, stored } => {
+                if stored {
+                    self.node.durable_stored(&receipt);
+                    match &mut self.journal {
+                        Some(journal) => journal.inbox_moved(),
+                        // Nothing to persist: acknowledge at once.
+                        None => {
+                            let positions = self.node.inbox_snapshot();
+                            self.node.acknowledge_persisted(&positions);
+                        }
+                    }
+                } else {
+                    self.node.durable_failed(&receipt);
                 }
             }
+            Command::InboxPersisted(positions) => self.node.acknowledge_persisted(&positions),
             Command::Interest(entries) => self.node.set_local_interest(now, entries),
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
             }
+            Command::Route { topic, reply } => {
+                let _ = reply.send(self.node.explain_route(&topic));
+            }
+        }
+    }
+
+    /// A local event: into the mesh; its publisher is answered once it is safe.
+    fn forward(&mut self, item: Forwarded) {
+        let Forwarded {
+            topic,
+            payload,
+            reply,
+        } = item;
+        match self
+            .node
+            .publish_local(Instant::now(), topic.clone(), payload)
+        {
+            Ok(publication) if !publication.durable.is_empty() => match &mut self.journal {
+                Some(journal) => journal.wait_for_sync(reply),
+                None => {
+                    let _ = reply.send(Ok(()));
+                }
+            },
+            Ok(_) => {
+                let _ = reply.send(Ok(()));
+            }
+            Err(error) => {
+                tracing::warn!(%error, %topic, "mesh refused a local event");
+                let _ = reply.send(Err(weft_broker::ForwardRefused {
+                    reason: error.to_string(),
+                }));
+                self.update_admission();
+            }
+        }
+    }
+
+    /// Tells the broker's forwarder which topics to refuse up front (full outboxes).
+    fn update_admission(&mut self) {
+        let full = self.node.full_durable_interest();
+        let names: Vec<_> = full.iter().map(|(node, _)| node.clone()).collect();
+        if names != self.full {
+            let config = self.node.config();
+            let limits = format!(
+                "limits {} events, {} bytes",
+                config.outbox_capacity, config.outbox_max_bytes
+            );
+            self.admission.set(full, limits);
+            self.full = names;
+        }
+    }
+
+    fn tick(&mut self) {
+        self.node.tick(Instant::now());
+        self.update_admission();
+        if let Some(journal) = &mut self.journal {
+            journal.tick(&self.node);
+        }
+        self.gauges.update(&self.durable_status());
+    }
+
+    fn durable_status(&self) -> DurableStatus {
+        let stats = self.node.stats();
+        let snapshot_depths = self.node.outbox_depths();
+        DurableStatus {
+            outbox_depth: self.node.outbox_total_depth() as u64,
+            outbox_bytes: self.node.outbox_total_bytes(),
+            publishes_refused: stats.publishes_refused
+                + self.admission.refused.load(Ordering::Relaxed),
+            durable_acked: stats.durable_acked,
+            retransmissions: stats.retransmissions,
+            outbox_dropped: stats.outbox_dropped,
+            persist_errors: self.journal.as_ref().map_or(0, Journal::errors),
+            outboxes: snapshot_depths,
+            full: self.full.iter().map(ToString::to_string).collect(),
         }
     }
 
@@ -182,11 +309,32 @@ impl Owner {
         while let Some(output) = self.node.poll_output() {
             match output {
                 Output::Send { link, message } => self.send(link, &message),
-                Output::Deliver { event, groups: _ } => match self.deliver.try_send(event) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(_)) => self.counters.deliver_queue_drops += 1,
-                    Err(TrySendError::Closed(_)) => {}
-                },
+                Output::Deliver {
+                    event,
+                    groups,
+                    durable,
+                } => {
+                    let delivery = Delivery {
+                        event,
+                        groups,
+                        durable,
+                    };
+                    match self.deliver.try_send(delivery) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(delivery) | TrySendError::Closed(delivery)) => {
+                            self.counters.deliver_queue_drops += 1;
+                            // A durable event comes back when its origin resends it.
+                            if let Some(receipt) = &delivery.durable {
+                                self.node.durable_failed(receipt);
+                            }
+                        }
+                    }
+                }
+                Output::Persist(change) => {
+                    if let Some(journal) = &mut self.journal {
+                        journal.change(&self.node, change);
+                    }
+                }
                 Output::CloseLink { link, reason } => self.close(link, &reason),
                 Output::LinkEstablished { link, peer } => {
                     if let Some(entry) = self.links.get_mut(&link) {
@@ -208,6 +356,9 @@ impl Owner {
                     tracing::debug!(node = %self.node.name(), reachable, "mesh routes changed");
                 }
             }
+        }
+        if let Some(journal) = &mut self.journal {
+            journal.flush(&self.node);
         }
     }
 
@@ -290,6 +441,7 @@ impl Owner {
             .iter()
             .map(|(&link, entry)| {
                 let stats = node.link_stats(link).cloned().unwrap_or_default();
+                let counters = &entry.opened.counters;
                 LinkStatus {
                     id: link.0,
                     peer: entry.peer.clone(),
@@ -300,6 +452,12 @@ impl Owner {
                     events_out: stats.events_sent,
                     bytes_in: entry.opened.counters.bytes_in.load(Ordering::Relaxed),
                     bytes_out: entry.opened.counters.bytes_out.load(Ordering::Relaxed),
+                    uncompressed_bytes_in: counters.uncompressed_in.load(Ordering::Relaxed),
+                    uncompressed_bytes_out: counters.uncompressed_out.load(Ordering::Relaxed),
+                    frames_out: counters.frames_out.load(Ordering::Relaxed),
+                    queue_depth: entry.opened.writer.max_capacity()
+                        - entry.opened.writer.capacity(),
+                    compression: counters.compression().map(crate::wire::Compression::name),
                     messages_in: stats.messages_received,
                     messages_out: stats.messages_sent,
                     events_dropped: entry.events_dropped,
@@ -321,6 +479,7 @@ impl Owner {
             envelope_errors: bridge.envelope_errors.load(Ordering::Relaxed),
             broker_publish_errors: bridge.broker_publish_errors.load(Ordering::Relaxed),
             forward_queue_drops: bridge.forward_queue_drops.load(Ordering::Relaxed),
+            durable: self.durable_status(),
             ..self.counters.clone()
         };
         MeshStatus {

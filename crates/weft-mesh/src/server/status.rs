@@ -82,10 +82,20 @@ pub struct LinkStatus {
     pub events_in: u64,
     /// Events sent on it.
     pub events_out: u64,
-    /// Bytes read from it.
+    /// Bytes read from it (on the wire, compressed where the peer compressed).
     pub bytes_in: u64,
-    /// Bytes written to it.
+    /// Bytes written to it (on the wire).
     pub bytes_out: u64,
+    /// Bytes of the frames read, before compression.
+    pub uncompressed_bytes_in: u64,
+    /// Bytes of the frames written, before compression.
+    pub uncompressed_bytes_out: u64,
+    /// Frames written (a batch of events is one frame).
+    pub frames_out: u64,
+    /// Frames queued for it now, waiting to be written.
+    pub queue_depth: usize,
+    /// The compression used for frames it sends, once the handshake negotiated one.
+    pub compression: Option<&'static str>,
     /// Messages received on it.
     pub messages_in: u64,
     /// Messages sent on it.
@@ -146,4 +156,6 @@ pub struct StatusCounters {
     pub envelope_errors: u64,
     /// Mesh events the local broker refused.
     pub broker_publish_errors: u64,
+    /// Store-and-forward: outbox depth and bytes, refusals, acks, persistence errors.
+    pub durable: super::durable::DurableStatus,
 }

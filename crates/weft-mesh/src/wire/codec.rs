@@ -6,16 +6,22 @@
 //! bytes; lists are a count then their items. Byte layouts per message are in
 //! `docs/design/mesh.md`.
 //!
+//! A frame of type 11 is **compressed**: it wraps another frame's `type · body`
+//! (see `compress.rs`). [`encode_frame_with`] writes one when the link negotiated a
+//! compression and the message is at least [`FrameOptions::threshold`] bytes; every
+//! decoder reads them.
+//!
 //! [`decode_frame`] returns `Ok(None)` when the buffer does not yet hold a whole frame
 //! ("need more bytes"), and an error for anything malformed: the link is then closed.
 
+mod compress;
 mod read;
 mod write;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 
 pub use self::read::DecodeError;
-use super::Message;
+use super::{Compression, Message};
 
 /// The frame layout version this codec writes and reads.
 pub const FRAME_VERSION: u8 = 1;
@@ -35,6 +41,37 @@ pub(crate) mod kind {
     pub const INTEREST_REQUEST: u8 = 8;
     pub const EVENTS: u8 = 9;
     pub const ACK: u8 = 10;
+    pub const COMPRESSED: u8 = 11;
+}
+
+/// The default smallest message (`type · body`) that is compressed.
+pub const DEFAULT_COMPRESSION_THRESHOLD: usize = 512;
+
+/// How frames are written on one link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameOptions {
+    /// The algorithm, if the link compresses (both sides negotiated it).
+    pub compression: Option<Compression>,
+    /// Messages shorter than this (`type · body`, in bytes) are written as they are.
+    pub threshold: usize,
+}
+
+impl FrameOptions {
+    /// No compression.
+    pub const PLAIN: Self = Self {
+        compression: None,
+        threshold: DEFAULT_COMPRESSION_THRESHOLD,
+    };
+}
+
+/// The size of one frame on the wire and before compression (both with the length
+/// prefix).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameSize {
+    /// Bytes written or read.
+    pub wire: usize,
+    /// Bytes the frame would take uncompressed.
+    pub logical: usize,
 }
 
 /// Appends `message` as one frame to `out`.
@@ -47,12 +84,64 @@ pub fn encode_frame(message: &Message, out: &mut BytesMut) {
     out[start..start + 4].copy_from_slice(&length.to_be_bytes());
 }
 
+/// Appends `message` as one frame to `out`, compressed when `options` say so and it
+/// pays off.
+pub fn encode_frame_with(
+    message: &Message,
+    options: FrameOptions,
+    out: &mut BytesMut,
+) -> FrameSize {
+    let start = out.len();
+    encode_frame(message, out);
+    compress_frame(out, start, options)
+}
+
+/// Compresses the frame that starts at `start` in `out` (and runs to its end) in place,
+/// when `options` say so and it pays off.
+pub(crate) fn compress_frame(out: &mut BytesMut, start: usize, options: FrameOptions) -> FrameSize {
+    let logical = out.len() - start;
+    let plain = FrameSize {
+        wire: logical,
+        logical,
+    };
+    let Some(compression) = options.compression else {
+        return plain;
+    };
+    // The message is `type · body`, after the length and the frame version.
+    let inner_start = start + 5;
+    if out.len() - inner_start < options.threshold.max(1) {
+        return plain;
+    }
+    let mut compressed = BytesMut::with_capacity(logical / 2 + 16);
+    compressed.put_u8(kind::COMPRESSED);
+    if !compress::write(compression, &out[inner_start..], &mut compressed) {
+        return plain;
+    }
+    out.truncate(inner_start);
+    out.extend_from_slice(&compressed);
+    let length = (out.len() - start - 4) as u32;
+    out[start..start + 4].copy_from_slice(&length.to_be_bytes());
+    FrameSize {
+        wire: out.len() - start,
+        logical,
+    }
+}
+
 /// Takes one frame off the front of `buffer`: `Ok(None)` if it is not complete yet.
 /// A frame longer than `max_frame` is an error before its body arrives.
 pub fn decode_frame(
     buffer: &mut BytesMut,
     max_frame: usize,
 ) -> Result<Option<Message>, DecodeError> {
+    Ok(decode_frame_sized(buffer, max_frame)?.map(|(message, _)| message))
+}
+
+/// [`decode_frame`], also returning the frame's sizes on the wire and uncompressed.
+/// A compressed frame may not decompress to more than `max_frame` either.
+pub fn decode_frame_sized(
+    buffer: &mut BytesMut,
+    max_frame: usize,
+) -> Result<Option<(Message, FrameSize)>, DecodeError> {
     let Some(header) = buffer.get(..4) else {
         return Ok(None);
     };
@@ -73,7 +162,12 @@ pub fn decode_frame(
     }
     buffer.advance(4);
     let frame = buffer.split_to(length).freeze();
-    read::message(frame).map(Some)
+    let (message, logical) = read::message(frame, max_frame)?;
+    let size = FrameSize {
+        wire: 4 + length,
+        logical,
+    };
+    Ok(Some((message, size)))
 }
 
 #[cfg(test)]

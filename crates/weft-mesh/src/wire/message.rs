@@ -53,6 +53,16 @@ pub enum Compression {
     Zstd,
 }
 
+impl Compression {
+    /// Its lowercase name (`lz4`, `zstd`), as configuration spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Lz4 => "lz4",
+            Self::Zstd => "zstd",
+        }
+    }
+}
+
 /// What a node can do on a link; the intersection of both sides is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Capabilities {

@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use weft_core::topic::Topic;
+use weft_mesh::inbox::StreamPosition;
 use weft_mesh::wire::{DEFAULT_MAX_FRAME, Message, Route, decode_frame, encode_frame};
-use weft_mesh::{InterestEntry, LinkId, MeshConfig, MeshName, MeshNode, NodeName, Output};
+use weft_mesh::{
+    GroupName, InterestEntry, LinkId, MeshConfig, MeshName, MeshNode, NodeName, Output,
+};
 
 /// xorshift64*: tiny, seeded, good enough for scenario generation.
 #[derive(Debug, Clone)]
@@ -81,7 +84,7 @@ struct InFlight {
     frame: Vec<u8>,
 }
 
-type EventId = (NodeName, u64, u64);
+pub type EventId = (NodeName, u64, u64);
 
 pub struct Sim {
     pub rng: Rng,
@@ -106,6 +109,20 @@ pub struct Sim {
     pub tick_every_ms: u64,
     /// Links the scenario wants up (reconnected after a timeout close).
     wanted: BTreeSet<usize>,
+    /// Per node: its configuration (a restart bumps the incarnation).
+    configs: Vec<MeshConfig>,
+    /// Per node: its local interest as last set (set again after a restart).
+    interest: Vec<Vec<InterestEntry>>,
+    /// Per node: the inbox positions on "disk"; `None` persists at once.
+    pub persist_every_ms: Option<u64>,
+    disk_inbox: Vec<BTreeMap<NodeName, StreamPosition>>,
+    /// Durable deliveries of an event a node had already stored (after a restart; a
+    /// real node's stream drops them by `source` + `id`).
+    pub redelivered: u64,
+    /// Per node, per origin: first deliveries of durable events, (incarnation, sequence).
+    pub durable_first: Vec<BTreeMap<NodeName, Vec<(u64, u64)>>>,
+    /// Per (event, queue group): the nodes that delivered it to the group.
+    pub group_deliveries: BTreeMap<(EventId, GroupName), Vec<usize>>,
 }
 
 pub fn node_name(index: usize) -> NodeName {
@@ -130,12 +147,13 @@ impl Sim {
 
     pub fn with_configs(seed: u64, configs: Vec<MeshConfig>, net: NetConfig) -> Self {
         let count = configs.len();
+        let nodes = configs.iter().cloned().map(MeshNode::new).collect();
         Self {
             rng: Rng::new(seed),
             seed,
             base: Instant::now(),
             now_ms: 0,
-            nodes: configs.into_iter().map(MeshNode::new).collect(),
+            nodes,
             links: Vec::new(),
             link_index: BTreeMap::new(),
             next_link_id: 1,
@@ -148,6 +166,55 @@ impl Sim {
             max_hops: 0,
             tick_every_ms: 50,
             wanted: BTreeSet::new(),
+            configs,
+            interest: vec![Vec::new(); count],
+            persist_every_ms: None,
+            disk_inbox: vec![BTreeMap::new(); count],
+            redelivered: 0,
+            durable_first: vec![BTreeMap::new(); count],
+            group_deliveries: BTreeMap::new(),
+        }
+    }
+
+    /// Restarts `node`: its links drop, it comes back with a newer incarnation and
+    /// what a real node keeps on disk (outbox, inbox positions as last persisted,
+    /// remembered durable interest), sets its interest again and redials.
+    pub fn restart(&mut self, node: usize) {
+        let touching: Vec<usize> = (0..self.links.len())
+            .filter(|&index| self.links[index].ends.contains(&node))
+            .collect();
+        for &index in &touching {
+            self.take_down(index, None);
+        }
+        let now = self.now();
+        let old = &self.nodes[node];
+        let outbox = old.outbox_snapshot();
+        let interest = old.durable_interest_snapshot(now);
+        let inbox = match self.persist_every_ms {
+            Some(_) => self.disk_inbox[node].clone(),
+            None => old.inbox_snapshot(),
+        };
+        self.configs[node].incarnation += 1;
+        let mut fresh = MeshNode::new(self.configs[node].clone());
+        fresh.restore_outbox(outbox);
+        fresh.restore_inbox(inbox);
+        fresh.restore_durable_interest(now, interest);
+        fresh.set_local_interest(now, self.interest[node].clone());
+        self.nodes[node] = fresh;
+        self.drain(node);
+        for index in touching {
+            if self.wanted.contains(&index) {
+                self.bring_up(index);
+            }
+        }
+    }
+
+    fn persist_inboxes(&mut self) {
+        for node in 0..self.nodes.len() {
+            let positions = self.nodes[node].inbox_snapshot();
+            self.nodes[node].acknowledge_persisted(&positions);
+            self.disk_inbox[node] = positions;
+            self.drain(node);
         }
     }
 
@@ -226,6 +293,7 @@ impl Sim {
     }
 
     pub fn set_interest(&mut self, node: usize, entries: Vec<InterestEntry>) {
+        self.interest[node] = entries.clone();
         let now = self.now();
         self.nodes[node].set_local_interest(now, entries);
         self.drain(node);
@@ -244,10 +312,38 @@ impl Sim {
         while let Some(output) = self.nodes[node].poll_output() {
             match output {
                 Output::Send { link, message } => self.transmit(node, link, &message),
-                Output::Deliver { event, .. } => {
+                Output::Deliver {
+                    event,
+                    durable,
+                    groups,
+                } => {
+                    for group in groups {
+                        let key = (
+                            (event.origin.clone(), event.incarnation, event.sequence),
+                            group,
+                        );
+                        self.group_deliveries.entry(key).or_default().push(node);
+                    }
+                    if let Some(receipt) = &durable {
+                        self.nodes[node].durable_stored(receipt);
+                        if self.persist_every_ms.is_none() {
+                            let positions = self.nodes[node].inbox_snapshot();
+                            self.nodes[node].acknowledge_persisted(&positions);
+                        }
+                    }
                     let id = (event.origin.clone(), event.incarnation, event.sequence);
                     let count = self.delivered[node].entry(id.clone()).or_default();
+                    if durable.is_some() && *count > 0 && self.persist_every_ms.is_some() {
+                        self.redelivered += 1;
+                        continue;
+                    }
                     *count += 1;
+                    if durable.is_some() {
+                        self.durable_first[node]
+                            .entry(event.origin.clone())
+                            .or_default()
+                            .push((event.incarnation, event.sequence));
+                    }
                     assert!(
                         *count == 1,
                         "seed {}: node {node} got {id:?} twice",
@@ -268,7 +364,9 @@ impl Sim {
                         self.take_down(index, Some(side));
                     }
                 }
-                Output::LinkEstablished { .. } | Output::RouteChanged { .. } => {}
+                Output::LinkEstablished { .. }
+                | Output::RouteChanged { .. }
+                | Output::Persist(_) => {}
             }
         }
     }
@@ -345,6 +443,12 @@ impl Sim {
                 for node in 0..self.nodes.len() {
                     self.nodes[node].tick(now);
                     self.drain(node);
+                }
+                if self
+                    .persist_every_ms
+                    .is_some_and(|every| self.now_ms.is_multiple_of(every))
+                {
+                    self.persist_inboxes();
                 }
                 self.reconnect();
             }

@@ -314,3 +314,15 @@ fn unsorted_extension_names_are_recorded_so_their_order_survives() {
         message.properties.user_properties
     );
 }
+
+#[test]
+fn data_mode_carries_the_data_without_attributes() {
+    let event = message_to_event(&message(b"reading"), &context()).unwrap();
+    let binary = event_to_message(&event, OutboundMode::Binary);
+    let data = event_to_message(&event, OutboundMode::Data);
+    assert_eq!(data.payload, binary.payload);
+    assert_eq!(data.qos, binary.qos);
+    assert!(data.properties.user_properties.is_empty());
+    assert_eq!(data.properties.content_type, None);
+    assert!(!binary.properties.user_properties.is_empty());
+}

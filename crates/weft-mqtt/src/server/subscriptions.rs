@@ -219,8 +219,35 @@ impl BrokerSubscriptions {
     }
 
     /// The next event, waiting for one (forever when there are no subscriptions).
-    /// Cancel-safe.
+    /// Cancel-safe. With only the plain subscription (the common case) it waits on it
+    /// in place; with shared ones too, on all of them in a boxed future.
     pub(crate) async fn next(&mut self) -> Received {
+        loop {
+            if let Some(received) = self.try_next() {
+                return received;
+            }
+            if !self.shared.is_empty() {
+                return Box::pin(self.next_of_many()).await;
+            }
+            let Some(plain) = &mut self.plain else {
+                return std::future::pending().await;
+            };
+            match plain.recv().await {
+                Ok(event) => {
+                    if !self.seen.iter().any(|seen| Arc::ptr_eq(seen, &event)) {
+                        return Received::Plain(event);
+                    }
+                }
+                Err(error) => {
+                    self.plain = None;
+                    return Received::Closed(error);
+                }
+            }
+        }
+    }
+
+    /// [`Self::next`] with shared subscriptions: waits on every subscription.
+    async fn next_of_many(&mut self) -> Received {
         loop {
             if let Some(received) = self.try_next() {
                 return received;

@@ -1,116 +1,45 @@
 //! The task that owns one session: its network connection while there is one, its
 //! broker subscriptions for as long as the session lives.
+//!
+//! Its future lives inline in the tokio task of every connection, so it is kept small
+//! (`tests::session_task_future_stays_small`): the hot paths (reading, decoding,
+//! deliveries, encoding, writes the socket takes at once, publishing) are awaited in
+//! place, the rare ones (CONNECT and takeover, persistence, retained writes, wills,
+//! a socket that cannot take a write) in boxed futures.
 
 mod outputs;
+mod publish;
+mod transport;
 
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::Instant;
+use tokio::sync::{oneshot, watch};
+use tokio::time::{Instant, Sleep};
 
-use super::registry::{CONTROL_CAPACITY, Control, Handover};
+use super::registry::{Control, ControlReceiver, ControlSender, Handover, control_channel};
 use super::subscriptions::{BrokerSubscriptions, Received};
 use super::{MqttContext, RunState, subscribe_policy};
-use crate::codec::{self, ReasonCode};
+use crate::codec::{self, ProtocolVersion, ReasonCode};
 use crate::mapping::{OutboundMode, event_to_message};
 use crate::session::{Delivery, DeliveryTarget, DropCounters, Session};
 
-/// Bytes read from the socket at a time.
-const READ_CHUNK: usize = 4096;
+use publish::InboundPublishes;
+pub(crate) use transport::{ByteStream, Peer};
+use transport::{Connection, Transport};
+
 /// Encoded output is written once it reaches this size, even mid-drain.
-const WRITE_HIGH_WATER: usize = 256 * 1024;
-/// How long a write may take before the client is considered gone.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+const WRITE_HIGH_WATER: usize = 64 * 1024;
 /// Deliveries handled per wake-up before the task looks at its socket again.
 const DELIVERY_BATCH: usize = 64;
 /// How many of its own publications a session with a No Local subscription remembers.
 const OWN_EVENTS: usize = 256;
-
-/// Any byte stream a session can run on (a WebSocket bridged to bytes, a test pipe).
-pub(crate) trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin {}
-
-impl<S: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for S {}
-
-/// Where a connection's bytes come from and go to.
-enum Transport {
-    /// A TCP socket: read with `readable` + `try_read_buf`, so an idle connection holds
-    /// no read buffer.
-    Tcp {
-        reader: OwnedReadHalf,
-        writer: OwnedWriteHalf,
-    },
-    /// Another byte stream (MQTT over WebSocket). `_closed` is dropped with the
-    /// connection, which ends [`serve_connection`](super::serve_connection).
-    Stream {
-        /// Only ever used through `&mut` (`get_mut`, never locked): the mutex makes the
-        /// task `Sync` without asking the stream to be.
-        stream: std::sync::Mutex<Box<dyn ByteStream>>,
-        _closed: oneshot::Sender<()>,
-    },
-}
-
-impl Transport {
-    /// Writes `bytes` completely (and flushes a buffered stream).
-    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Transport::Tcp { writer, .. } => writer.write_all(bytes).await,
-            Transport::Stream { stream, .. } => {
-                let stream = stream_mut(stream);
-                stream.write_all(bytes).await?;
-                stream.flush().await
-            }
-        }
-    }
-
-    async fn shutdown(&mut self) -> io::Result<()> {
-        match self {
-            Transport::Tcp { writer, .. } => writer.shutdown().await,
-            Transport::Stream { stream, .. } => stream_mut(stream).shutdown().await,
-        }
-    }
-}
-
-fn stream_mut(stream: &mut std::sync::Mutex<Box<dyn ByteStream>>) -> &mut Box<dyn ByteStream> {
-    // Never locked, so never poisoned; `into_inner` keeps this total anyway.
-    stream
-        .get_mut()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Who is on the other end, for logs.
-pub(crate) enum Peer {
-    /// A TCP client.
-    Tcp(SocketAddr),
-    /// A client on another transport, as that transport names it (`ws://1.2.3.4:5`).
-    Named(Box<str>),
-}
-
-impl std::fmt::Debug for Peer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Peer::Tcp(address) => write!(f, "{address}"),
-            Peer::Named(name) => f.write_str(name),
-        }
-    }
-}
-
-/// The network side of a connected session.
-struct Connection {
-    transport: Transport,
-    input: BytesMut,
-    output: BytesMut,
-    /// False after a decode error: the session is closing the connection.
-    reading: bool,
-}
 
 /// When the session state must be written.
 #[derive(Debug, Default)]
@@ -127,14 +56,21 @@ pub(super) struct SessionTask {
     context: MqttContext,
     session: Session,
     subscriptions: BrokerSubscriptions,
-    control_tx: mpsc::Sender<Control>,
-    control_rx: mpsc::Receiver<Control>,
+    control_tx: ControlSender,
+    control_rx: ControlReceiver,
     generation: u64,
     /// The registered client id (set at CONNECT, or at restore).
     client_id: Option<String>,
     connection: Option<Connection>,
+    /// Inbound publishes waiting for the broker's answer, in packet order.
+    publishes: InboundPublishes,
+    /// Packets were left in the input because the receive maximum was reached.
+    input_held: bool,
     peer: Option<Peer>,
     persist: Persist,
+    /// The session's next deadline (keep alive, will delay, expiry) or state flush; kept
+    /// across wake-ups so the timer is not registered again for every packet.
+    timer: Option<Pin<Box<Sleep>>>,
     last_drops: DropCounters,
     /// `(source, id)` of events this session published, for No Local.
     own_events: VecDeque<(String, String)>,
@@ -147,8 +83,7 @@ pub(super) struct SessionTask {
 
 /// Starts the task of a new TCP connection.
 pub(crate) fn spawn_connection(context: MqttContext, socket: TcpStream, peer: SocketAddr) {
-    let (reader, writer) = socket.into_split();
-    spawn_on(context, Transport::Tcp { reader, writer }, Peer::Tcp(peer));
+    spawn_on(context, Transport::Tcp(socket), Peer::Tcp(peer));
 }
 
 /// Starts the task of a connection on any byte stream; the returned receiver completes
@@ -178,12 +113,7 @@ fn spawn_on(context: MqttContext, transport: Transport, peer: Peer) {
     session.set_subscribe_policy(subscribe_policy());
     let mut task = SessionTask::new(context, session);
     task.peer = Some(peer);
-    task.connection = Some(Connection {
-        transport,
-        input: BytesMut::new(),
-        output: BytesMut::new(),
-        reading: true,
-    });
+    task.connection = Some(Connection::new(transport));
     tokio::spawn(task.run());
 }
 
@@ -207,46 +137,25 @@ fn to_instant(at: SystemTime) -> Instant {
     Instant::now() + at.duration_since(SystemTime::now()).unwrap_or_default()
 }
 
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+/// Waits for the timer; pending forever without one.
+async fn timer_fired(timer: &mut Option<Pin<Box<Sleep>>>) {
+    match timer {
+        Some(sleep) => sleep.as_mut().await,
         None => std::future::pending().await,
     }
 }
 
-/// Reads more bytes into the connection's input; pending forever without one.
+/// Reads more bytes; pending forever without a connection.
 async fn read_some(connection: &mut Option<Connection>) -> io::Result<usize> {
-    let Some(connection) = connection.as_mut().filter(|connection| connection.reading) else {
-        return std::future::pending().await;
-    };
-    match &mut connection.transport {
-        Transport::Tcp { reader, .. } => loop {
-            // `readable` + `try_read_buf` never use up the task's scheduling budget, so a
-            // connection that always has input would never yield and would starve the
-            // subscribers it wakes on the same worker. Spending budget here (before
-            // anything is read, so cancelling is harmless) makes it yield in turn.
-            tokio::task::consume_budget().await;
-            reader.readable().await?;
-            // Only a connection with bytes to read holds a read buffer.
-            connection.input.reserve(READ_CHUNK);
-            match reader.try_read_buf(&mut connection.input) {
-                Ok(read) => return Ok(read),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(error) => return Err(error),
-            }
-        },
-        // `read_buf` is cancel safe: bytes read before the select picks another branch
-        // stay in `input`.
-        Transport::Stream { stream, .. } => {
-            connection.input.reserve(READ_CHUNK);
-            stream_mut(stream).read_buf(&mut connection.input).await
-        }
+    match connection {
+        Some(connection) => connection.read_some().await,
+        None => std::future::pending().await,
     }
 }
 
 impl SessionTask {
     fn new(context: MqttContext, session: Session) -> Self {
-        let (control_tx, control_rx) = mpsc::channel(CONTROL_CAPACITY);
+        let (control_tx, control_rx) = control_channel();
         let inner = &context.inner;
         inner.live_tasks.fetch_add(1, Ordering::AcqRel);
         let generation = inner.registry.generation();
@@ -261,8 +170,11 @@ impl SessionTask {
             generation,
             client_id: None,
             connection: None,
+            publishes: InboundPublishes::default(),
+            input_held: false,
             peer: None,
             persist: Persist::default(),
+            timer: None,
             last_drops: DropCounters::default(),
             own_events: VecDeque::new(),
             joined: Vec::new(),
@@ -273,7 +185,7 @@ impl SessionTask {
     }
 
     /// Makes this task the owner of `client_id`; returns the previous owner.
-    fn claim(&mut self, client_id: &str) -> Option<mpsc::Sender<Control>> {
+    fn claim(&mut self, client_id: &str) -> Option<ControlSender> {
         self.client_id = Some(client_id.to_owned());
         self.context
             .inner
@@ -285,32 +197,90 @@ impl SessionTask {
         self.exit || (self.session.is_ended() && self.connection.is_none())
     }
 
-    async fn run(mut self) {
-        // A task started after `serve` stopped or during `close` acts on it at once.
-        self.run_state.mark_changed();
-        loop {
-            self.drain().await;
-            if self.should_exit() {
-                break;
+    /// The task's life. Not an `async fn`: an async fn keeps a second copy of its
+    /// by-value arguments in its state (rust-lang/rust#62958), and `self` is most of it.
+    #[allow(clippy::manual_async_fn)] // see above: the async block keeps one copy
+    fn run(mut self) -> impl std::future::Future<Output = ()> + Send {
+        async move {
+            // A task started after `serve` stopped or during `close` acts on it at once.
+            self.run_state.mark_changed();
+            loop {
+                self.drain().await;
+                if self.should_exit() {
+                    break;
+                }
+                self.arm_timer();
+                // More inbound publishes than the receive maximum wait for the broker:
+                // stop reading until the oldest is answered (a 5.0 client that sends
+                // more is disconnected by the session; a 3.1.1 client is slowed down).
+                let reading = self.publishes.len() < usize::from(self.receive_maximum());
+                if reading && self.input_held {
+                    self.decode_input(SystemTime::now());
+                    continue;
+                }
+                tokio::select! {
+                    read = read_some(&mut self.connection), if reading => self.on_read(read),
+                    received = self.subscriptions.next() => self.on_received(received),
+                    control = self.control_rx.recv() => Box::pin(self.on_control(control)).await,
+                    answered = self.publishes.next_answer() => {
+                        if answered.updates_retained() {
+                            Box::pin(self.on_publish_answered(answered)).await;
+                        } else {
+                            self.complete_answered(answered);
+                        }
+                    }
+                    () = timer_fired(&mut self.timer) => self.on_timer().await,
+                    changed = self.run_state.changed() => match changed {
+                        Ok(()) => self.on_run_state(),
+                        Err(_) => self.exit = true,
+                    },
+                }
             }
-            let deadline = self.session.next_deadline().map(to_instant);
-            let flush_at = self
-                .persist
-                .dirty_since
-                .map(|since| since + self.context.inner.config.session_flush_interval);
-            tokio::select! {
-                read = read_some(&mut self.connection) => self.on_read(read),
-                received = self.subscriptions.next() => self.on_received(received),
-                Some(control) = self.control_rx.recv() => self.on_control(control).await,
-                () = sleep_until(deadline) => self.session.tick(SystemTime::now()),
-                () = sleep_until(flush_at) => self.persist_now().await,
-                changed = self.run_state.changed() => match changed {
-                    Ok(()) => self.on_run_state(),
-                    Err(_) => self.exit = true,
-                },
-            }
+            Box::pin(self.finish()).await;
         }
-        self.finish().await;
+    }
+
+    fn receive_maximum(&self) -> u16 {
+        self.context.inner.session_config.receive_maximum.max(1)
+    }
+
+    /// Sets the timer to the earlier of the session's next deadline and the state
+    /// flush; a timer that fires early is harmless (the session ticks, nothing is due).
+    fn arm_timer(&mut self) {
+        let deadline = self.session.next_deadline().map(to_instant);
+        let flush_at = self
+            .persist
+            .dirty_since
+            .map(|since| since + self.context.inner.config.session_flush_interval);
+        let wanted = match (deadline, flush_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match (wanted, &mut self.timer) {
+            (None, _) => self.timer = None,
+            (Some(at), Some(sleep)) => {
+                if sleep.is_elapsed() || at < sleep.deadline() {
+                    sleep.as_mut().reset(at);
+                }
+            }
+            (Some(at), None) => self.timer = Some(Box::pin(tokio::time::sleep_until(at))),
+        }
+    }
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        self.session.tick(SystemTime::now());
+        let flush_due = self
+            .persist
+            .dirty_since
+            .is_some_and(|since| since + self.context.inner.config.session_flush_interval <= now);
+        if flush_due {
+            Box::pin(self.persist_now()).await;
+        }
+        // Re-armed (from the new deadlines) before the next wait.
+        if self.timer.as_ref().is_some_and(|sleep| sleep.is_elapsed()) {
+            self.timer = None;
+        }
     }
 
     fn on_read(&mut self, read: io::Result<usize>) {
@@ -323,30 +293,46 @@ impl SessionTask {
                 self.close_connection();
                 self.session.connection_lost(now);
             }
-            Ok(_) => {
-                let Some(connection) = self.connection.as_mut() else {
-                    return;
-                };
-                loop {
-                    let version = self.session.version();
-                    let max = self.session.max_inbound_packet_size();
-                    match codec::decode(&mut connection.input, version, max) {
-                        Ok(Some(packet)) => self.session.handle_packet(now, packet),
-                        Ok(None) => break,
-                        Err(error) => {
-                            tracing::debug!(%error, peer = ?self.peer, client_id = %self.session.client_id(), "malformed mqtt packet");
-                            connection.reading = false;
-                            connection.input = BytesMut::new();
-                            self.session.handle_decode_error(now, &error);
-                            break;
-                        }
+            Ok(_) => self.decode_input(now),
+        }
+    }
+
+    /// Decodes the packets read so far and hands them to the session; stops early (the
+    /// rest stays in the input) once the receive maximum of inbound QoS 1/2 publishes
+    /// wait for the broker, and goes on when one is answered.
+    fn decode_input(&mut self, now: SystemTime) {
+        let limit = usize::from(self.receive_maximum());
+        let mut waiting = self.publishes.len();
+        self.input_held = false;
+        let Some(connection) = self.connection.as_mut() else {
+            return;
+        };
+        while connection.reading {
+            if waiting >= limit {
+                self.input_held = !connection.input.is_empty();
+                break;
+            }
+            let version = self.session.version();
+            let max = self.session.max_inbound_packet_size();
+            match codec::decode(&mut connection.input, version, max) {
+                Ok(Some(packet)) => {
+                    if matches!(&packet, codec::Packet::Publish(publish) if publish.packet_id.is_some())
+                    {
+                        waiting += 1;
                     }
+                    self.session.handle_packet(now, packet);
                 }
-                if connection.input.is_empty() && connection.input.capacity() > 4 * READ_CHUNK {
-                    connection.input = BytesMut::new();
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::debug!(%error, peer = ?self.peer, client_id = %self.session.client_id(), "malformed mqtt packet");
+                    connection.reading = false;
+                    connection.input.clear();
+                    self.session.handle_decode_error(now, &error);
+                    break;
                 }
             }
         }
+        connection.release_input();
     }
 
     fn on_received(&mut self, first: Received) {
@@ -382,7 +368,14 @@ impl SessionTask {
                 .iter()
                 .any(|(source, id)| *source == attributes.source && *id == attributes.id);
         let publisher = own.then(|| self.session.client_id().to_owned());
-        let message = event_to_message(&event, OutboundMode::Binary);
+        // A connected 3.1.1 client gets no properties: skip building them.
+        let mode = if self.session.version() == ProtocolVersion::V311 && self.session.is_connected()
+        {
+            OutboundMode::Data
+        } else {
+            OutboundMode::Binary
+        };
+        let message = event_to_message(&event, mode);
         self.session.handle_delivery(
             now,
             Delivery {
@@ -397,6 +390,8 @@ impl SessionTask {
         let now = SystemTime::now();
         match control {
             Control::TakeOver { clean_start, reply } => {
+                // Publishes already submitted are answered on this connection first.
+                self.finish_publishes().await;
                 // What the broker queued before the new CONNECT belongs to this session
                 // as it is now (offline: QoS 0 dropped, QoS 1/2 queued).
                 while let Some(received) = self.subscriptions.try_next() {
@@ -473,46 +468,6 @@ impl SessionTask {
         }
     }
 
-    /// Writes the pending output, after the session state when it must be stored first.
-    async fn flush(&mut self) {
-        if self.persist.urgent {
-            self.persist_now().await;
-        }
-        let Some(connection) = self.connection.as_mut() else {
-            return;
-        };
-        if connection.output.is_empty() {
-            return;
-        }
-        let written = tokio::time::timeout(
-            WRITE_TIMEOUT,
-            connection.transport.write_all(&connection.output),
-        )
-        .await;
-        connection.output.clear();
-        if connection.output.capacity() > WRITE_HIGH_WATER {
-            connection.output = BytesMut::new();
-        }
-        let failed = match written {
-            Ok(Ok(())) => return,
-            Ok(Err(error)) => error.to_string(),
-            Err(_) => "write timed out".to_owned(),
-        };
-        tracing::debug!(error = %failed, peer = ?self.peer, "mqtt write failed");
-        self.close_connection();
-        self.session.connection_lost(SystemTime::now());
-    }
-
-    /// Flushes, then closes the connection (an `Output::Disconnect`).
-    async fn disconnect(&mut self, reason: ReasonCode) {
-        self.flush().await;
-        if let Some(connection) = self.connection.as_mut() {
-            tracing::debug!(?reason, peer = ?self.peer, client_id = %self.session.client_id(), "mqtt connection closed by server");
-            let _ = tokio::time::timeout(WRITE_TIMEOUT, connection.transport.shutdown()).await;
-        }
-        self.close_connection();
-    }
-
     /// Publishes counter changes of the session's drop counters.
     fn update_drop_counters(&mut self) {
         let drops = self.session.state().drops;
@@ -538,7 +493,8 @@ impl SessionTask {
     }
 
     /// The client went away: leave the share groups (the broker must pick connected
-    /// members) and give what was queued for this member to another one.
+    /// members) and give what was queued for this member to another one (or hold it
+    /// for the next).
     fn on_went_offline(&mut self) {
         let inner = Arc::clone(&self.context.inner);
         for key in std::mem::take(&mut self.joined) {
@@ -547,21 +503,14 @@ impl SessionTask {
         for (filter, key, pending) in self.subscriptions.drop_shared() {
             for event in pending {
                 let message = event_to_message(&event, OutboundMode::Binary);
-                if !inner
-                    .shares
-                    .redeliver(&key, self.generation, &filter, message)
-                {
-                    inner
-                        .counters
-                        .shared_redeliver_dropped
-                        .fetch_add(1, Ordering::Relaxed);
-                }
+                self.hand_over_shared(&key, &filter, message);
             }
         }
         self.persist.urgent = true;
     }
 
     async fn finish(mut self) {
+        self.finish_publishes().await;
         if self.persist.dirty_since.is_some() {
             self.persist_now().await;
         }
@@ -582,3 +531,7 @@ impl SessionTask {
         inner.task_ended.notify_waiters();
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;

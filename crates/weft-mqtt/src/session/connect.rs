@@ -26,7 +26,7 @@ pub(super) struct PendingConnect {
     client_max_packet_size: Option<u32>,
     client_topic_alias_maximum: u16,
     request_problem_information: bool,
-    will: Option<WillSpec>,
+    will: Option<Box<WillSpec>>,
 }
 
 /// A will as given in CONNECT, before it is due.
@@ -67,7 +67,7 @@ impl Session {
         }
         let will = match connect.will.as_ref().map(|will| self.validate_will(will)) {
             Some(Err(code)) => return self.refuse_connect(now, code),
-            Some(Ok(will)) => Some(will),
+            Some(Ok(will)) => Some(Box::new(will)),
             None => None,
         };
         let requested_expiry = match connect.version {
@@ -77,7 +77,7 @@ impl Session {
             ProtocolVersion::V311 => u32::MAX,
         };
         let session_expiry_interval = requested_expiry.min(self.config.max_session_expiry);
-        self.pending_connect = Some(PendingConnect {
+        self.pending_connect = Some(Box::new(PendingConnect {
             client_id: client_id.clone(),
             assigned,
             clean_start: connect.clean_start,
@@ -89,7 +89,7 @@ impl Session {
             client_topic_alias_maximum: properties.topic_alias_maximum.unwrap_or(0),
             request_problem_information: properties.request_problem_information != Some(0),
             will,
-        });
+        }));
         self.phase = Phase::AwaitingDecision;
         self.outputs
             .push_back(Output::ConnectRequest(ConnectRequest {
@@ -310,11 +310,11 @@ impl Session {
         self.release_shared();
         if let Some(will) = connection.will.filter(|_| publish_will) {
             let delay = will.delay.min(self.state.session_expiry_interval);
-            self.state.pending_will = Some(PendingWill {
+            self.state.pending_will = Some(Box::new(PendingWill {
                 message: will.message,
                 due: now + Duration::from_secs(u64::from(delay)),
                 expiry_interval: will.expiry_interval,
-            });
+            }));
             self.fire_due_will(now);
         }
         if self.state.session_expiry_interval == 0 {

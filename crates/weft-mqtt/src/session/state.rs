@@ -186,7 +186,7 @@ pub struct SessionState {
     /// When the client disconnected; `None` while connected.
     pub disconnected_at: Option<SystemTime>,
     /// A will waiting for its delay.
-    pub pending_will: Option<PendingWill>,
+    pub pending_will: Option<Box<PendingWill>>,
     /// Messages not delivered, by cause.
     pub drops: DropCounters,
     /// The next outbound Packet Identifier to try.

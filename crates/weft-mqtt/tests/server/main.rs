@@ -5,6 +5,8 @@
 
 mod client;
 mod persistence;
+mod pipeline;
+mod shared;
 mod stream;
 
 use std::time::Duration;
@@ -15,8 +17,8 @@ use weft_broker::Broker;
 use weft_mqtt::MqttConfig;
 use weft_mqtt::codec::{Packet, ProtocolVersion, Publish, QoS, ReasonCode};
 
-const V5: ProtocolVersion = ProtocolVersion::V5;
-const V311: ProtocolVersion = ProtocolVersion::V311;
+pub(crate) const V5: ProtocolVersion = ProtocolVersion::V5;
+pub(crate) const V311: ProtocolVersion = ProtocolVersion::V311;
 
 #[tokio::test]
 async fn qos_0_1_2_publishes_reach_subscribers_of_both_versions() {

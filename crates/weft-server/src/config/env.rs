@@ -68,6 +68,8 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
         mesh,
         mesh_name,
         join,
+        resources,
+        watch,
     } = overrides;
     let mut layer = Layer::default();
     let mut problems: Vec<(Setting, ValueError)> = Vec::new();
@@ -89,6 +91,7 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
             Setting::MeshJoin,
             (!join.is_empty()).then(|| join.join(",")),
         ),
+        (Setting::FlowsWatch, watch.then(|| "true".to_owned())),
     ];
     for (setting, text) in texts {
         if let Some(text) = text
@@ -104,6 +107,10 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
     match non_empty(ready_file) {
         Ok(path) => layer.ready_file = path,
         Err(error) => problems.push((Setting::ReadyFile, error)),
+    }
+    match non_empty(resources) {
+        Ok(path) => layer.flows_resources = path,
+        Err(error) => problems.push((Setting::FlowsResources, error)),
     }
     problems.sort_by_key(|(setting, _)| Setting::ALL.iter().position(|s| s == setting));
     errors.extend(problems.into_iter().map(|(setting, error)| ConfigError {

@@ -16,11 +16,21 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "kafka",
     "mqtt",
     "mesh",
+    "flows",
 ];
 const LOG_KEYS: &[&str] = &["format", "level"];
 const HTTP_KEYS: &[&str] = &["listen", "max_event_bytes"];
 const MQTT_KEYS: &[&str] = &["listen"];
-const MESH_KEYS: &[&str] = &["listen", "name", "join"];
+const MESH_KEYS: &[&str] = &[
+    "listen",
+    "name",
+    "join",
+    "compression",
+    "outbox_max_events",
+    "outbox_max_bytes",
+    "durable_interest_expiry",
+];
+const FLOWS_KEYS: &[&str] = &["resources", "watch"];
 const KAFKA_KEYS: &[&str] = &[
     "listen",
     "advertised",
@@ -90,6 +100,11 @@ fn read_document(document: &Document, layer: &mut Layer, errors: &mut Errors) {
     if let Some(mesh) = root.take_mapping("mesh", errors) {
         read_mesh(&mesh, layer, errors);
     }
+    if let Some(flows) = root.take_mapping("flows", errors) {
+        flows.deny_unknown(FLOWS_KEYS, errors);
+        layer.flows_resources = flows.take_with("resources", errors, parse_path);
+        layer.flows_watch = flows.take_bool("watch", errors);
+    }
     if let Some(mqtt) = root.take_mapping("mqtt", errors) {
         mqtt.deny_unknown(MQTT_KEYS, errors);
         layer.mqtt_listen = mqtt.take_parsed("listen", errors);
@@ -114,6 +129,10 @@ fn read_mesh(mesh: &Mapping<'_>, layer: &mut Layer, errors: &mut Errors) {
     mesh.deny_unknown(MESH_KEYS, errors);
     layer.mesh_listen = mesh.take_parsed("listen", errors);
     layer.mesh_name = mesh.take_with("name", errors, super::setting::parse_mesh_name);
+    layer.mesh_compression = mesh.take_with("compression", errors, str::parse);
+    layer.mesh_outbox_max_events = mesh.take_u64("outbox_max_events", errors);
+    layer.mesh_outbox_max_bytes = mesh.take_size("outbox_max_bytes", errors);
+    layer.mesh_durable_interest_expiry = mesh.take_duration("durable_interest_expiry", errors);
     if let Some(join) = mesh.take_seq("join", errors) {
         let mut addresses = Vec::new();
         for item in join.iter() {

@@ -31,11 +31,13 @@ pub(super) enum Setting {
     Mesh,
     MeshName,
     MeshJoin,
+    FlowsResources,
+    FlowsWatch,
 }
 
 impl Setting {
     /// Every setting, in the order the docs list them.
-    pub(super) const ALL: [Setting; 15] = [
+    pub(super) const ALL: [Setting; 17] = [
         Setting::NodeName,
         Setting::DataDir,
         Setting::ReadyFile,
@@ -51,6 +53,8 @@ impl Setting {
         Setting::Mesh,
         Setting::MeshName,
         Setting::MeshJoin,
+        Setting::FlowsResources,
+        Setting::FlowsWatch,
     ];
 
     /// The environment variable that sets it.
@@ -71,6 +75,8 @@ impl Setting {
             Setting::Mesh => "WEFT_MESH",
             Setting::MeshName => "WEFT_MESH_NAME",
             Setting::MeshJoin => "WEFT_MESH_JOIN",
+            Setting::FlowsResources => "WEFT_FLOWS_RESOURCES",
+            Setting::FlowsWatch => "WEFT_FLOWS_WATCH",
         }
     }
 
@@ -92,6 +98,8 @@ impl Setting {
             Setting::Mesh => "--mesh",
             Setting::MeshName => "--mesh-name",
             Setting::MeshJoin => "--join",
+            Setting::FlowsResources => "--resources",
+            Setting::FlowsWatch => "--watch",
         }
     }
 
@@ -114,6 +122,8 @@ impl Setting {
             Setting::Mesh => "mesh.listen",
             Setting::MeshName => "mesh.name",
             Setting::MeshJoin => "mesh.join",
+            Setting::FlowsResources => "flows.resources",
+            Setting::FlowsWatch => "flows.watch",
         }
     }
 
@@ -142,6 +152,8 @@ impl Setting {
             Setting::Mesh => layer.mesh_listen = Some(text.parse()?),
             Setting::MeshName => layer.mesh_name = Some(parse_mesh_name(text)?),
             Setting::MeshJoin => layer.mesh_join = Some(parse_join(text)?),
+            Setting::FlowsResources => layer.flows_resources = Some(parse_path(text)?),
+            Setting::FlowsWatch => layer.flows_watch = Some(super::kafka::parse_bool(text)?),
         }
         Ok(())
     }
@@ -271,6 +283,12 @@ pub(super) struct Layer {
     pub(super) mesh_listen: Option<Listen>,
     pub(super) mesh_name: Option<String>,
     pub(super) mesh_join: Option<Vec<std::net::SocketAddr>>,
+    pub(super) mesh_compression: Option<super::LinkCompression>,
+    pub(super) mesh_outbox_max_events: Option<u64>,
+    pub(super) mesh_outbox_max_bytes: Option<u64>,
+    pub(super) mesh_durable_interest_expiry: Option<std::time::Duration>,
+    pub(super) flows_resources: Option<PathBuf>,
+    pub(super) flows_watch: Option<bool>,
 }
 
 impl Layer {
@@ -292,6 +310,12 @@ impl Layer {
             mesh_listen,
             mesh_name,
             mesh_join,
+            mesh_compression,
+            mesh_outbox_max_events,
+            mesh_outbox_max_bytes,
+            mesh_durable_interest_expiry,
+            flows_resources,
+            flows_watch,
         } = self;
         if let Some(node_name) = node_name {
             config.node_name = node_name;
@@ -338,6 +362,24 @@ impl Layer {
         if let Some(join) = mesh_join {
             config.mesh.join = join;
         }
+        if let Some(compression) = mesh_compression {
+            config.mesh.compression = compression;
+        }
+        if let Some(events) = mesh_outbox_max_events {
+            config.mesh.outbox_max_events = events;
+        }
+        if let Some(bytes) = mesh_outbox_max_bytes {
+            config.mesh.outbox_max_bytes = bytes;
+        }
+        if let Some(expiry) = mesh_durable_interest_expiry {
+            config.mesh.durable_interest_expiry = expiry;
+        }
+        if flows_resources.is_some() {
+            config.flows.resources = flows_resources;
+        }
+        if let Some(watch) = flows_watch {
+            config.flows.watch = watch;
+        }
     }
 }
 
@@ -364,8 +406,13 @@ mod tests {
             let words = path.replace('.', "_");
             assert_eq!(setting.env_var(), format!("WEFT_{}", words.to_uppercase()));
             if setting == Setting::MeshJoin {
-                // The one exception: `--join ADDR` reads better than `--mesh-join`.
+                // The exceptions: `--join ADDR` reads better than `--mesh-join`, and
+                // `weft serve --resources DIR --watch` than `--flows-resources`.
                 assert_eq!(setting.flag(), "--join");
+                continue;
+            }
+            if let Some(flag) = path.strip_prefix("flows.") {
+                assert_eq!(setting.flag(), format!("--{flag}"));
                 continue;
             }
             assert_eq!(setting.flag(), format!("--{}", words.replace('_', "-")));

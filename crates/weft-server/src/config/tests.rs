@@ -158,10 +158,14 @@ fn every_flag_sets_its_field() {
             mesh: Some("127.0.0.1:7400".into()),
             mesh_name: Some("factory".into()),
             join: vec!["10.0.0.2:7400".into(), "10.0.0.3:7400".into()],
+            resources: Some("/flag-flows".into()),
+            watch: true,
         },
         ..ConfigSources::default()
     })
     .unwrap();
+    assert_eq!(config.flows.resources, Some(PathBuf::from("/flag-flows")));
+    assert!(config.flows.watch);
     assert_eq!(config.kafka.listen, addr("127.0.0.1:0"));
     assert_eq!(
         config
@@ -486,5 +490,69 @@ fn mesh_settings_come_from_the_file_and_the_environment() {
     assert!(
         !Config::defaults().mesh.is_enabled(),
         "no mesh unless asked"
+    );
+}
+
+#[test]
+fn mesh_compression_comes_from_the_file_and_defaults_to_lz4() {
+    use super::LinkCompression;
+    assert_eq!(Config::defaults().mesh.compression, LinkCompression::Lz4);
+    for (text, expected) in [
+        ("zstd", LinkCompression::Zstd),
+        ("none", LinkCompression::None),
+        ("lz4", LinkCompression::Lz4),
+    ] {
+        let yaml = format!("mesh:\n  compression: {text}\n");
+        let (layer, errors) = super::file::read_str("weft.yaml", &yaml);
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut config = Config::defaults();
+        layer.apply(&mut config);
+        assert_eq!(config.mesh.compression, expected);
+    }
+    let (_, errors) = super::file::read_str("weft.yaml", "mesh:\n  compression: gzip\n");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+}
+
+#[test]
+fn flows_settings_come_from_the_file_and_the_environment() {
+    let (_guard, path) = config_file("flows:\n  resources: /etc/weft/flows\n  watch: true\n");
+    let config = load_file(&path).unwrap();
+    assert_eq!(
+        config.flows.resources,
+        Some(PathBuf::from("/etc/weft/flows"))
+    );
+    assert!(config.flows.watch);
+    let config = Config::load(ConfigSources {
+        env: env(&[
+            ("WEFT_FLOWS_RESOURCES", "/env/flows"),
+            ("WEFT_FLOWS_WATCH", "false"),
+        ]),
+        ..ConfigSources::default()
+    })
+    .unwrap();
+    assert_eq!(config.flows.resources, Some(PathBuf::from("/env/flows")));
+    assert!(!config.flows.watch);
+    let (_guard, path) = config_file("flows:\n  watch: maybe\n  resorces: x\n");
+    let errors = load_file(&path).unwrap_err().to_string();
+    assert!(errors.contains("resorces"), "{errors}");
+}
+
+#[test]
+fn mesh_store_and_forward_limits_and_expiry_are_read_from_the_file() {
+    let (_guard, path) = config_file(
+        "mesh: {outbox_max_events: 500, outbox_max_bytes: 1MiB, durable_interest_expiry: 2d}\n",
+    );
+    let config = load_file(&path).unwrap();
+    assert_eq!(config.mesh.outbox_max_events, 500);
+    assert_eq!(config.mesh.outbox_max_bytes, 1 << 20);
+    assert_eq!(
+        config.mesh.durable_interest_expiry,
+        std::time::Duration::from_secs(2 * 24 * 3600)
+    );
+    let defaults = Config::defaults();
+    assert_eq!(defaults.mesh.outbox_max_events, 100_000);
+    assert_eq!(
+        defaults.mesh.durable_interest_expiry,
+        std::time::Duration::from_secs(7 * 24 * 3600)
     );
 }

@@ -3,7 +3,7 @@
 use bytes::{Buf, Bytes};
 use weft_core::topic::{Filter, Topic, TopicError};
 
-use super::{FRAME_VERSION, kind};
+use super::{FRAME_VERSION, compress, kind};
 use crate::interest::{InterestChange, InterestEntry, InterestKind};
 use crate::name::{GroupName, MeshName, NameError, NodeName};
 use crate::wire::{
@@ -77,6 +77,23 @@ pub enum DecodeError {
         #[source]
         source: TopicError,
     },
+    /// A compressed frame's data does not decompress.
+    #[error("compressed frame (algorithm {algorithm}) does not decompress")]
+    Decompress {
+        /// The algorithm code.
+        algorithm: u8,
+    },
+    /// A compressed frame decompresses to another length than it declares.
+    #[error("compressed frame declares {declared} bytes but holds {actual}")]
+    DecompressedLength {
+        /// The declared length.
+        declared: usize,
+        /// The length found (at most one byte past the declared one).
+        actual: usize,
+    },
+    /// A compressed frame wraps another compressed frame.
+    #[error("compressed frame wraps another compressed frame")]
+    NestedCompression,
     /// An enumeration field has an unknown value.
     #[error("unknown {field} value {value}")]
     InvalidValue {
@@ -184,12 +201,29 @@ impl Reader {
     }
 }
 
-pub(super) fn message(frame: Bytes) -> Result<Message, DecodeError> {
+/// Decodes a frame after its length; also returns the frame's length before
+/// compression (length prefix included), for metrics.
+pub(super) fn message(frame: Bytes, limit: usize) -> Result<(Message, usize), DecodeError> {
     let mut reader = Reader { bytes: frame };
     let version = reader.u8("frame version")?;
     if version != FRAME_VERSION {
         return Err(DecodeError::UnsupportedFrameVersion { version });
     }
+    if reader.bytes.first() == Some(&kind::COMPRESSED) {
+        reader.bytes.advance(1);
+        let inner = compress::read(reader.bytes, limit)?;
+        if inner.first() == Some(&kind::COMPRESSED) {
+            return Err(DecodeError::NestedCompression);
+        }
+        let logical = 5 + inner.len();
+        return body(Reader { bytes: inner }).map(|message| (message, logical));
+    }
+    let logical = 5 + reader.bytes.len();
+    body(reader).map(|message| (message, logical))
+}
+
+/// Decodes `type · body`.
+fn body(mut reader: Reader) -> Result<Message, DecodeError> {
     let code = reader.u8("message type")?;
     let message = match code {
         kind::HELLO => Message::Hello(hello(&mut reader)?),

@@ -6,34 +6,39 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use weft_broker::{Ack, PublishError};
 
-use super::{OWN_EVENTS, SessionTask, WRITE_HIGH_WATER};
-use crate::codec::{self, QoS, ReasonCode};
-use crate::mapping::{InboundContext, message_to_event};
-use crate::retained::RetainedChange;
-use crate::server::registry::{Control, Handover, share_group_key};
-use crate::session::{
-    ConnectRequest, Delivery, DeliveryTarget, Message, Output, ParsedFilter, PublishOutcome,
-};
+use super::transport::Flushed;
+use super::{SessionTask, WRITE_HIGH_WATER};
+use crate::codec::{self, ReasonCode};
+use crate::server::registry::{HandedOver, Handover, share_group_key};
+use crate::session::{ConnectRequest, Delivery, DeliveryTarget, Message, Output, ParsedFilter};
+
+/// What [`SessionTask::drain_ready`] stopped at.
+enum Drained {
+    /// No output is left.
+    Empty,
+    /// The encoded output reached [`WRITE_HIGH_WATER`]: write it.
+    Full,
+    /// An output that must be awaited.
+    Slow(Box<Output>),
+    /// A publish whose stream appends must be submitted.
+    Captured(Box<super::publish::Captured>),
+}
 
 /// How long a new connection waits for the previous owner of its client id.
 const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The PUBACK/PUBREC reason code for a broker refusal (one place, see the crate docs).
-fn reason_for(error: &PublishError) -> ReasonCode {
-    match error {
-        PublishError::Denied(_) => ReasonCode::NotAuthorized,
-        PublishError::EventTooLarge { .. } => ReasonCode::QuotaExceeded,
-        PublishError::Storage { .. } => ReasonCode::UnspecifiedError,
-    }
-}
-
 impl SessionTask {
     /// Drains the session's outputs in order, applies subscription changes, and writes.
     pub(super) async fn drain(&mut self) {
-        while let Some(output) = self.session.poll_output() {
-            self.handle_output(output).await;
+        loop {
+            match self.drain_ready() {
+                Drained::Empty => break,
+                Drained::Full => self.flush().await,
+                // Boxed: these hold stream appends, or a takeover.
+                Drained::Slow(output) => Box::pin(self.handle_slow_output(*output)).await,
+                Drained::Captured(captured) => Box::pin(self.submit_captured(*captured)).await,
+            }
         }
         let inner = Arc::clone(&self.context.inner);
         if let Err(error) = self.subscriptions.apply(&inner.broker, &inner.principal) {
@@ -48,39 +53,93 @@ impl SessionTask {
         self.flush().await;
     }
 
-    async fn handle_output(&mut self, output: Output) {
-        let now = SystemTime::now();
-        match output {
-            Output::Send(packet) => {
-                if let Some(connection) = self.connection.as_mut() {
-                    codec::encode(&packet, self.session.version(), &mut connection.output);
-                    if connection.output.len() >= WRITE_HIGH_WATER {
-                        self.flush().await;
+    /// Handles the outputs that need no waiting, until one does or none is left.
+    fn drain_ready(&mut self) -> Drained {
+        while let Some(output) = self.session.poll_output() {
+            match output {
+                Output::Send(packet) => {
+                    if let Some(connection) = self.connection.as_mut() {
+                        codec::encode(&packet, self.session.version(), &mut connection.output);
+                        if connection.output.len() >= WRITE_HIGH_WATER {
+                            return Drained::Full;
+                        }
                     }
                 }
-            }
-            Output::ConnectRequest(request) => self.on_connect_request(request).await,
-            Output::Publish { message, ack } => self.publish(message, ack).await,
-            Output::WillPublish(message) => self.publish(message, None).await,
-            Output::Subscribe {
-                filter,
-                send_retained,
-                ..
-            } => self.subscribe(now, filter, send_retained),
-            Output::Unsubscribe { filter } => {
-                if let Some(key) = self.subscriptions.remove(&filter.full) {
-                    self.context.inner.shares.leave(&key, self.generation);
-                    self.joined.retain(|joined| *joined != key);
+                Output::Publish { message, ack } => {
+                    if let Some(captured) = self.publish(SystemTime::now(), message, ack) {
+                        return Drained::Captured(captured);
+                    }
                 }
-                self.persist.urgent = true;
+                Output::Subscribe {
+                    filter,
+                    send_retained,
+                    ..
+                } => self.subscribe(SystemTime::now(), filter, send_retained),
+                Output::Unsubscribe { filter } => {
+                    if let Some(key) = self.subscriptions.remove(&filter.full) {
+                        self.context.inner.shares.leave(&key, self.generation);
+                        self.joined.retain(|joined| *joined != key);
+                    }
+                    self.persist.urgent = true;
+                }
+                Output::SharedRedeliver { filter, message } => self.redeliver(&filter, message),
+                Output::SessionStateChanged => {
+                    self.persist.dirty_since.get_or_insert_with(Instant::now);
+                }
+                slow => return Drained::Slow(Box::new(slow)),
             }
-            Output::SharedRedeliver { filter, message } => self.redeliver(&filter, message),
-            Output::SessionStateChanged => {
-                self.persist.dirty_since.get_or_insert_with(Instant::now);
-            }
+        }
+        Drained::Empty
+    }
+
+    /// The outputs that wait: publishes, and a connection's start and end.
+    async fn handle_slow_output(&mut self, output: Output) {
+        match output {
+            Output::ConnectRequest(request) => self.on_connect_request(request).await,
+            Output::WillPublish(message) => self.publish_will(message).await,
             Output::SessionEnded => self.end_session().await,
             Output::Disconnect { reason } => self.disconnect(reason).await,
+            Output::Send(_)
+            | Output::Publish { .. }
+            | Output::Subscribe { .. }
+            | Output::Unsubscribe { .. }
+            | Output::SharedRedeliver { .. }
+            | Output::SessionStateChanged => {}
         }
+    }
+
+    /// Writes the pending output, after the session state when it must be stored first.
+    pub(super) async fn flush(&mut self) {
+        if self.persist.urgent {
+            Box::pin(self.persist_now()).await;
+        }
+        let Some(connection) = self.connection.as_mut() else {
+            return;
+        };
+        if connection.output.is_empty() {
+            return;
+        }
+        let written = match connection.try_flush() {
+            Ok(Flushed::Done) => return,
+            Ok(Flushed::Blocked) => Box::pin(connection.write_rest()).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = written {
+            tracing::debug!(%error, peer = ?self.peer, "mqtt write failed");
+            self.close_connection();
+            self.session.connection_lost(SystemTime::now());
+        }
+    }
+
+    /// Flushes, then closes the connection (an `Output::Disconnect`).
+    async fn disconnect(&mut self, reason: ReasonCode) {
+        self.flush().await;
+        if let Some(connection) = self.connection.as_mut() {
+            tracing::debug!(?reason, peer = ?self.peer, client_id = %self.session.client_id(), "mqtt connection closed by server");
+            let _ =
+                tokio::time::timeout(super::transport::WRITE_TIMEOUT, connection.shutdown()).await;
+        }
+        self.close_connection();
     }
 
     async fn on_connect_request(&mut self, request: ConnectRequest) {
@@ -94,12 +153,10 @@ impl SessionTask {
         if let Some(previous) = previous {
             self.persist.stored = true;
             let (reply, answer) = oneshot::channel();
-            let asked = Control::TakeOver {
-                clean_start: request.clean_start,
-                reply,
-            };
             let outcome = tokio::time::timeout(TAKEOVER_TIMEOUT, async {
-                previous.send(asked).await.ok()?;
+                if !previous.take_over(request.clean_start, reply) {
+                    return None;
+                }
                 answer.await.ok()
             })
             .await;
@@ -118,121 +175,6 @@ impl SessionTask {
         self.last_drops = self.session.state().drops;
     }
 
-    async fn publish(&mut self, message: Message, ack: Option<u16>) {
-        let now = SystemTime::now();
-        let inner = Arc::clone(&self.context.inner);
-        let context = InboundContext {
-            node: &inner.config.node,
-            client_id: self.session.client_id(),
-            received_at: now,
-        };
-        let event = match message_to_event(&message, &context) {
-            Ok(event) => event,
-            Err(error) => {
-                tracing::debug!(%error, client_id = %self.session.client_id(), topic = %message.topic.as_str(), "mqtt message refused");
-                if let Some(packet_id) = ack {
-                    self.session.publish_completed(
-                        now,
-                        packet_id,
-                        PublishOutcome::Refused(error.reason_code()),
-                    );
-                }
-                return;
-            }
-        };
-        self.remember_own(&event);
-        let level = match message.qos {
-            QoS::AtMostOnce => Ack::None,
-            QoS::AtLeastOnce | QoS::ExactlyOnce => Ack::Durable,
-        };
-        let mut outcome = match inner.broker.publish(&inner.principal, event, level).await {
-            Ok(published) => PublishOutcome::Accepted {
-                matched: published.subscribers > 0
-                    || !published.stored.is_empty()
-                    || published.duplicates > 0,
-            },
-            Err(error) => {
-                tracing::warn!(%error, client_id = %self.session.client_id(), topic = %message.topic.as_str(), "mqtt publish refused");
-                PublishOutcome::Refused(reason_for(&error))
-            }
-        };
-        if message.retain
-            && matches!(outcome, PublishOutcome::Accepted { .. })
-            && !self.update_retained(&message).await
-        {
-            outcome = PublishOutcome::Refused(ReasonCode::UnspecifiedError);
-        }
-        if let Some(packet_id) = ack {
-            if message.qos == QoS::ExactlyOnce {
-                // The remembered packet id must be stored before PUBREC.
-                self.persist.urgent = true;
-            }
-            self.session.publish_completed(now, packet_id, outcome);
-        }
-    }
-
-    /// Remembers an event this session published when it has a No Local subscription.
-    fn remember_own(&mut self, event: &weft_core::Event) {
-        let no_local = self
-            .session
-            .state()
-            .subscriptions
-            .values()
-            .any(|subscription| subscription.options.no_local);
-        if !no_local {
-            self.own_events.clear();
-            return;
-        }
-        if self.own_events.len() >= OWN_EVENTS {
-            self.own_events.pop_front();
-        }
-        let attributes = &event.cloudevent.attributes;
-        self.own_events
-            .push_back((attributes.source.clone(), attributes.id.clone()));
-    }
-
-    /// Applies a retained message to the store and to disk; false when it could not be
-    /// stored durably.
-    async fn update_retained(&self, message: &Message) -> bool {
-        let inner = &self.context.inner;
-        let _writer = inner.retained_writes.lock().await;
-        let change = match inner.retained.lock() {
-            Ok(mut store) => store.apply(message),
-            Err(_) => return false,
-        };
-        let files = inner.retained_files.clone();
-        let mut stored = message.clone();
-        stored.retain = true;
-        let written = match change {
-            RetainedChange::Unchanged => return true,
-            RetainedChange::Stored => {
-                tokio::task::spawn_blocking(move || files.store(&stored)).await
-            }
-            RetainedChange::Deleted => {
-                tokio::task::spawn_blocking(move || files.remove(stored.topic.as_str())).await
-            }
-        };
-        match written {
-            Ok(Ok(())) => true,
-            Ok(Err(error)) => {
-                inner
-                    .counters
-                    .storage_errors
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::error!(%error, topic = %message.topic.as_str(), "mqtt retained message not stored");
-                false
-            }
-            Err(error) => {
-                inner
-                    .counters
-                    .storage_errors
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::error!(%error, topic = %message.topic.as_str(), "mqtt retained message not stored");
-                false
-            }
-        }
-    }
-
     fn subscribe(&mut self, now: SystemTime, filter: ParsedFilter, send_retained: bool) {
         let inner = Arc::clone(&self.context.inner);
         match &filter.share_group {
@@ -247,10 +189,12 @@ impl SessionTask {
                         &filter.weft_filters,
                     ) {
                         Ok(()) => {
-                            inner
-                                .shares
-                                .join(&key, self.generation, self.control_tx.clone());
+                            let held =
+                                inner
+                                    .shares
+                                    .join(&key, self.generation, self.control_tx.clone());
                             self.joined.push(key);
+                            self.deliver_held(now, &filter.full, held);
                         }
                         Err(error) => {
                             tracing::warn!(%error, filter = %filter.full, "mqtt shared subscribe failed");
@@ -288,23 +232,61 @@ impl SessionTask {
     }
 
     fn redeliver(&mut self, filter: &str, message: Message) {
-        let inner = &self.context.inner;
-        let delivered = crate::session::parse_filter(filter)
+        let key = crate::session::parse_filter(filter)
             .ok()
             .and_then(|parsed| {
                 let group = parsed.share_group?;
                 Some(share_group_key(&group, &parsed.mqtt_filter))
-            })
-            .is_some_and(|key| {
-                inner
-                    .shares
-                    .redeliver(&key, self.generation, filter, message)
             });
-        if !delivered {
-            inner
-                .counters
-                .shared_redeliver_dropped
-                .fetch_add(1, Ordering::Relaxed);
+        match key {
+            Some(key) => self.hand_over_shared(&key, filter, message),
+            None => {
+                self.context
+                    .inner
+                    .counters
+                    .shared_redeliver_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Gives a shared-subscription message this member cannot deliver to another
+    /// member, or holds it for the group's next member (counted).
+    pub(super) fn hand_over_shared(&mut self, key: &str, filter: &str, message: Message) {
+        let counters = &self.context.inner.counters;
+        match self
+            .context
+            .inner
+            .shares
+            .hand_over(key, self.generation, filter, message)
+        {
+            HandedOver::Delivered => {}
+            HandedOver::Held => {
+                counters.shared_held.fetch_add(1, Ordering::Relaxed);
+            }
+            HandedOver::HeldDroppingOldest => {
+                counters.shared_held.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .shared_redeliver_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Delivers the messages a share group held while it had no connected member.
+    fn deliver_held(&mut self, now: SystemTime, filter: &str, held: Vec<(String, Message)>) {
+        for (_, message) in held {
+            self.session.handle_delivery(
+                now,
+                Delivery {
+                    message,
+                    publisher: None,
+                    target: DeliveryTarget::Subscription {
+                        filter: filter.to_owned(),
+                        retained: false,
+                    },
+                },
+            );
         }
     }
 

@@ -1,0 +1,301 @@
+//! Durable store-and-forward in the I/O layer: restoring the node's state at start, the
+//! owner's persistence bookkeeping, and the counters it reports.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use weft_core::Filter;
+
+use super::persist::{Op, Persister, SyncReply};
+use super::store::{self, StoreError};
+use crate::name::NodeName;
+use crate::node::MeshNode;
+use crate::outbox::OutboxChange;
+
+/// Records appended to a destination's file since its last rewrite, beyond which
+/// (and beyond four times its depth) the file is rewritten with only what is waiting.
+const REWRITE_AFTER: u64 = 65_536;
+
+/// Store-and-forward counters (`/v1/mesh` `counters.durable`, `/v1/node` `mesh_*`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DurableStatus {
+    /// Unacknowledged durable events waiting in outboxes now (a gauge).
+    pub outbox_depth: u64,
+    /// Their payload bytes (a gauge).
+    pub outbox_bytes: u64,
+    /// Durable publishes refused because an outbox was full (backpressure).
+    pub publishes_refused: u64,
+    /// Durable events acknowledged by their destinations.
+    pub durable_acked: u64,
+    /// Durable events resent.
+    pub retransmissions: u64,
+    /// Durable events dropped because their destination's durable interest expired.
+    pub outbox_dropped: u64,
+    /// Failed writes or fsyncs of the mesh store.
+    pub persist_errors: u64,
+    /// Destinations with waiting events, and how many (a gauge).
+    pub outboxes: BTreeMap<String, u64>,
+    /// Destinations whose outbox is full: publishes matching their durable interest
+    /// are refused before anything is stored (a gauge).
+    pub full: Vec<String>,
+}
+
+/// The counters as atomics, updated by the owner every tick, read without asking it.
+#[derive(Debug, Default)]
+pub(crate) struct DurableGauges {
+    outbox_depth: AtomicU64,
+    outbox_bytes: AtomicU64,
+    publishes_refused: AtomicU64,
+    durable_acked: AtomicU64,
+    outbox_dropped: AtomicU64,
+}
+
+impl DurableGauges {
+    pub(crate) fn update(&self, status: &DurableStatus) {
+        self.outbox_depth
+            .store(status.outbox_depth, Ordering::Relaxed);
+        self.outbox_bytes
+            .store(status.outbox_bytes, Ordering::Relaxed);
+        self.publishes_refused
+            .store(status.publishes_refused, Ordering::Relaxed);
+        self.durable_acked
+            .store(status.durable_acked, Ordering::Relaxed);
+        self.outbox_dropped
+            .store(status.outbox_dropped, Ordering::Relaxed);
+    }
+
+    pub(crate) fn counters(&self) -> Vec<(String, u64)> {
+        [
+            ("mesh_outbox_depth", &self.outbox_depth),
+            ("mesh_outbox_bytes", &self.outbox_bytes),
+            ("mesh_publishes_refused", &self.publishes_refused),
+            ("mesh_durable_acked", &self.durable_acked),
+            ("mesh_outbox_dropped", &self.outbox_dropped),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.load(Ordering::Relaxed)))
+        .collect()
+    }
+}
+
+/// Reads `root` (`<data_dir>/mesh`) into `node` (before any link), starts the persister
+/// and rewrites every outbox file from the restored (re-tagged) state.
+pub(crate) fn open(
+    node: &mut MeshNode,
+    root: &Path,
+    owner: tokio::sync::mpsc::Sender<super::owner::Command>,
+) -> Result<Persister, StoreError> {
+    let loaded = store::load(root)?;
+    let now = std::time::Instant::now();
+    let restored = loaded.outbox.destinations.len();
+    let waiting: usize = loaded
+        .outbox
+        .destinations
+        .values()
+        .map(|outbox| outbox.entries.len())
+        .sum();
+    node.restore_outbox(loaded.outbox);
+    node.restore_inbox(loaded.inbox);
+    node.restore_durable_interest(now, loaded.durable_interest);
+    if waiting > 0 {
+        tracing::info!(
+            destinations = restored,
+            events = waiting,
+            "restored mesh outboxes"
+        );
+    }
+    let persister = Persister::start(root.to_path_buf(), owner)?;
+    let snapshot = node.outbox_snapshot();
+    let dir = store::outbox_dir(root);
+    for entry in std::fs::read_dir(&dir)
+        .map_err(store::io_error(&dir, "list"))?
+        .flatten()
+    {
+        let known = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| NodeName::new(name).ok())
+            .is_some_and(|name| snapshot.destinations.contains_key(&name));
+        if !known {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    for (destination, outbox) in snapshot.destinations {
+        persister.send(Op::Rewrite {
+            destination,
+            stream: outbox.stream,
+            entries: outbox.entries.into_iter().collect(),
+        });
+    }
+    Ok(persister)
+}
+
+/// The owner's persistence state.
+pub(crate) struct Journal {
+    persister: Persister,
+    /// Records appended per destination since its file was last rewritten.
+    appended: BTreeMap<NodeName, u64>,
+    /// Publishers waiting for the next sync.
+    waiting: Vec<SyncReply>,
+    inbox_dirty: bool,
+    /// What was last written: filters and whether unreachable, per node (the ages
+    /// grow by themselves and are not a reason to write again).
+    last_interest: BTreeMap<NodeName, (Vec<Filter>, bool)>,
+    /// The interest table's generation when it was last compared.
+    interest_generation: u64,
+}
+
+impl Journal {
+    pub(crate) fn new(persister: Persister) -> Self {
+        Journal {
+            persister,
+            appended: BTreeMap::new(),
+            waiting: Vec::new(),
+            inbox_dirty: false,
+            last_interest: BTreeMap::new(),
+            interest_generation: 0,
+        }
+    }
+
+    pub(crate) fn errors(&self) -> u64 {
+        self.persister.errors.load(Ordering::Relaxed)
+    }
+
+    /// Queues an outbox change; compacts the destination's file when it is all acked
+    /// or has grown far beyond what waits.
+    pub(crate) fn change(&mut self, node: &MeshNode, change: OutboxChange) {
+        let destination = match &change {
+            OutboxChange::Stored { destination, .. } | OutboxChange::Acked { destination, .. } => {
+                destination.clone()
+            }
+            OutboxChange::Discarded { destination } => {
+                self.appended.remove(destination);
+                self.persister.send(Op::Change(change));
+                return;
+            }
+        };
+        let acked = matches!(change, OutboxChange::Acked { .. });
+        self.persister.send(Op::Change(change));
+        let appended = self.appended.entry(destination.clone()).or_default();
+        *appended += 1;
+        let depth = node.outbox_depth(&destination) as u64;
+        let compact = (acked && depth == 0) || (*appended > REWRITE_AFTER && *appended > 4 * depth);
+        if compact {
+            *appended = 0;
+            let snapshot = node.outbox_snapshot();
+            if let Some(outbox) = snapshot.destinations.get(&destination) {
+                self.persister.send(Op::Rewrite {
+                    destination,
+                    stream: outbox.stream,
+                    entries: outbox.entries.iter().cloned().collect(),
+                });
+            }
+        }
+    }
+
+    /// A publisher waits for the next sync.
+    pub(crate) fn wait_for_sync(&mut self, reply: SyncReply) {
+        self.waiting.push(reply);
+    }
+
+    /// A durable event was stored here: the inbox positions are to be written.
+    pub(crate) fn inbox_moved(&mut self) {
+        self.inbox_dirty = true;
+    }
+
+    /// After each drain: one sync for every publisher waiting, after the remembered
+    /// durable interest if it changed (so an acknowledged durable publish implies that
+    /// a restart still knows who it was for).
+    pub(crate) fn flush(&mut self, node: &MeshNode) {
+        if !self.waiting.is_empty() {
+            self.remember_interest(node);
+            let waiting = std::mem::take(&mut self.waiting);
+            self.persister.send(Op::Sync(waiting));
+        }
+    }
+
+    /// Every tick: the inbox positions when they moved (their acks wait for it), and
+    /// the remembered durable interest when it changed.
+    pub(crate) fn tick(&mut self, node: &MeshNode) {
+        if std::mem::take(&mut self.inbox_dirty) {
+            self.persister.send(Op::Inbox(node.inbox_snapshot()));
+        }
+        self.remember_interest(node);
+    }
+
+    fn remember_interest(&mut self, node: &MeshNode) {
+        let generation = node.remote_interest().generation();
+        if generation == self.interest_generation {
+            return;
+        }
+        self.interest_generation = generation;
+        let interest = node.durable_interest_snapshot(std::time::Instant::now());
+        let summary: BTreeMap<NodeName, (Vec<Filter>, bool)> = interest
+            .iter()
+            .map(|(node, remembered)| {
+                let unreachable = remembered.unreachable_for.is_some();
+                (node.clone(), (remembered.filters.clone(), unreachable))
+            })
+            .collect();
+        if summary != self.last_interest {
+            self.persister.send(Op::Interest(interest));
+            self.last_interest = summary;
+        }
+    }
+}
+
+/// What the broker's forwarder checks before a publish stores anything: the durable
+/// filters of destinations whose outbox is full (rebuilt by the owner when that set
+/// changes), so that most refusals happen before the event is stored or delivered.
+#[derive(Default)]
+pub(crate) struct Admission {
+    full: std::sync::RwLock<Option<(weft_topic::SubscriptionIndex<NodeName>, String)>>,
+    pub(crate) refused: AtomicU64,
+}
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admission").finish_non_exhaustive()
+    }
+}
+
+impl Admission {
+    /// Why a publish on `topic` would be refused now, if it would.
+    pub(crate) fn refusal(&self, topic: &weft_core::Topic) -> Option<String> {
+        let full = self
+            .full
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (index, limits) = full.as_ref()?;
+        let mut node = None;
+        index.for_each_match(topic, |full| {
+            node.get_or_insert_with(|| full.clone());
+        });
+        let node = node?;
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        Some(format!(
+            "store-and-forward outbox for node {node} is full ({limits})"
+        ))
+    }
+
+    /// Replaces the full destinations' filters.
+    pub(crate) fn set(&self, full: Vec<(NodeName, Vec<Filter>)>, limits: String) {
+        let value = if full.is_empty() {
+            None
+        } else {
+            let mut index = weft_topic::SubscriptionIndex::new();
+            for (node, filters) in full {
+                for filter in filters {
+                    index.insert(&filter, node.clone());
+                }
+            }
+            Some((index, limits))
+        };
+        *self
+            .full
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = value;
+    }
+}
