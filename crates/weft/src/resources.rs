@@ -24,32 +24,46 @@ use crate::manifests::{self, Source};
 const EXIT_REFUSED: u8 = 1;
 
 pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let Some(sources) = checked_sources(&args.manifests)? else {
-        return Ok(ExitCode::from(EXIT_REFUSED));
-    };
     let client = NodeClient::new(&args.server.server)?;
-    let body = json!({ "files": sources, "prune": args.prune });
-    let path = format!("/v1/resources/apply?dryRun={}", args.dry_run);
     let suffix = if args.dry_run { " (dry run)" } else { "" };
-    changes(
-        &client,
-        client.http().post(client.url(&path)).json(&body),
-        suffix,
-    )
-    .await
+    let plan = Post::Apply { prune: args.prune };
+    post_manifests(&client, &args.manifests, plan, args.dry_run, suffix).await
 }
 
 pub async fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
-    let Some(sources) = checked_sources(&args.manifests)? else {
+    let client = NodeClient::new(&args.server.server)?;
+    let plan = Post::Apply { prune: args.prune };
+    post_manifests(&client, &args.manifests, plan, true, "").await
+}
+
+/// What a request carrying manifests asks of the node.
+#[derive(Clone, Copy)]
+enum Post {
+    /// `POST /v1/resources/apply`, deleting undeclared resources with `prune`.
+    Apply { prune: bool },
+    /// `POST /v1/resources/delete`.
+    Delete,
+}
+
+/// Checks the manifests locally (positioned errors without a node), posts them and
+/// prints the node's plan, each line ending with `suffix`.
+async fn post_manifests(
+    client: &NodeClient,
+    manifests: &ManifestArgs,
+    post: Post,
+    dry_run: bool,
+    suffix: &str,
+) -> anyhow::Result<ExitCode> {
+    let Some(sources) = checked_sources(manifests)? else {
         return Ok(ExitCode::from(EXIT_REFUSED));
     };
-    let client = NodeClient::new(&args.server.server)?;
-    let body = json!({ "files": sources, "prune": args.prune });
-    let request = client
-        .http()
-        .post(client.url("/v1/resources/apply?dryRun=true"))
-        .json(&body);
-    changes(&client, request, "").await
+    let (endpoint, body) = match post {
+        Post::Apply { prune } => ("apply", json!({ "files": sources, "prune": prune })),
+        Post::Delete => ("delete", json!({ "files": sources })),
+    };
+    let path = format!("/v1/resources/{endpoint}?dryRun={dry_run}");
+    let request = client.http().post(client.url(&path)).json(&body);
+    changes(client, request, suffix).await
 }
 
 pub async fn delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
@@ -71,18 +85,8 @@ pub async fn delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
         }
         return print_changes(response, "").await;
     }
-    let Some(sources) = checked_sources(&args.manifests)? else {
-        return Ok(ExitCode::from(EXIT_REFUSED));
-    };
-    let body = json!({ "files": sources });
-    let path = format!("/v1/resources/delete?dryRun={}", args.dry_run);
     let suffix = if args.dry_run { " (dry run)" } else { "" };
-    changes(
-        &client,
-        client.http().post(client.url(&path)).json(&body),
-        suffix,
-    )
-    .await
+    post_manifests(&client, &args.manifests, Post::Delete, args.dry_run, suffix).await
 }
 
 pub async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
