@@ -9,6 +9,7 @@
 //! the bottom of the dependency graph (core ← topic ← log ← broker ← front ends).
 
 pub mod clock;
+pub mod error;
 pub mod event;
 pub mod id;
 pub mod json;
@@ -16,6 +17,7 @@ pub mod percent;
 pub mod topic;
 
 pub use clock::{Clock, SystemClock};
+pub use error::error_chain;
 pub use event::{
     AttributeValue, Attributes, AttributesBuilder, CloudEvent, Event, EventError, ExtensionName,
     ExtensionValue, SPEC_VERSION, Timestamp,

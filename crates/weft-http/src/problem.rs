@@ -4,7 +4,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use weft_broker::{PublishError, StreamError, SubscribeError};
-use weft_core::{EventError, TopicError};
+use weft_core::{EventError, TopicError, error_chain};
 
 use crate::binding::BindingError;
 
@@ -163,18 +163,6 @@ impl From<PublishError> for Problem {
             ),
         }
     }
-}
-
-/// An error and its causes, `: `-separated, for a problem's detail.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut detail = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        detail.push_str(": ");
-        detail.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    detail
 }
 
 impl From<SubscribeError> for Problem {

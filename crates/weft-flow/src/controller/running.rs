@@ -67,16 +67,7 @@ pub(crate) struct Transaction {
 }
 
 /// An error and its causes, `: `-separated (for messages that are one line).
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use weft_core::error_chain as chain;
 
 /// The broker settings of a Stream manifest.
 pub(crate) fn stream_config(

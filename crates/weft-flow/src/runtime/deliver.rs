@@ -147,13 +147,4 @@ fn stream_failure(error: &StreamError) -> Failure {
 }
 
 /// An error and its sources, joined with `: `.
-pub(crate) fn error_text(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use weft_core::error_chain as error_text;

@@ -59,13 +59,4 @@ fn append_error(error: &AppendError) -> ErrorCode {
 }
 
 /// An error and its causes on one line, for `error_message` fields.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use weft_core::error_chain;
