@@ -88,6 +88,26 @@ pub struct StreamInfo {
     pub partitions: Vec<PartitionInfo>,
 }
 
+impl StreamInfo {
+    /// Events stored now, over every partition (retention may have removed the first).
+    #[must_use]
+    pub fn stored_events(&self) -> u64 {
+        self.partitions
+            .iter()
+            .map(|partition| partition.next_offset.saturating_sub(partition.first_offset))
+            .sum()
+    }
+
+    /// Bytes stored now, over every partition.
+    #[must_use]
+    pub fn stored_bytes(&self) -> u64 {
+        self.partitions
+            .iter()
+            .map(|partition| partition.bytes)
+            .sum()
+    }
+}
+
 /// The stored range of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionInfo {

@@ -178,12 +178,8 @@ pub(crate) fn info_json(info: &StreamInfo) -> Value {
             })
         })
         .collect();
-    let events: u64 = info
-        .partitions
-        .iter()
-        .map(|p| p.next_offset.saturating_sub(p.first_offset))
-        .sum();
-    let bytes: u64 = info.partitions.iter().map(|p| p.bytes).sum();
+    let events = info.stored_events();
+    let bytes = info.stored_bytes();
     json!({
         "name": config.name.as_str(),
         "filters": config.filters.iter().map(Filter::as_str).collect::<Vec<_>>(),

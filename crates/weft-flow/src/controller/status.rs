@@ -96,14 +96,8 @@ pub(crate) async fn observe(
             };
             match described {
                 Some(info) => {
-                    let events: u64 = info
-                        .partitions
-                        .iter()
-                        .map(|p| p.next_offset.saturating_sub(p.first_offset))
-                        .sum();
-                    let bytes: u64 = info.partitions.iter().map(|p| p.bytes).sum();
-                    counters.insert("events".to_owned(), events);
-                    counters.insert("bytes".to_owned(), bytes);
+                    counters.insert("events".to_owned(), info.stored_events());
+                    counters.insert("bytes".to_owned(), info.stored_bytes());
                     counters.insert("partitions".to_owned(), u64::from(info.config.partitions));
                     let message = format!("capturing {} filter(s)", info.config.filters.len());
                     (true, "Ready", message, counters)

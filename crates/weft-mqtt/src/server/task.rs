@@ -31,6 +31,24 @@ use crate::mapping::{OutboundMode, event_to_message};
 use crate::session::{Delivery, DeliveryTarget, DropCounters, Session};
 
 use publish::InboundPublishes;
+
+/// The error of a storage write run on the blocking pool (the write's own error, or the
+/// blocking task's), counted in `storage_errors`; `None` when the write succeeded.
+fn failed_write<E: std::fmt::Display>(
+    inner: &crate::server::ContextInner,
+    result: Result<Result<(), E>, tokio::task::JoinError>,
+) -> Option<String> {
+    let error = match result {
+        Ok(Ok(())) => return None,
+        Ok(Err(error)) => error.to_string(),
+        Err(error) => error.to_string(),
+    };
+    inner
+        .counters
+        .storage_errors
+        .fetch_add(1, Ordering::Relaxed);
+    Some(error)
+}
 pub(crate) use transport::{ByteStream, Peer};
 use transport::{Connection, Transport};
 

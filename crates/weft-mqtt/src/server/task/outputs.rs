@@ -353,15 +353,8 @@ impl SessionTask {
             self.persist.stored = true;
             tokio::task::spawn_blocking(move || files.store(&id, &json)).await
         };
-        let error = match result {
-            Ok(Ok(())) => return,
-            Ok(Err(error)) => error.to_string(),
-            Err(error) => error.to_string(),
-        };
-        inner
-            .counters
-            .storage_errors
-            .fetch_add(1, Ordering::Relaxed);
-        tracing::error!(%error, client_id = %client_id, "mqtt session state not stored");
+        if let Some(error) = super::failed_write(&inner, result) {
+            tracing::error!(%error, client_id = %client_id, "mqtt session state not stored");
+        }
     }
 }

@@ -9,7 +9,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::SystemTime;
 
@@ -321,15 +320,9 @@ async fn update_retained(inner: &ContextInner, message: &Message) -> bool {
             tokio::task::spawn_blocking(move || files.remove(stored.topic.as_str())).await
         }
     };
-    let error = match written {
-        Ok(Ok(())) => return true,
-        Ok(Err(error)) => error.to_string(),
-        Err(error) => error.to_string(),
+    let Some(error) = super::failed_write(inner, written) else {
+        return true;
     };
-    inner
-        .counters
-        .storage_errors
-        .fetch_add(1, Ordering::Relaxed);
     tracing::error!(%error, topic = %message.topic.as_str(), "mqtt retained message not stored");
     false
 }
