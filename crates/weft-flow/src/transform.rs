@@ -243,16 +243,7 @@ impl Work {
     /// The parsed data; an event without data starts as `{}`.
     fn json(&mut self, index: usize) -> Result<&mut Json, TransformError> {
         if self.json.is_none() {
-            let content_type = self.event.attributes.datacontenttype.as_deref();
-            if !weft_core::json::is_json_media_type(content_type) {
-                return Err(TransformError::Data {
-                    step: index,
-                    message: format!(
-                        "data is not json (datacontenttype `{}`)",
-                        content_type.unwrap_or_default()
-                    ),
-                });
-            }
+            self.require_json(index)?;
             let parsed = match &self.event.data {
                 None => Json::Object(serde_json::Map::new()),
                 Some(bytes) => {
@@ -270,21 +261,27 @@ impl Work {
     /// Replaces the data with the output of `program` (JSON data only).
     fn jq(&mut self, index: usize, program: &JqProgram) -> Result<(), TransformError> {
         self.flush();
-        let content_type = self.event.attributes.datacontenttype.as_deref();
-        if !weft_core::json::is_json_media_type(content_type) {
-            return Err(TransformError::Data {
-                step: index,
-                message: format!(
-                    "data is not json (datacontenttype `{}`)",
-                    content_type.unwrap_or_default()
-                ),
-            });
-        }
+        self.require_json(index)?;
         let output = program
             .run(self.event.data.as_deref())
             .map_err(|error| TransformError::Jq { step: index, error })?;
         self.event.data = Some(output);
         Ok(())
+    }
+
+    /// Refuses data steps on an event whose `datacontenttype` is not JSON.
+    fn require_json(&self, index: usize) -> Result<(), TransformError> {
+        let content_type = self.event.attributes.datacontenttype.as_deref();
+        if weft_core::json::is_json_media_type(content_type) {
+            return Ok(());
+        }
+        Err(TransformError::Data {
+            step: index,
+            message: format!(
+                "data is not json (datacontenttype `{}`)",
+                content_type.unwrap_or_default()
+            ),
+        })
     }
 
     /// Writes parsed data back into the event.
