@@ -46,7 +46,7 @@ fn eval(args: &CesqlEvalArgs) -> anyhow::Result<ExitCode> {
             false,
         ),
     };
-    println!("{}", render(&evaluation));
+    outln!("{}", render(&evaluation))?;
     Ok(if parsed {
         ExitCode::SUCCESS
     } else {

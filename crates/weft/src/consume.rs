@@ -109,19 +109,23 @@ pub async fn manage(command: ConsumerCommand) -> anyhow::Result<ExitCode> {
             let all = client
                 .get_json(&stream_path(&args.stream, "/consumers"))
                 .await?;
-            println!(
+            outln!(
                 "{:<32} {:>10} {:>10} {:>12} {:>10}",
-                "NAME", "PENDING", "IN-FLIGHT", "REDELIVERED", "ACKED"
-            );
+                "NAME",
+                "PENDING",
+                "IN-FLIGHT",
+                "REDELIVERED",
+                "ACKED"
+            )?;
             for consumer in all["consumers"].as_array().into_iter().flatten() {
-                println!(
+                outln!(
                     "{:<32} {:>10} {:>10} {:>12} {:>10}",
                     consumer["name"].as_str().unwrap_or_default(),
                     consumer["pending"],
                     consumer["in_flight"],
                     consumer["redelivered"],
                     consumer["acked"]
-                );
+                )?;
             }
         }
         ConsumerCommand::Info(args) => {
@@ -129,7 +133,7 @@ pub async fn manage(command: ConsumerCommand) -> anyhow::Result<ExitCode> {
             let info: Value = client
                 .get_json(&consumer_path(&args.stream, &args.name, ""))
                 .await?;
-            println!("{}", serde_json::to_string_pretty(&info)?);
+            outln!("{}", serde_json::to_string_pretty(&info)?)?;
         }
         ConsumerCommand::Rm(args) => {
             let client = NodeClient::new(&args.server.server)?;

@@ -41,7 +41,7 @@ fn test(args: &FlowTestArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    print!("{}", render(&report));
+    out!("{}", render(&report))?;
     Ok(if report.success() {
         ExitCode::SUCCESS
     } else {

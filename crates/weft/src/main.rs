@@ -6,6 +6,23 @@
 //! This binary is deliberately thin: a node is built by `weft-server`, manifests are
 //! `weft-flow`'s, and the clients speak the public HTTP API like any other client.
 
+/// `println!` that returns the write's `io::Result` instead of panicking, so that a
+/// closed pipe (`weft stream read … | head`) ends the command quietly (see `main`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` that returns the write's `io::Result`; see [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod cesql;
 mod cli;
 mod client;
@@ -53,16 +70,27 @@ fn main() -> ExitCode {
             Command::Flow(command) => flow::run(command).await,
             Command::Cesql(command) => cesql::run(command),
             Command::Version => {
-                println!("weft {}", weft_server::VERSION);
+                outln!("weft {}", weft_server::VERSION)?;
                 Ok(ExitCode::SUCCESS)
             }
         }
     });
     match outcome {
         Ok(code) => code,
+        // The reader of our output went away (`weft … | head`): nothing to report.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("weft: {error:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `error` comes from writing to a pipe whose reader has closed it.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -14,8 +14,8 @@ pub async fn manage(command: MeshCommand) -> anyhow::Result<ExitCode> {
             let client = NodeClient::new(&args.server.server)?;
             let status = client.get_json("/v1/mesh").await?;
             match args.output {
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&status)?),
-                OutputFormat::Table => print_table(&status),
+                OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&status)?)?,
+                OutputFormat::Table => print_table(&status)?,
             }
         }
         MeshCommand::Route(args) => {
@@ -23,8 +23,8 @@ pub async fn manage(command: MeshCommand) -> anyhow::Result<ExitCode> {
             let path = format!("/v1/mesh/route?topic={}", encode_query(&args.topic));
             let route = client.get_json(&path).await?;
             match args.output {
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&route)?),
-                OutputFormat::Table => print!("{}", route_text(&route)),
+                OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&route)?)?,
+                OutputFormat::Table => out!("{}", route_text(&route))?,
             }
         }
     }
@@ -127,19 +127,21 @@ fn route_text(route: &Value) -> String {
     out
 }
 
-fn print_table(status: &Value) {
+fn print_table(status: &Value) -> std::io::Result<()> {
     let text = |value: &Value| value.as_str().unwrap_or("-").to_owned();
-    println!(
+    outln!(
         "mesh {}  node {}  reachable nodes {}",
         text(&status["mesh"]),
         text(&status["node"]),
         status["reachable"]
-    );
-    println!();
-    println!(
+    )?;
+    outln!()?;
+    outln!(
         "{:<24} {:>9} {:>9} NEIGHBOURS",
-        "NODE", "REACHABLE", "INTEREST"
-    );
+        "NODE",
+        "REACHABLE",
+        "INTEREST"
+    )?;
     for node in status["nodes"].as_array().into_iter().flatten() {
         let neighbours: Vec<String> = node["neighbours"]
             .as_array()
@@ -147,16 +149,16 @@ fn print_table(status: &Value) {
             .flatten()
             .map(text)
             .collect();
-        println!(
+        outln!(
             "{:<24} {:>9} {:>9} {}",
             text(&node["name"]),
             node["reachable"].to_string(),
             node["interest"].to_string(),
             neighbours.join(",")
-        );
+        )?;
     }
-    println!();
-    println!(
+    outln!()?;
+    outln!(
         "{:<24} {:<9} {:<22} {:>10} {:>10} {:>11} {:>11} {:>6} {:>5} {:>9}",
         "LINK PEER",
         "DIRECTION",
@@ -168,9 +170,9 @@ fn print_table(status: &Value) {
         "QUEUE",
         "RECON",
         "RTT-µs"
-    );
+    )?;
     for link in status["links"].as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "{:<24} {:<9} {:<22} {:>10} {:>10} {:>11} {:>11} {:>6} {:>5} {:>9}",
             text(&link["peer"]),
             text(&link["direction"]),
@@ -184,8 +186,9 @@ fn print_table(status: &Value) {
             link["round_trip_us"]
                 .as_u64()
                 .map_or("-".to_owned(), |rtt| rtt.to_string())
-        );
+        )?;
     }
+    Ok(())
 }
 
 #[cfg(test)]

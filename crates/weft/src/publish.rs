@@ -32,7 +32,7 @@ pub async fn run(args: PubArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("unreadable reply from the node")?;
         for id in accepted["ids"].as_array().into_iter().flatten() {
-            println!("{}", id.as_str().unwrap_or_default());
+            outln!("{}", id.as_str().unwrap_or_default())?;
         }
     }
     Ok(ExitCode::SUCCESS)

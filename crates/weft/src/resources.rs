@@ -121,9 +121,9 @@ pub async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
         None => vec![answer.clone()],
     };
     match args.output {
-        GetOutput::Json => println!("{}", serde_json::to_string_pretty(&answer)?),
-        GetOutput::Yaml => print!("{}", table::yaml(&items)),
-        GetOutput::Table => print!("{}", table::table(&items, time::OffsetDateTime::now_utc())),
+        GetOutput::Json => outln!("{}", serde_json::to_string_pretty(&answer)?)?,
+        GetOutput::Yaml => out!("{}", table::yaml(&items))?,
+        GetOutput::Table => out!("{}", table::table(&items, time::OffsetDateTime::now_utc()))?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -181,7 +181,7 @@ async fn print_changes(response: reqwest::Response, suffix: &str) -> anyhow::Res
     let answer: Value = serde_json::from_slice(&body)
         .map_err(|error| anyhow!("unreadable answer from the node: {error}"))?;
     for line in change_lines(&answer) {
-        println!("{line}{suffix}");
+        outln!("{line}{suffix}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

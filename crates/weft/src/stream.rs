@@ -24,21 +24,24 @@ pub async fn run(command: StreamCommand) -> anyhow::Result<ExitCode> {
             let all = client.get_json("/v1/streams").await?;
             let streams = all["streams"].as_array().cloned().unwrap_or_default();
             match args.output {
-                InfoOutput::Json => println!("{}", serde_json::to_string_pretty(&all)?),
+                InfoOutput::Json => outln!("{}", serde_json::to_string_pretty(&all)?)?,
                 InfoOutput::Text => {
-                    println!(
+                    outln!(
                         "{:<32} {:>10} {:>12} {:>14}  FILTERS",
-                        "NAME", "PARTITIONS", "EVENTS", "BYTES"
-                    );
+                        "NAME",
+                        "PARTITIONS",
+                        "EVENTS",
+                        "BYTES"
+                    )?;
                     for stream in &streams {
-                        println!(
+                        outln!(
                             "{:<32} {:>10} {:>12} {:>14}  {}",
                             stream["name"].as_str().unwrap_or_default(),
                             stream["partitions"],
                             stream["events"],
                             stream["bytes"],
                             join_filters(stream)
-                        );
+                        )?;
                     }
                 }
             }
@@ -48,8 +51,8 @@ pub async fn run(command: StreamCommand) -> anyhow::Result<ExitCode> {
             let client = NodeClient::new(&args.server.server)?;
             let info = client.get_json(&stream_path(&args.name, "")).await?;
             match args.output {
-                InfoOutput::Json => println!("{}", serde_json::to_string_pretty(&info)?),
-                InfoOutput::Text => print_info(&info),
+                InfoOutput::Json => outln!("{}", serde_json::to_string_pretty(&info)?)?,
+                InfoOutput::Text => print_info(&info)?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -84,32 +87,35 @@ fn join_filters(stream: &Value) -> String {
         .join(" ")
 }
 
-fn print_info(info: &Value) {
-    println!("stream      {}", info["name"].as_str().unwrap_or_default());
-    println!("filters     {}", join_filters(info));
-    println!("partitions  {}", info["partitions"]);
-    println!("events      {}", info["events"]);
-    println!("bytes       {}", info["bytes"]);
-    println!("compact     {}", info["compact"]);
-    println!("flush       {}", info["flush"].as_str().unwrap_or_default());
-    println!(
+fn print_info(info: &Value) -> std::io::Result<()> {
+    outln!("stream      {}", info["name"].as_str().unwrap_or_default())?;
+    outln!("filters     {}", join_filters(info))?;
+    outln!("partitions  {}", info["partitions"])?;
+    outln!("events      {}", info["events"])?;
+    outln!("bytes       {}", info["bytes"])?;
+    outln!("compact     {}", info["compact"])?;
+    outln!("flush       {}", info["flush"].as_str().unwrap_or_default())?;
+    outln!(
         "discard     {}",
         info["discard"].as_str().unwrap_or_default()
-    );
+    )?;
     let retention = &info["retention"];
-    println!(
+    outln!(
         "retention   max_age_ms={} max_bytes={} max_events={}",
-        retention["max_age_ms"], retention["max_bytes"], retention["max_events"]
-    );
+        retention["max_age_ms"],
+        retention["max_bytes"],
+        retention["max_events"]
+    )?;
     for partition in info["partition_offsets"].as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "partition {:>3}  first_offset={} next_offset={} bytes={}",
             partition["partition"],
             partition["first_offset"],
             partition["next_offset"],
             partition["bytes"]
-        );
+        )?;
     }
+    Ok(())
 }
 
 async fn create(args: StreamCreateArgs) -> anyhow::Result<ExitCode> {

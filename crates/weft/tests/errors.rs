@@ -139,3 +139,22 @@ fn help_lists_every_command_and_version_prints_it() {
         format!("weft {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    // `weft … | head`: the reader is gone before weft writes.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = weft()
+        .args(["cesql", "eval", "1 + 1"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        output.status.success(),
+        "status {:?}: {stderr}",
+        output.status
+    );
+    assert_eq!(stderr, "", "no panic, no error message");
+}

@@ -73,8 +73,8 @@ pub async fn run(args: FlowExplainArgs) -> anyhow::Result<ExitCode> {
     let topic = topic.map(Topic::new).transpose()?;
     let explanation = explain(&args.route, &route, sink.as_ref(), &event, topic.as_ref());
     match args.output {
-        TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&explanation.json)?),
-        TextOrJson::Text => print!("{}", explanation.text),
+        TextOrJson::Json => outln!("{}", serde_json::to_string_pretty(&explanation.json)?)?,
+        TextOrJson::Text => out!("{}", explanation.text)?,
     }
     Ok(ExitCode::SUCCESS)
 }
