@@ -233,6 +233,14 @@ pub struct ConfigOverrides {
     pub mesh_name: Option<String>,
     /// `--join` (repeatable): addresses of nodes to link to.
     pub join: Vec<String>,
+    /// `--mesh-compression`: `lz4`, `zstd` or `none`.
+    pub mesh_compression: Option<String>,
+    /// `--mesh-outbox-max-events`: durable events kept per destination node.
+    pub mesh_outbox_max_events: Option<String>,
+    /// `--mesh-outbox-max-bytes`: a size such as `256MiB`.
+    pub mesh_outbox_max_bytes: Option<String>,
+    /// `--mesh-durable-interest-expiry`: a duration such as `7d`.
+    pub mesh_durable_interest_expiry: Option<String>,
     /// `--resources DIR`: a directory of flow manifests.
     pub resources: Option<PathBuf>,
     /// `--watch`: re-apply the resources directory on every change.

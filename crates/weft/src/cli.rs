@@ -329,6 +329,18 @@ pub struct ServeArgs {
     /// Link to the weft node at ADDR (IP:PORT of its --mesh listener); repeatable [env: WEFT_MESH_JOIN, comma-separated].
     #[arg(long, value_name = "ADDR")]
     pub join: Vec<String>,
+    /// Compression of event batches on links: lz4, zstd or none [env: WEFT_MESH_COMPRESSION] [default: lz4].
+    #[arg(long, value_name = "lz4|zstd|none")]
+    pub mesh_compression: Option<String>,
+    /// Durable events kept per destination node while it is unreachable; beyond it matching publishes are refused [env: WEFT_MESH_OUTBOX_MAX_EVENTS] [default: 100000].
+    #[arg(long, value_name = "N")]
+    pub mesh_outbox_max_events: Option<String>,
+    /// Payload bytes kept per destination node, e.g. 256MiB [env: WEFT_MESH_OUTBOX_MAX_BYTES] [default: 256MiB].
+    #[arg(long, value_name = "SIZE")]
+    pub mesh_outbox_max_bytes: Option<String>,
+    /// How long a departed node's durable interest is still honoured, e.g. 7d [env: WEFT_MESH_DURABLE_INTEREST_EXPIRY] [default: 7d].
+    #[arg(long, value_name = "DURATION")]
+    pub mesh_durable_interest_expiry: Option<String>,
     /// Apply the flow manifests in DIR at start, pruning resources applied from it before that are gone [env: WEFT_FLOWS_RESOURCES].
     #[arg(long, value_name = "DIR")]
     pub resources: Option<PathBuf>,

@@ -68,6 +68,10 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
         mesh,
         mesh_name,
         join,
+        mesh_compression,
+        mesh_outbox_max_events,
+        mesh_outbox_max_bytes,
+        mesh_durable_interest_expiry,
         resources,
         watch,
     } = overrides;
@@ -90,6 +94,13 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
         (
             Setting::MeshJoin,
             (!join.is_empty()).then(|| join.join(",")),
+        ),
+        (Setting::MeshCompression, mesh_compression),
+        (Setting::MeshOutboxMaxEvents, mesh_outbox_max_events),
+        (Setting::MeshOutboxMaxBytes, mesh_outbox_max_bytes),
+        (
+            Setting::MeshDurableInterestExpiry,
+            mesh_durable_interest_expiry,
         ),
         (Setting::FlowsWatch, watch.then(|| "true".to_owned())),
     ];

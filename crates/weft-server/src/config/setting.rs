@@ -31,13 +31,17 @@ pub(super) enum Setting {
     Mesh,
     MeshName,
     MeshJoin,
+    MeshCompression,
+    MeshOutboxMaxEvents,
+    MeshOutboxMaxBytes,
+    MeshDurableInterestExpiry,
     FlowsResources,
     FlowsWatch,
 }
 
 impl Setting {
     /// Every setting, in the order the docs list them.
-    pub(super) const ALL: [Setting; 17] = [
+    pub(super) const ALL: [Setting; 21] = [
         Setting::NodeName,
         Setting::DataDir,
         Setting::ReadyFile,
@@ -53,6 +57,10 @@ impl Setting {
         Setting::Mesh,
         Setting::MeshName,
         Setting::MeshJoin,
+        Setting::MeshCompression,
+        Setting::MeshOutboxMaxEvents,
+        Setting::MeshOutboxMaxBytes,
+        Setting::MeshDurableInterestExpiry,
         Setting::FlowsResources,
         Setting::FlowsWatch,
     ];
@@ -75,6 +83,10 @@ impl Setting {
             Setting::Mesh => "WEFT_MESH",
             Setting::MeshName => "WEFT_MESH_NAME",
             Setting::MeshJoin => "WEFT_MESH_JOIN",
+            Setting::MeshCompression => "WEFT_MESH_COMPRESSION",
+            Setting::MeshOutboxMaxEvents => "WEFT_MESH_OUTBOX_MAX_EVENTS",
+            Setting::MeshOutboxMaxBytes => "WEFT_MESH_OUTBOX_MAX_BYTES",
+            Setting::MeshDurableInterestExpiry => "WEFT_MESH_DURABLE_INTEREST_EXPIRY",
             Setting::FlowsResources => "WEFT_FLOWS_RESOURCES",
             Setting::FlowsWatch => "WEFT_FLOWS_WATCH",
         }
@@ -98,6 +110,10 @@ impl Setting {
             Setting::Mesh => "--mesh",
             Setting::MeshName => "--mesh-name",
             Setting::MeshJoin => "--join",
+            Setting::MeshCompression => "--mesh-compression",
+            Setting::MeshOutboxMaxEvents => "--mesh-outbox-max-events",
+            Setting::MeshOutboxMaxBytes => "--mesh-outbox-max-bytes",
+            Setting::MeshDurableInterestExpiry => "--mesh-durable-interest-expiry",
             Setting::FlowsResources => "--resources",
             Setting::FlowsWatch => "--watch",
         }
@@ -122,6 +138,10 @@ impl Setting {
             Setting::Mesh => "mesh.listen",
             Setting::MeshName => "mesh.name",
             Setting::MeshJoin => "mesh.join",
+            Setting::MeshCompression => "mesh.compression",
+            Setting::MeshOutboxMaxEvents => "mesh.outbox_max_events",
+            Setting::MeshOutboxMaxBytes => "mesh.outbox_max_bytes",
+            Setting::MeshDurableInterestExpiry => "mesh.durable_interest_expiry",
             Setting::FlowsResources => "flows.resources",
             Setting::FlowsWatch => "flows.watch",
         }
@@ -152,6 +172,18 @@ impl Setting {
             Setting::Mesh => layer.mesh_listen = Some(text.parse()?),
             Setting::MeshName => layer.mesh_name = Some(parse_mesh_name(text)?),
             Setting::MeshJoin => layer.mesh_join = Some(parse_join(text)?),
+            Setting::MeshCompression => {
+                layer.mesh_compression = Some(text.parse().map_err(ValueError::Compression)?);
+            }
+            Setting::MeshOutboxMaxEvents => {
+                layer.mesh_outbox_max_events = Some(parse_count(text)?);
+            }
+            Setting::MeshOutboxMaxBytes => {
+                layer.mesh_outbox_max_bytes = Some(weft_yaml::parse_size(text)?);
+            }
+            Setting::MeshDurableInterestExpiry => {
+                layer.mesh_durable_interest_expiry = Some(weft_yaml::parse_duration(text)?);
+            }
             Setting::FlowsResources => layer.flows_resources = Some(parse_path(text)?),
             Setting::FlowsWatch => layer.flows_watch = Some(super::kafka::parse_bool(text)?),
         }
@@ -181,6 +213,18 @@ pub enum ValueError {
     /// A size that does not parse.
     #[error(transparent)]
     Size(#[from] SizeError),
+    /// A duration that does not parse.
+    #[error(transparent)]
+    Duration(#[from] weft_yaml::DurationError),
+    /// An unknown link compression (the message names the choices).
+    #[error("{0}")]
+    Compression(String),
+    /// Not a whole number.
+    #[error("`{input}` is not a whole number such as 100000")]
+    Count {
+        /// The text as given.
+        input: String,
+    },
     /// A maximum event size of zero.
     #[error("the largest event must be at least 1 byte")]
     ZeroMaxEventBytes,
@@ -246,6 +290,19 @@ pub(super) fn parse_join(text: &str) -> Result<Vec<std::net::SocketAddr>, ValueE
             })
         })
         .collect()
+}
+
+/// A count: a whole number (`_` allowed between digits, as in YAML: `100_000`).
+pub(super) fn parse_count(text: &str) -> Result<u64, ValueError> {
+    let digits = text.replace('_', "");
+    if text.starts_with('_') || text.ends_with('_') {
+        return Err(ValueError::Count {
+            input: text.to_owned(),
+        });
+    }
+    digits.parse().map_err(|_| ValueError::Count {
+        input: text.to_owned(),
+    })
 }
 
 /// A path setting: any non-empty text.

@@ -158,6 +158,10 @@ fn every_flag_sets_its_field() {
             mesh: Some("127.0.0.1:7400".into()),
             mesh_name: Some("factory".into()),
             join: vec!["10.0.0.2:7400".into(), "10.0.0.3:7400".into()],
+            mesh_compression: Some("zstd".into()),
+            mesh_outbox_max_events: Some("2_500".into()),
+            mesh_outbox_max_bytes: Some("64MiB".into()),
+            mesh_durable_interest_expiry: Some("36h".into()),
             resources: Some("/flag-flows".into()),
             watch: true,
         },
@@ -181,6 +185,13 @@ fn every_flag_sets_its_field() {
     assert_eq!(config.mqtt.listen, Listen::Off);
     assert_eq!(config.mesh.listen, addr("127.0.0.1:7400"));
     assert_eq!(config.mesh.name, "factory");
+    assert_eq!(config.mesh.compression, LinkCompression::Zstd);
+    assert_eq!(config.mesh.outbox_max_events, 2_500);
+    assert_eq!(config.mesh.outbox_max_bytes, 64 << 20);
+    assert_eq!(
+        config.mesh.durable_interest_expiry,
+        std::time::Duration::from_secs(36 * 3600)
+    );
     assert_eq!(
         config.mesh.join,
         [
@@ -555,4 +566,43 @@ fn mesh_store_and_forward_limits_and_expiry_are_read_from_the_file() {
         defaults.mesh.durable_interest_expiry,
         std::time::Duration::from_secs(7 * 24 * 3600)
     );
+}
+
+#[test]
+fn mesh_store_and_forward_settings_come_from_env_too_and_bad_values_name_the_variable() {
+    let config = load_env(&[
+        ("WEFT_MESH_COMPRESSION", "none"),
+        ("WEFT_MESH_OUTBOX_MAX_EVENTS", "10"),
+        ("WEFT_MESH_OUTBOX_MAX_BYTES", "1MB"),
+        ("WEFT_MESH_DURABLE_INTEREST_EXPIRY", "90m"),
+    ])
+    .unwrap();
+    assert_eq!(config.mesh.compression, LinkCompression::None);
+    assert_eq!(config.mesh.outbox_max_events, 10);
+    assert_eq!(config.mesh.outbox_max_bytes, 1_000_000);
+    assert_eq!(
+        config.mesh.durable_interest_expiry,
+        std::time::Duration::from_secs(90 * 60)
+    );
+    let errors = load_env(&[
+        ("WEFT_MESH_COMPRESSION", "gzip"),
+        ("WEFT_MESH_OUTBOX_MAX_EVENTS", "lots"),
+        ("WEFT_MESH_OUTBOX_MAX_BYTES", "big"),
+        ("WEFT_MESH_DURABLE_INTEREST_EXPIRY", "forever"),
+    ])
+    .unwrap_err()
+    .to_string();
+    for expected in [
+        "WEFT_MESH_COMPRESSION",
+        "expected lz4, zstd or none",
+        "WEFT_MESH_OUTBOX_MAX_EVENTS",
+        "`lots` is not a whole number",
+        "WEFT_MESH_OUTBOX_MAX_BYTES",
+        "WEFT_MESH_DURABLE_INTEREST_EXPIRY",
+    ] {
+        assert!(
+            errors.contains(expected),
+            "{expected:?} missing from:\n{errors}"
+        );
+    }
 }
