@@ -11,8 +11,8 @@ mod network;
 
 use std::collections::BTreeSet;
 
-use network::{NetConfig, Rng, SHAPES, Shape, Sim, edges, node_name};
-use weft_core::topic::{Filter, Topic};
+use network::{NetConfig, Rng, SHAPES, Shape, Sim, build, filter, node_name, scale, topic};
+use weft_core::topic::Topic;
 use weft_mesh::{GroupName, InterestEntry, InterestKind};
 
 const TOPICS: [&str; 8] = [
@@ -36,33 +36,8 @@ const FILTERS: [&str; 7] = [
     "users/*/deleted",
 ];
 
-fn scale() -> u64 {
-    std::env::var("WEFT_MESH_SIM_SCALE")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(1)
-}
-
-fn topic(text: &str) -> Topic {
-    Topic::new(text).unwrap()
-}
-
-fn filter(text: &str) -> Filter {
-    Filter::new(text).unwrap()
-}
-
-fn build(seed: u64, net: NetConfig, shape: Shape, count: usize) -> (Sim, Vec<usize>) {
-    let mut sim = Sim::new(seed, count, net);
-    let mut rng = Rng::new(seed ^ 0xABCD);
-    let links = edges(shape, count, &mut rng)
-        .into_iter()
-        .map(|(a, b)| {
-            let cost = rng.range(1, 3) as u32;
-            sim.connect(a, b, cost)
-        })
-        .collect();
-    (sim, links)
-}
+/// Salt of the link costs of this file's scenarios.
+const SALT: u64 = 0xABCD;
 
 fn random_interest(rng: &mut Rng, durable_chance: u64) -> Vec<InterestEntry> {
     (0..rng.below(3))
@@ -115,7 +90,7 @@ fn stable_random_topologies_deliver_every_live_event_once_and_once_per_link() {
         let mut rng = Rng::new(seed);
         let shape = SHAPES[(seed % SHAPES.len() as u64) as usize];
         let count = rng.range(3, 8) as usize;
-        let (mut sim, _) = build(seed, NetConfig::reliable(), shape, count);
+        let (mut sim, _) = build(seed, SALT, NetConfig::reliable(), shape, count);
         for node in 0..count {
             let interest = random_interest(&mut rng, 0);
             sim.set_interest(node, interest);
@@ -170,7 +145,7 @@ fn chaos_never_duplicates_and_durable_events_arrive_in_order_after_healing() {
             drop_per_million: 20_000,
             reorder: true,
         };
-        let (mut sim, links) = build(seed, net, shape, count);
+        let (mut sim, links) = build(seed, SALT, net, shape, count);
         for node in 0..count {
             let interest = random_interest(&mut rng, 500_000);
             sim.set_interest(node, interest);
@@ -243,7 +218,7 @@ fn interest_is_known_across_a_five_node_mesh_within_diameter_rounds() {
     for shape in SHAPES {
         let mut net = NetConfig::reliable();
         (net.min_delay_ms, net.max_delay_ms) = (10, 10);
-        let (mut sim, _) = build(7, net, shape, 5);
+        let (mut sim, _) = build(7, SALT, net, shape, 5);
         assert!(sim.run_until(5_000, Sim::converged).is_some());
         sim.set_interest(3, vec![InterestEntry::live(filter("orders/>"))]);
         let took = sim
@@ -267,7 +242,7 @@ fn a_ring_reroutes_around_a_failed_link_and_a_failed_node() {
     let mut rng = Rng::new(1);
     let mut net = NetConfig::reliable();
     (net.min_delay_ms, net.max_delay_ms) = (5, 5);
-    let (mut sim, links) = build(3, net, Shape::Ring, 6);
+    let (mut sim, links) = build(3, SALT, net, Shape::Ring, 6);
     let _ = &mut rng;
     sim.set_interest(3, vec![InterestEntry::live(filter("orders/>"))]);
     assert!(
@@ -307,7 +282,7 @@ fn a_ring_reroutes_around_a_failed_link_and_a_failed_node() {
 fn queue_groups_get_one_delivery_preferring_the_nearest_member() {
     let mut net = NetConfig::reliable();
     (net.min_delay_ms, net.max_delay_ms) = (5, 5);
-    let (mut sim, _) = build(11, net, Shape::Line, 5);
+    let (mut sim, _) = build(11, SALT, net, Shape::Line, 5);
     let member = InterestEntry::queue(filter("jobs/>"), group());
     sim.set_interest(2, vec![member.clone()]);
     sim.set_interest(4, vec![member.clone()]);
@@ -343,7 +318,7 @@ fn queue_groups_get_one_delivery_preferring_the_nearest_member() {
 fn durable_events_wait_for_a_partition_and_flow_in_order_after_it_heals() {
     let mut net = NetConfig::reliable();
     (net.min_delay_ms, net.max_delay_ms) = (5, 5);
-    let (mut sim, links) = build(5, net, Shape::Line, 3);
+    let (mut sim, links) = build(5, SALT, net, Shape::Line, 3);
     sim.set_interest(2, vec![InterestEntry::durable(filter("orders/>"))]);
     assert!(
         sim.run_until(5_000, |sim| sim.converged() && interest_known(sim))

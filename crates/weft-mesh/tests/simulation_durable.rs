@@ -14,8 +14,8 @@ mod network;
 
 use std::collections::BTreeMap;
 
-use network::{NetConfig, Rng, SHAPES, Sim, edges, node_name};
-use weft_core::topic::{Filter, Topic};
+use network::{NetConfig, Rng, SHAPES, Sim, filter, node_name, scale, topic};
+use weft_core::topic::Topic;
 use weft_mesh::{GroupName, InterestEntry, InterestKind, Output};
 
 const TOPICS: [&str; 4] = [
@@ -27,30 +27,13 @@ const TOPICS: [&str; 4] = [
 
 const FILTERS: [&str; 5] = ["orders/>", "*/us/*", "users/eu/>", ">", "orders/eu/created"];
 
-fn scale() -> u64 {
-    std::env::var("WEFT_MESH_SIM_SCALE")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(1)
-}
+/// Salt of the link costs of this file's scenarios.
+const SALT: u64 = 0x5EED;
 
-fn topic(text: &str) -> Topic {
-    Topic::new(text).unwrap()
-}
-
-fn filter(text: &str) -> Filter {
-    Filter::new(text).unwrap()
-}
-
+/// This file's scenarios take their shape from the seed.
 fn build(seed: u64, net: NetConfig, count: usize) -> (Sim, Vec<usize>) {
-    let mut sim = Sim::new(seed, count, net);
-    let mut rng = Rng::new(seed ^ 0x5EED);
     let shape = SHAPES[(seed % SHAPES.len() as u64) as usize];
-    let links = edges(shape, count, &mut rng)
-        .into_iter()
-        .map(|(a, b)| sim.connect(a, b, rng.range(1, 3) as u32))
-        .collect();
-    (sim, links)
+    network::build(seed, SALT, net, shape, count)
 }
 
 fn wants_durably(interest: &[InterestEntry], topic: &Topic) -> bool {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use weft_core::topic::Topic;
+use weft_core::topic::{Filter, Topic};
 use weft_mesh::inbox::StreamPosition;
 use weft_mesh::wire::{DEFAULT_MAX_FRAME, Message, Route, decode_frame, encode_frame};
 use weft_mesh::{
@@ -123,6 +123,44 @@ pub struct Sim {
     pub durable_first: Vec<BTreeMap<NodeName, Vec<(u64, u64)>>>,
     /// Per (event, queue group): the nodes that delivered it to the group.
     pub group_deliveries: BTreeMap<(EventId, GroupName), Vec<usize>>,
+}
+
+/// How many times the default scenario counts to run (`WEFT_MESH_SIM_SCALE`, default 1).
+pub fn scale() -> u64 {
+    std::env::var("WEFT_MESH_SIM_SCALE")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(1)
+}
+
+pub fn topic(text: &str) -> Topic {
+    Topic::new(text).unwrap_or_else(|error| panic!("{error}"))
+}
+
+pub fn filter(text: &str) -> Filter {
+    Filter::new(text).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// A simulated mesh of `count` nodes linked in `shape`, each link with a random cost of 1
+/// or 2; returns the links. `salt` varies the link costs between test files that use
+/// the same seeds.
+pub fn build(
+    seed: u64,
+    salt: u64,
+    net: NetConfig,
+    shape: Shape,
+    count: usize,
+) -> (Sim, Vec<usize>) {
+    let mut sim = Sim::new(seed, count, net);
+    let mut rng = Rng::new(seed ^ salt);
+    let links = edges(shape, count, &mut rng)
+        .into_iter()
+        .map(|(a, b)| {
+            let cost = rng.range(1, 3) as u32;
+            sim.connect(a, b, cost)
+        })
+        .collect();
+    (sim, links)
 }
 
 pub fn node_name(index: usize) -> NodeName {
