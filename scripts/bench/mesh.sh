@@ -5,6 +5,8 @@
 #
 #   ./scripts/bench/mesh.sh            # before (plain) and after (batching + lz4, + zstd)
 #   MODES=lz4 ./scripts/bench/mesh.sh  # one mode: plain, lz4 or zstd
+#   MODES=parts ./scripts/bench/mesh.sh  # the parts alone: one broker without the mesh
+#                                        # (the ceiling), one link without brokers
 #
 # Runs crates/weft-mesh/examples/mesh_bench.rs (release): nodes in one process, each
 # with its own broker, linked over loopback TCP by the same code `weft serve --mesh`
@@ -25,8 +27,12 @@ for mode in "${modes[@]}"; do
   plain) "$bench" --plain ;;
   lz4) "$bench" ;;
   zstd) "$bench" --zstd ;;
+  parts)
+    "$bench" --only ceiling
+    "$bench" --only link
+    ;;
   *)
-    echo "unknown mode $mode (plain, lz4, zstd)" >&2
+    echo "unknown mode $mode (plain, lz4, zstd, parts)" >&2
     exit 2
     ;;
   esac

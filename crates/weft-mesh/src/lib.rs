@@ -8,6 +8,8 @@
 //!   table of every remote node's interest indexed in a subscription trie;
 //! - store-and-forward ([`outbox`], [`inbox`]) for durable interest, and the dedupe
 //!   guard ([`dedupe`]);
+//! - the event envelope ([`envelope`]): how a weft event travels as a mesh payload
+//!   (binary, with a format byte; the older JSON form still decodes);
 //! - [`MeshNode`]: the state machine of one node, driven by `link_up`, `link_down`,
 //!   `handle`, `publish_local`, `set_local_interest` and `tick`, emitting
 //!   [`Output`]s through `poll_output`.
@@ -25,6 +27,7 @@
 //! with [`server::serve`]. The design is documented in `docs/design/mesh.md`.
 
 pub mod dedupe;
+pub mod envelope;
 pub mod inbox;
 pub mod interest;
 pub mod name;

@@ -325,6 +325,11 @@ impl MeshNode {
         self.links.get(&link).map(|link| &link.stats)
     }
 
+    /// What `link` negotiated in its handshake (the default, nothing, until then).
+    pub fn link_capabilities(&self, link: LinkId) -> Option<Capabilities> {
+        self.links.get(&link).map(|link| link.capabilities)
+    }
+
     /// The established links, by peer name.
     pub fn neighbours(&self) -> &BTreeMap<NodeName, LinkId> {
         &self.neighbours

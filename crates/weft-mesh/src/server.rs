@@ -5,7 +5,9 @@
 //! - **owner** (`server/owner.rs`): the only owner of the [`MeshNode`]. It receives
 //!   commands on one bounded channel (link opened, message read, link closed, local
 //!   publish, interest, status), ticks the node every [`MeshOptions::tick_interval`],
-//!   and drains `poll_output` after every input. It never awaits anything but its own
+//!   and drains `poll_output` after every input, working in batches: up to 256 queued
+//!   local events per wake-up, one `Events` frame per link and one batch of deliveries
+//!   to the bridge per drain. It never awaits anything but its own
 //!   inputs: frames go to links and events to the broker through `try_send`, so a slow
 //!   link cannot stall the mesh (a full link queue drops live events, counted, and closes
 //!   the link if a control message does not fit: it reconnects and resyncs).
@@ -19,8 +21,10 @@
 //!   with a receipt the publisher's durable ack waits for; events the mesh delivers are
 //!   published to the broker with their original origin (so never forwarded again), to
 //!   the queue groups this node was chosen for, and durable ones with a durable ack
-//!   before they are acknowledged to their origin. The payload is the event's
-//!   CloudEvents JSON plus the `wefttopic` and `weftkey` extensions ([`encode_event`]).
+//!   before they are acknowledged to their origin; a batch (what one drain of the owner
+//!   delivered) per wake-up. The payload is the event in the binary envelope
+//!   ([`encode_event`], [`crate::envelope`]); the JSON envelope of older nodes is still
+//!   read, and written for peers that lack the `binary_envelope` capability.
 //!   It also follows the broker's interest (live subscriptions, queue groups, streams'
 //!   filters as durable interest) when [`MeshOptions::follow_broker_interest`] is set.
 //! - **persister** (`server/persist.rs`, a thread): writes the outboxes, the inbox
@@ -31,7 +35,6 @@ mod bridge;
 mod connection;
 mod dial;
 mod durable;
-mod envelope;
 mod owner;
 mod persist;
 mod status;
@@ -50,12 +53,12 @@ use weft_broker::{Broker, Principal, SubscribeError};
 use weft_core::{Filter, Topic};
 
 pub use self::durable::DurableStatus;
-pub use self::envelope::{EnvelopeError, decode_event, encode_event};
 use self::owner::Command;
 pub use self::status::{
     JoinStatus, LinkDirection, LinkStatus, MeshStatus, NodeStatus, StatusCounters,
 };
 pub use self::store::StoreError;
+pub use crate::envelope::{EnvelopeError, decode_event, encode_event};
 use crate::interest::InterestEntry;
 use crate::name::{MeshName, NameError, NodeName};
 use crate::node::{MeshConfig, MeshNode, RouteExplanation};
@@ -97,7 +100,8 @@ pub struct MeshOptions {
     pub compression: Option<crate::wire::Compression>,
     /// Messages shorter than this many bytes are never compressed.
     pub compression_threshold: usize,
-    /// Merge queued events into batches on links whose peer supports it.
+    /// Send several events per frame on links whose peer supports it (the events of one
+    /// wake-up of the owner, and frames that queue up for the writer).
     pub batching: bool,
     /// Who the mesh acts as towards the broker (its `>` subscription, its publishes).
     pub principal: Principal,
@@ -205,7 +209,7 @@ impl MeshContext {
             None => None,
         };
         let (forward_tx, forward_rx) = mpsc::channel(options.forward_queue.max(1));
-        let (deliver_tx, deliver_rx) = mpsc::channel(options.deliver_queue.max(1));
+        let (deliver_tx, deliver_rx) = bridge::DeliverQueue::new(options.deliver_queue);
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared {
             mesh,

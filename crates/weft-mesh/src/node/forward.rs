@@ -80,7 +80,8 @@ impl MeshNode {
             event.durable.push(tag);
         }
         self.dedupe.check(&me, event.incarnation, sequence);
-        let links = self.forward(&event, None);
+        // The interest matched above is still current: no need to match it again.
+        let links = self.forward_to(&event, None, &targets);
         Ok(Publication {
             sequence,
             links,
@@ -152,24 +153,23 @@ impl MeshNode {
     }
 
     /// The links from this node to the children of `origin`'s tree whose subtrees hold
-    /// one of `nodes`.
+    /// one of `nodes`. (Runs for every event: one small vector, no sets.)
     fn tree_links<'a>(
         &mut self,
         origin: &NodeName,
         nodes: impl Iterator<Item = &'a NodeName>,
         except: Option<LinkId>,
     ) -> Vec<LinkId> {
-        let me = self.config.node.clone();
-        let tree = self.tree(origin);
-        let children: BTreeSet<NodeName> = nodes
-            .filter_map(|node| tree.child_towards(&me, node).cloned())
-            .collect();
-        let mut links: Vec<LinkId> = children
-            .iter()
+        self.tree(origin);
+        let (Some(tree), me) = (self.trees.get(origin), &self.config.node) else {
+            return Vec::new();
+        };
+        let mut links: Vec<LinkId> = nodes
+            .filter_map(|node| tree.child_towards(me, node))
             .filter_map(|child| self.neighbours.get(child).copied())
             .filter(|link| Some(*link) != except)
             .collect();
-        links.sort();
+        links.sort_unstable();
         links.dedup();
         links
     }
@@ -180,6 +180,19 @@ impl MeshNode {
             return Vec::new();
         }
         let targets = self.targets(&event.topic);
+        self.forward_to(event, arrived_on, &targets)
+    }
+
+    /// [`Self::forward`] to the nodes of `targets` (matched for this event's topic).
+    fn forward_to(
+        &mut self,
+        event: &MeshEvent,
+        arrived_on: Option<LinkId>,
+        targets: &Targets,
+    ) -> Vec<LinkId> {
+        if event.hops >= self.config.max_hops {
+            return Vec::new();
+        }
         let assigned = event.groups.iter().map(|assignment| &assignment.node);
         let tagged = event.durable.iter().map(|tag| &tag.node);
         let nodes = targets.nodes.iter().chain(assigned).chain(tagged);

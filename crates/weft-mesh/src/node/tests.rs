@@ -222,3 +222,38 @@ fn a_restored_outbox_moves_waiting_events_to_this_lifes_stream_in_order() {
     assert_eq!(publication.durable, vec![b.clone()]);
     assert_eq!(new.outbox_snapshot().destinations[&b].next_sequence, 4);
 }
+
+#[test]
+fn a_peer_without_the_binary_envelope_is_accepted_without_it() {
+    // A node from before the binary envelope: it sends (and intersects) bits 0..=2 only.
+    let now = Instant::now();
+    let mut a = node("a", "m");
+    a.link_up(now, LinkId(1), 1);
+    let old = Capabilities {
+        binary_envelope: false,
+        ..Capabilities::ALL
+    };
+    let mut hello = hello("b", "m", PROTOCOL_VERSION);
+    if let Message::Hello(hello) = &mut hello {
+        hello.capabilities = old;
+    }
+    a.handle(now, LinkId(1), hello);
+    let acked = outputs(&mut a).into_iter().find_map(|output| match output {
+        Output::Send {
+            message: Message::HelloAck(ack),
+            ..
+        } => Some(ack.capabilities),
+        _ => None,
+    });
+    assert_eq!(acked, Some(old));
+    a.handle(
+        now,
+        LinkId(1),
+        Message::HelloAck(crate::wire::HelloAck {
+            node: NodeName::new("b").unwrap(),
+            capabilities: old,
+        }),
+    );
+    assert_eq!(a.neighbours().len(), 1, "the link is established");
+    assert_eq!(a.link_capabilities(LinkId(1)), Some(old));
+}

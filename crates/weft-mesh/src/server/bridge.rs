@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -14,8 +15,8 @@ use weft_core::Event;
 
 use super::MeshHandle;
 use super::durable::Admission;
-use super::envelope::{decode_event, encode_event};
 use super::owner::{Command, Forwarded};
+use crate::envelope::{decode_event_at, encode_event};
 use crate::interest::InterestEntry;
 use crate::name::{GroupName, NodeName};
 use crate::node::DurableReceipt;
@@ -87,21 +88,84 @@ impl Forwarder for MeshForwarder {
     }
 }
 
-/// Durable deliveries submitted to the broker and not yet confirmed stored.
+/// Durable deliveries submitted to the broker and not yet confirmed stored, before
+/// the next batch waits (one batch may go past it).
 const STORES_IN_FLIGHT: usize = 1024;
+
+/// Events published between two yields to the runtime.
+const YIELD_EVERY: usize = 256;
 
 /// A submitted durable delivery: resolves to whether it was stored.
 type Store = Pin<Box<dyn Future<Output = bool> + Send>>;
 
+/// The owner's side of the queue of deliveries: batches (one per drain of the node's
+/// outputs), bounded in events.
+pub(crate) struct DeliverQueue {
+    sender: mpsc::Sender<Vec<Delivery>>,
+    /// Events queued and not yet published (the owner adds, the bridge subtracts).
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+/// The bridge's side of [`DeliverQueue`].
+pub(crate) struct DeliverReceiver {
+    receiver: mpsc::Receiver<Vec<Delivery>>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl DeliverQueue {
+    /// A queue of at most `capacity` events.
+    pub(crate) fn new(capacity: usize) -> (Self, DeliverReceiver) {
+        let capacity = capacity.max(1);
+        // Every batch holds at least one event, so the event bound also bounds batches.
+        let (sender, receiver) = mpsc::channel(capacity);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let receiver = DeliverReceiver {
+            receiver,
+            queued: Arc::clone(&queued),
+        };
+        let queue = Self {
+            sender,
+            queued,
+            capacity,
+        };
+        (queue, receiver)
+    }
+
+    /// Queues what fits of `batch`, in order; returns the deliveries that did not fit
+    /// (or all of them, when the bridge has stopped). Only the owner calls it, so the
+    /// room it sees can only grow before it adds.
+    pub(crate) fn send(&self, mut batch: Vec<Delivery>) -> Vec<Delivery> {
+        let room = self
+            .capacity
+            .saturating_sub(self.queued.load(Ordering::Acquire));
+        let refused = batch.split_off(batch.len().min(room));
+        if batch.is_empty() {
+            return refused;
+        }
+        let count = batch.len();
+        self.queued.fetch_add(count, Ordering::AcqRel);
+        match self.sender.try_send(batch) {
+            Ok(()) => refused,
+            Err(TrySendError::Full(mut batch) | TrySendError::Closed(mut batch)) => {
+                self.queued.fetch_sub(count, Ordering::AcqRel);
+                batch.extend(refused);
+                batch
+            }
+        }
+    }
+}
+
 /// Publishes the events the mesh delivers to the local broker, in order, each to the
-/// queue groups this node was chosen for. A durable event is submitted at once (so its
-/// stores share group commits with the ones before it) and confirmed to the owner, in
-/// delivery order, once every capturing stream stored it; the owner acknowledges it to
-/// its origin after persisting its position. A failure makes the origin send it again.
+/// queue groups this node was chosen for, a batch (what one drain of the owner
+/// delivered) per wake-up. A durable event is submitted at once (so its stores share
+/// group commits with the ones before it) and confirmed to the owner, in delivery
+/// order, once every capturing stream stored it; the owner acknowledges it to its
+/// origin after persisting its position. A failure makes the origin send it again.
 pub(crate) async fn deliver_remote(
     handle: MeshHandle,
     broker: Broker,
-    mut events: mpsc::Receiver<Delivery>,
+    mut events: DeliverReceiver,
 ) {
     let mut stopped = handle.shared().stopped.clone();
     let mut in_flight: VecDeque<(DurableReceipt, Store)> = VecDeque::new();
@@ -115,8 +179,8 @@ pub(crate) async fn deliver_remote(
         };
         let step = tokio::select! {
             stored = oldest => Step::Stored(stored),
-            delivery = events.recv(), if room => match delivery {
-                Some(delivery) => Step::Delivery(delivery),
+            batch = events.receiver.recv(), if room => match batch {
+                Some(batch) => Step::Deliveries(batch),
                 None => return,
             },
             _ = stopped.wait_for(|stop| *stop) => return,
@@ -130,11 +194,22 @@ pub(crate) async fn deliver_remote(
                     }
                 }
             }
-            Step::Delivery(delivery) => {
-                let store = submit(&handle, &broker, &delivery).await;
-                if let Some(receipt) = delivery.durable {
-                    in_flight.push_back((receipt, store));
+            Step::Deliveries(batch) => {
+                let count = batch.len();
+                // One clock read per batch: its events arrived together.
+                let received_at = SystemTime::now();
+                for (index, delivery) in batch.into_iter().enumerate() {
+                    if index > 0 && index % YIELD_EVERY == 0 {
+                        // A large batch (a whole received frame) must not hold the
+                        // worker thread for long.
+                        tokio::task::yield_now().await;
+                    }
+                    let store = submit(&handle, &broker, &delivery, received_at).await;
+                    if let (Some(receipt), Some(store)) = (delivery.durable, store) {
+                        in_flight.push_back((receipt, store));
+                    }
                 }
+                events.queued.fetch_sub(count, Ordering::AcqRel);
             }
         }
     }
@@ -144,22 +219,29 @@ pub(crate) async fn deliver_remote(
 enum Step {
     /// The oldest durable delivery was stored (or not).
     Stored(bool),
-    /// A new event to deliver.
-    Delivery(Delivery),
+    /// New events to deliver.
+    Deliveries(Vec<Delivery>),
 }
 
-/// Submits one delivered event to the broker.
-async fn submit(handle: &MeshHandle, broker: &Broker, delivery: &Delivery) -> Store {
+/// Submits one delivered event to the broker; for a durable one, returns what resolves
+/// once it is stored (a live one needs nothing more, and costs no allocation here).
+async fn submit(
+    handle: &MeshHandle,
+    broker: &Broker,
+    delivery: &Delivery,
+    received_at: SystemTime,
+) -> Option<Store> {
+    let durable = delivery.durable.is_some();
     let counters = &handle.shared().bridge;
     let principal = &handle.shared().options.principal;
     let mesh_event = &delivery.event;
-    let event = match decode_event(mesh_event) {
+    let event = match decode_event_at(mesh_event, received_at) {
         Ok(event) => event,
         Err(error) => {
             counters.envelope_errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%error, origin = %mesh_event.origin, "dropping undecodable mesh event");
             // Never storable: acknowledged so that it does not block its stream.
-            return Box::pin(std::future::ready(true));
+            return durable.then(|| Box::pin(std::future::ready(true)) as Store);
         }
     };
     let groups = delivery
@@ -171,9 +253,10 @@ async fn submit(handle: &MeshHandle, broker: &Broker, delivery: &Delivery) -> St
         .submit_publish_with(principal, event, GroupSelection::Only(groups))
         .await
     {
+        Ok(_) if !durable => None,
         Ok(pending) => {
             let counters = Arc::clone(counters);
-            Box::pin(async move {
+            Some(Box::pin(async move {
                 match pending.finish().await {
                     Ok(_) => true,
                     Err(error) => {
@@ -184,14 +267,14 @@ async fn submit(handle: &MeshHandle, broker: &Broker, delivery: &Delivery) -> St
                         false
                     }
                 }
-            })
+            }))
         }
         Err(error) => {
             counters
                 .broker_publish_errors
                 .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%error, origin = %mesh_event.origin, topic = %mesh_event.topic, "local broker refused a mesh event");
-            Box::pin(std::future::ready(false))
+            durable.then(|| Box::pin(std::future::ready(false)) as Store)
         }
     }
 }

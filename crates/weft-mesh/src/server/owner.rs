@@ -1,4 +1,13 @@
 //! The owner task: the only holder of the [`MeshNode`].
+//!
+//! It works in batches so that a busy mesh costs few wake-ups: after one input it takes
+//! up to [`FORWARD_BATCH`] more local events that are already queued (never waiting for
+//! them), then drains the node's outputs once — every link gets the events of that
+//! drain as one frame (`owner/outbound.rs`) and the broker bridge gets the deliveries
+//! as one batch.
+
+mod outbound;
+mod report;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -6,27 +15,28 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc::error::TrySendError;
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 use weft_core::Topic;
 
 use super::MeshHandle;
-use super::bridge::{BridgeCounters, Delivery};
+use super::bridge::{BridgeCounters, DeliverQueue, Delivery};
 use super::connection::LinkCounters;
-use super::durable::{Admission, DurableGauges, DurableStatus, Journal};
+use super::durable::{Admission, DurableGauges, Journal};
 use super::persist::{Persister, SyncReply};
-use super::status::{
-    JoinStatus, LinkDirection, LinkStatus, MeshStatus, NodeStatus, StatusCounters,
-};
+use super::status::{JoinStatus, LinkDirection, MeshStatus, StatusCounters};
 use crate::interest::InterestEntry;
 use crate::name::LinkId;
 use crate::node::{CloseReason, DurableReceipt, MeshNode, Output, RouteExplanation};
-use crate::wire::{Message, encode_frame};
+use crate::wire::{EventsFrame, Message};
 
 /// Errors kept for status.
 const RECENT_ERRORS: usize = 16;
+
+/// Local events taken per wake-up at most (then the node's outputs are drained), so
+/// link and status commands wait for at most this many publishes.
+const FORWARD_BATCH: usize = 256;
 
 /// A new link, announced by its task before any of its frames.
 pub(crate) struct Opened {
@@ -83,11 +93,19 @@ struct LinkEntry {
     peer: Option<String>,
     reconnects: u64,
     events_dropped: u64,
+    /// The events for this link from the current drain, not queued yet.
+    open: Option<EventsFrame>,
 }
 
 pub(crate) struct Owner {
     node: MeshNode,
-    deliver: mpsc::Sender<Delivery>,
+    deliver: DeliverQueue,
+    /// Deliveries of the current drain, handed to the bridge as one batch.
+    deliveries: Vec<Delivery>,
+    /// The largest frame (an open `Events` frame is queued before it grows past it).
+    max_frame: usize,
+    /// Whether events may share a frame ([`super::MeshOptions::batching`]).
+    batching: bool,
     bridge: Arc<BridgeCounters>,
     journal: Option<Journal>,
     gauges: Arc<DurableGauges>,
@@ -105,7 +123,7 @@ impl Owner {
     pub(crate) fn new(
         node: MeshNode,
         handle: &MeshHandle,
-        deliver: mpsc::Sender<Delivery>,
+        deliver: DeliverQueue,
         persister: Option<Persister>,
     ) -> Self {
         let shared = handle.shared();
@@ -129,6 +147,9 @@ impl Owner {
         Self {
             node,
             deliver,
+            deliveries: Vec::new(),
+            max_frame: shared.options.max_frame,
+            batching: shared.options.batching,
             bridge: Arc::clone(&shared.bridge),
             journal: persister.map(Journal::new),
             gauges: Arc::clone(&shared.durable),
@@ -156,7 +177,15 @@ impl Owner {
                     Some(command) => self.apply(command),
                     None => break,
                 },
-                Some(item) = forwarded.recv() => self.forward(item),
+                Some(item) = forwarded.recv() => {
+                    self.forward(item);
+                    for _ in 1..FORWARD_BATCH {
+                        match forwarded.try_recv() {
+                            Ok(item) => self.forward(item),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 _ = tick.tick() => self.tick(),
                 _ = stopped.wait_for(|stop| *stop) => break,
             }
@@ -183,6 +212,7 @@ impl Owner {
                         peer: None,
                         reconnects,
                         events_dropped: 0,
+                        open: None,
                     },
                 );
                 self.node.link_up(now, link, 1);
@@ -288,48 +318,19 @@ impl Owner {
         self.gauges.update(&self.durable_status());
     }
 
-    fn durable_status(&self) -> DurableStatus {
-        let stats = self.node.stats();
-        let snapshot_depths = self.node.outbox_depths();
-        DurableStatus {
-            outbox_depth: self.node.outbox_total_depth() as u64,
-            outbox_bytes: self.node.outbox_total_bytes(),
-            publishes_refused: stats.publishes_refused
-                + self.admission.refused.load(Ordering::Relaxed),
-            durable_acked: stats.durable_acked,
-            retransmissions: stats.retransmissions,
-            outbox_dropped: stats.outbox_dropped,
-            persist_errors: self.journal.as_ref().map_or(0, Journal::errors),
-            outboxes: snapshot_depths,
-            full: self.full.iter().map(ToString::to_string).collect(),
-        }
-    }
-
     fn drain(&mut self) {
         while let Some(output) = self.node.poll_output() {
             match output {
-                Output::Send { link, message } => self.send(link, &message),
+                Output::Send { link, message } => self.send(link, message),
                 Output::Deliver {
                     event,
                     groups,
                     durable,
-                } => {
-                    let delivery = Delivery {
-                        event,
-                        groups,
-                        durable,
-                    };
-                    match self.deliver.try_send(delivery) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(delivery) | TrySendError::Closed(delivery)) => {
-                            self.counters.deliver_queue_drops += 1;
-                            // A durable event comes back when its origin resends it.
-                            if let Some(receipt) = &delivery.durable {
-                                self.node.durable_failed(receipt);
-                            }
-                        }
-                    }
-                }
+                } => self.deliveries.push(Delivery {
+                    event,
+                    groups,
+                    durable,
+                }),
                 Output::Persist(change) => {
                     if let Some(journal) = &mut self.journal {
                         journal.change(&self.node, change);
@@ -357,33 +358,28 @@ impl Owner {
                 }
             }
         }
+        self.flush_all();
+        self.deliver_batch();
         if let Some(journal) = &mut self.journal {
             journal.flush(&self.node);
         }
     }
 
-    fn send(&mut self, link: LinkId, message: &Message) {
-        let Some(entry) = self.links.get_mut(&link) else {
+    /// Hands this drain's deliveries to the bridge; what does not fit its queue is
+    /// dropped, counted (a durable event comes back when its origin resends it).
+    fn deliver_batch(&mut self) {
+        if self.deliveries.is_empty() {
             return;
-        };
-        let mut frame = BytesMut::new();
-        encode_frame(message, &mut frame);
-        match entry.opened.writer.try_send(frame.freeze()) {
-            Ok(()) | Err(TrySendError::Closed(_)) => {}
-            Err(TrySendError::Full(_)) if matches!(message, Message::Events(_)) => {
-                entry.events_dropped += 1;
-                self.counters.link_queue_drops += 1;
-            }
-            Err(TrySendError::Full(_)) => {
-                // A control message that does not fit: the link is too slow to stay
-                // consistent; close it (it reconnects and resyncs).
-                tracing::warn!(%link, "mesh link queue full; closing the link");
-                if let Some(entry) = self.links.remove(&link) {
-                    self.link_gone(&entry, "link queue full");
-                }
-                self.node.link_down(Instant::now(), link);
+        }
+        let batch = std::mem::take(&mut self.deliveries);
+        for refused in self.deliver.send(batch) {
+            self.counters.deliver_queue_drops += 1;
+            if let Some(receipt) = &refused.durable {
+                self.node.durable_failed(receipt);
             }
         }
+        // Durable failures may have produced outputs (nothing to send: they only
+        // rewind the inbox), so nothing is left to drain here.
     }
 
     fn close(&mut self, link: LinkId, reason: &CloseReason) {
@@ -396,6 +392,7 @@ impl Owner {
         };
         // Dropping the entry drops the frame queue: the link task writes what is queued
         // (a refusal) and closes the socket.
+        self.flush(link);
         if let Some(entry) = self.links.remove(&link) {
             tracing::warn!(%link, remote = %entry.opened.remote, peer = ?entry.peer, %detail, "mesh link closed");
             self.link_gone(&entry, &detail);
@@ -417,81 +414,5 @@ impl Owner {
             self.recent_errors.pop_front();
         }
         self.recent_errors.push_back(text);
-    }
-
-    fn status(&self) -> MeshStatus {
-        let node = &self.node;
-        let me = node.name().clone();
-        let nodes = node
-            .database()
-            .iter()
-            .map(|lsa| NodeStatus {
-                name: lsa.node.to_string(),
-                reachable: node.reachable().contains(&lsa.node),
-                neighbours: lsa.neighbours.iter().map(|a| a.node.to_string()).collect(),
-                interest: if lsa.node == me {
-                    node.local_interest().len()
-                } else {
-                    node.remote_interest().entries(&lsa.node).count()
-                },
-            })
-            .collect();
-        let links = self
-            .links
-            .iter()
-            .map(|(&link, entry)| {
-                let stats = node.link_stats(link).cloned().unwrap_or_default();
-                let counters = &entry.opened.counters;
-                LinkStatus {
-                    id: link.0,
-                    peer: entry.peer.clone(),
-                    direction: entry.opened.direction,
-                    remote: entry.opened.remote,
-                    established: entry.peer.is_some(),
-                    events_in: stats.events_received,
-                    events_out: stats.events_sent,
-                    bytes_in: entry.opened.counters.bytes_in.load(Ordering::Relaxed),
-                    bytes_out: entry.opened.counters.bytes_out.load(Ordering::Relaxed),
-                    uncompressed_bytes_in: counters.uncompressed_in.load(Ordering::Relaxed),
-                    uncompressed_bytes_out: counters.uncompressed_out.load(Ordering::Relaxed),
-                    frames_out: counters.frames_out.load(Ordering::Relaxed),
-                    queue_depth: entry.opened.writer.max_capacity()
-                        - entry.opened.writer.capacity(),
-                    compression: counters.compression().map(crate::wire::Compression::name),
-                    messages_in: stats.messages_received,
-                    messages_out: stats.messages_sent,
-                    events_dropped: entry.events_dropped,
-                    round_trip_us: stats.round_trip.map(|rtt| rtt.as_micros() as u64),
-                    reconnects: entry.reconnects,
-                }
-            })
-            .collect();
-        let stats = node.stats();
-        let bridge = &self.bridge;
-        let counters = StatusCounters {
-            events_published: stats.events_published,
-            events_sent: stats.events_sent,
-            events_received: stats.events_received,
-            events_delivered: stats.events_delivered,
-            duplicates_dropped: stats.duplicates_dropped,
-            hop_limit_drops: stats.hop_limit_drops,
-            links_refused: stats.links_refused,
-            envelope_errors: bridge.envelope_errors.load(Ordering::Relaxed),
-            broker_publish_errors: bridge.broker_publish_errors.load(Ordering::Relaxed),
-            forward_queue_drops: bridge.forward_queue_drops.load(Ordering::Relaxed),
-            durable: self.durable_status(),
-            ..self.counters.clone()
-        };
-        MeshStatus {
-            mesh: node.config().mesh.to_string(),
-            node: me.to_string(),
-            incarnation: node.config().incarnation,
-            reachable: node.reachable().len(),
-            nodes,
-            links,
-            joins: self.joins.values().cloned().collect(),
-            counters,
-            recent_errors: self.recent_errors.iter().cloned().collect(),
-        }
     }
 }

@@ -15,12 +15,14 @@
 //! ("need more bytes"), and an error for anything malformed: the link is then closed.
 
 mod compress;
+mod error;
 mod read;
 mod write;
 
 use bytes::{Buf, BufMut, BytesMut};
 
 pub use self::read::DecodeError;
+pub(crate) use self::write::{mesh_event as write_mesh_event, route as write_route};
 use super::{Compression, Message};
 
 /// The frame layout version this codec writes and reads.

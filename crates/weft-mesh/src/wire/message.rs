@@ -72,6 +72,9 @@ pub struct Capabilities {
     pub zstd: bool,
     /// Accepts `Events` messages with more than one event.
     pub batching: bool,
+    /// Reads event payloads in the binary envelope ([`crate::envelope::binary`]); a
+    /// peer without it gets them in the JSON envelope (re-encoded by the sender).
+    pub binary_envelope: bool,
 }
 
 impl Capabilities {
@@ -80,6 +83,7 @@ impl Capabilities {
         lz4: true,
         zstd: true,
         batching: true,
+        binary_envelope: true,
     };
 
     /// What both sides support.
@@ -88,6 +92,7 @@ impl Capabilities {
             lz4: self.lz4 && other.lz4,
             zstd: self.zstd && other.zstd,
             batching: self.batching && other.batching,
+            binary_envelope: self.binary_envelope && other.binary_envelope,
         }
     }
 

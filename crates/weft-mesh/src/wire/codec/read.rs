@@ -1,108 +1,17 @@
 //! Decoding, with a clear error for every kind of malformed input.
 
 use bytes::{Buf, Bytes};
-use weft_core::topic::{Filter, Topic, TopicError};
+use weft_core::topic::{Filter, Topic};
 
+pub use super::error::DecodeError;
 use super::{FRAME_VERSION, compress, kind};
 use crate::interest::{InterestChange, InterestEntry, InterestKind};
-use crate::name::{GroupName, MeshName, NameError, NodeName};
+use crate::name::{GroupName, MeshName, NodeName};
 use crate::wire::{
     Ack, Adjacency, Capabilities, DurableTag, Events, GroupAssignment, Hello, HelloAck,
     InterestBody, InterestUpdate, LinkStateAdvertisement, MeshEvent, Message, Refuse, RefuseReason,
     Route,
 };
-
-/// Why bytes are not a valid frame.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    /// The declared frame length exceeds the limit.
-    #[error("frame of {length} bytes exceeds the limit of {limit}")]
-    FrameTooLarge {
-        /// The declared length.
-        length: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// The declared frame length cannot hold a header.
-    #[error("frame of {length} bytes is too short for a header")]
-    FrameTooShort {
-        /// The declared length.
-        length: usize,
-    },
-    /// The frame layout version is not one this codec reads.
-    #[error("unsupported frame version {version}")]
-    UnsupportedFrameVersion {
-        /// The version found.
-        version: u8,
-    },
-    /// The message type code is unknown.
-    #[error("unknown message type {code}")]
-    UnknownMessageType {
-        /// The code found.
-        code: u8,
-    },
-    /// A field runs past the end of the frame.
-    #[error("frame ends inside {field}")]
-    Truncated {
-        /// The field being read.
-        field: &'static str,
-    },
-    /// The frame has bytes after its message.
-    #[error("{count} unexpected bytes after the message")]
-    TrailingBytes {
-        /// How many.
-        count: usize,
-    },
-    /// A text field is not UTF-8.
-    #[error("{field} is not valid utf-8")]
-    InvalidUtf8 {
-        /// The field.
-        field: &'static str,
-    },
-    /// A name field is not a valid name.
-    #[error("invalid {field}")]
-    InvalidName {
-        /// The field.
-        field: &'static str,
-        /// Why.
-        #[source]
-        source: NameError,
-    },
-    /// A topic or filter field is not valid.
-    #[error("invalid {field}")]
-    InvalidTopic {
-        /// The field.
-        field: &'static str,
-        /// Why.
-        #[source]
-        source: TopicError,
-    },
-    /// A compressed frame's data does not decompress.
-    #[error("compressed frame (algorithm {algorithm}) does not decompress")]
-    Decompress {
-        /// The algorithm code.
-        algorithm: u8,
-    },
-    /// A compressed frame decompresses to another length than it declares.
-    #[error("compressed frame declares {declared} bytes but holds {actual}")]
-    DecompressedLength {
-        /// The declared length.
-        declared: usize,
-        /// The length found (at most one byte past the declared one).
-        actual: usize,
-    },
-    /// A compressed frame wraps another compressed frame.
-    #[error("compressed frame wraps another compressed frame")]
-    NestedCompression,
-    /// An enumeration field has an unknown value.
-    #[error("unknown {field} value {value}")]
-    InvalidValue {
-        /// The field.
-        field: &'static str,
-        /// The value found.
-        value: u8,
-    },
-}
 
 struct Reader {
     bytes: Bytes,
@@ -161,14 +70,40 @@ impl Reader {
         NodeName::new(&text).map_err(|source| DecodeError::InvalidName { field, source })
     }
 
+    /// A node name; one equal to `last` is a clone of it (no allocation, no check).
+    /// The events of a batch mostly share their origin.
+    fn node_like(
+        &mut self,
+        field: &'static str,
+        last: Option<&NodeName>,
+    ) -> Result<NodeName, DecodeError> {
+        let count = self.u8(field)? as usize;
+        let bytes = self.take(count, field)?;
+        if let Some(last) = last.filter(|last| last.as_str().as_bytes() == bytes) {
+            return Ok(last.clone());
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|_| DecodeError::InvalidUtf8 { field })?;
+        NodeName::new(text).map_err(|source| DecodeError::InvalidName { field, source })
+    }
+
+    /// A topic; one equal to `last` is copied from it without checking it again.
+    fn topic_like(
+        &mut self,
+        field: &'static str,
+        last: Option<&Topic>,
+    ) -> Result<Topic, DecodeError> {
+        let count = self.u16(field)? as usize;
+        let bytes = self.take(count, field)?;
+        if let Some(last) = last.filter(|last| last.as_str().as_bytes() == bytes) {
+            return Ok(last.clone());
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|_| DecodeError::InvalidUtf8 { field })?;
+        Topic::new(text).map_err(|source| DecodeError::InvalidTopic { field, source })
+    }
+
     fn group(&mut self, field: &'static str) -> Result<GroupName, DecodeError> {
         let text = self.short_text(field)?;
         GroupName::new(&text).map_err(|source| DecodeError::InvalidName { field, source })
-    }
-
-    fn topic(&mut self, field: &'static str) -> Result<Topic, DecodeError> {
-        let text = self.text(field)?;
-        Topic::new(text).map_err(|source| DecodeError::InvalidTopic { field, source })
     }
 
     fn filter(&mut self, field: &'static str) -> Result<Filter, DecodeError> {
@@ -197,6 +132,7 @@ impl Reader {
             lz4: bits & 1 != 0,
             zstd: bits & 2 != 0,
             batching: bits & 4 != 0,
+            binary_envelope: bits & 8 != 0,
         })
     }
 }
@@ -401,18 +337,20 @@ fn events(reader: &mut Reader) -> Result<Events, DecodeError> {
     };
     let raw = reader.u32("event count")? as usize;
     let count = reader.count(raw, 28, "events")?;
-    let mut events = Vec::with_capacity(count);
+    let mut events: Vec<MeshEvent> = Vec::with_capacity(count);
     for _ in 0..count {
-        events.push(mesh_event(reader)?);
+        let event = mesh_event(reader, events.last())?;
+        events.push(event);
     }
     Ok(Events { route, events })
 }
 
-fn mesh_event(reader: &mut Reader) -> Result<MeshEvent, DecodeError> {
-    let origin = reader.node("event origin")?;
+/// One event; its origin and topic are shared with `previous` when they are equal.
+fn mesh_event(reader: &mut Reader, previous: Option<&MeshEvent>) -> Result<MeshEvent, DecodeError> {
+    let origin = reader.node_like("event origin", previous.map(|event| &event.origin))?;
     let incarnation = reader.u64("event incarnation")?;
     let sequence = reader.u64("event sequence")?;
-    let topic = reader.topic("event topic")?;
+    let topic = reader.topic_like("event topic", previous.map(|event| &event.topic))?;
     let hops = reader.u8("event hops")?;
     let raw = reader.u16("durable count")? as usize;
     let count = reader.count(raw, 17, "durable tags")?;

@@ -42,7 +42,7 @@ fn hello_has_the_documented_layout() {
         &[2, b'n', b'1'],          // node
         &[0, 0, 0, 0, 0, 0, 0, 7], // incarnation
         &[0, 1],                   // protocol version
-        &[0b111],                  // lz4 | zstd | batching
+        &[0b1111],                 // lz4 | zstd | batching | binary envelope
     ]
     .concat();
     assert_eq!(encode(&hello), expected);

@@ -77,13 +77,7 @@ pub(super) fn message(message: &Message, out: &mut BytesMut) {
         }
         Message::Events(events) => {
             out.put_u8(kind::EVENTS);
-            match &events.route {
-                Route::Tree => out.put_u8(0),
-                Route::Unicast { destination } => {
-                    out.put_u8(1);
-                    name(destination.as_str(), out);
-                }
-            }
+            route(&events.route, out);
             out.put_u32(events.events.len() as u32);
             events
                 .events
@@ -100,7 +94,19 @@ pub(super) fn message(message: &Message, out: &mut BytesMut) {
     }
 }
 
-fn mesh_event(event: &MeshEvent, out: &mut BytesMut) {
+/// An `Events` message's route: `0`, or `1` and the destination.
+pub(crate) fn route(route: &Route, out: &mut BytesMut) {
+    match route {
+        Route::Tree => out.put_u8(0),
+        Route::Unicast { destination } => {
+            out.put_u8(1);
+            name(destination.as_str(), out);
+        }
+    }
+}
+
+/// One event of an `Events` message.
+pub(crate) fn mesh_event(event: &MeshEvent, out: &mut BytesMut) {
     name(event.origin.as_str(), out);
     out.put_u64(event.incarnation);
     out.put_u64(event.sequence);
@@ -137,6 +143,7 @@ pub(super) fn capabilities(capabilities: Capabilities) -> u8 {
     u8::from(capabilities.lz4)
         | (u8::from(capabilities.zstd) << 1)
         | (u8::from(capabilities.batching) << 2)
+        | (u8::from(capabilities.binary_envelope) << 3)
 }
 
 pub(super) fn refuse_reason(reason: RefuseReason) -> u8 {

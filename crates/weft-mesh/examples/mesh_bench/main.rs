@@ -4,11 +4,15 @@
 //! front end) and received by a broker subscription on the last node.
 //!
 //! `cargo run --release -p weft-mesh --example mesh_bench -- [--plain] [--uncompressed]
-//! [--zstd] [--only throughput|latency|interest|reroute]` (`--plain`: no batching, no
-//! compression, as before batching existed; `--uncompressed`: batching only; `--zstd`:
-//! zstd instead of lz4). Prints one line per measurement. See `scripts/bench/mesh.sh`.
+//! [--zstd] [--only throughput|latency|interest|reroute|ceiling|link]` (`--plain`: no
+//! batching, no compression, as before batching existed; `--uncompressed`: batching
+//! only; `--zstd`: zstd instead of lz4). Prints one line per measurement. See
+//! `scripts/bench/mesh.sh`. `ceiling` and `link` (`parts.rs`) measure parts of the path
+//! alone and run only when asked for.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod parts;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -338,6 +342,7 @@ fn main() {
         .and_then(|index| args.get(index + 1))
         .cloned();
     let runs = |part: &str| only.as_deref().is_none_or(|only| only == part);
+    let asked = |part: &str| only.as_deref() == Some(part);
     let mode = Mode {
         batching: !plain,
         compression: if plain || flag("--uncompressed") {
@@ -360,6 +365,24 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         println!("mode: {label}");
+        if asked("ceiling") {
+            let (rate, per_cpu) = parts::ceiling().await;
+            println!(
+                "ceiling, one broker to one subscription (no mesh): {rate:.0} events/s \
+                 ({per_cpu:.0} per CPU-second)"
+            );
+        }
+        if asked("link") {
+            for json in [false, true] {
+                let (rate, per_cpu) = parts::link(mode, json).await;
+                let envelope = if json { "json" } else { "binary" };
+                println!(
+                    "link alone, {envelope} envelope (frames encoded, batched, compressed, \
+                     over TCP, decoded; no brokers): {rate:.0} events/s ({per_cpu:.0} per \
+                     CPU-second)"
+                );
+            }
+        }
         for hops in (1..=3).filter(|_| runs("throughput")) {
             let (rate, per_cpu, status) = throughput(mode, hops).await;
             println!(
