@@ -7,6 +7,7 @@
 #   ./scripts/bench/mqtt.sh
 #   REPEAT=1 CONNECTIONS=2000 LATENCY_SECONDS=3 ./scripts/bench/mqtt.sh     # a quick look
 #   PARTS=idle ./scripts/bench/mqtt.sh                                       # memory only
+#   PARTS=throughput ./scripts/bench/mqtt.sh        # closed-loop throughput only (no open loop, no latency)
 #   BENCH_WEFT_BIN=target/release/weft BENCH_LOAD_BIN=target/release/examples/mqtt_load \
 #     ./scripts/bench/mqtt.sh
 #     # binaries already built: no cargo build (not WEFT_*: weft reads those as config)
@@ -25,7 +26,9 @@ REPEAT=${REPEAT:-3}
 CONNECTIONS=${CONNECTIONS:-10000}
 LATENCY_RATE=${LATENCY_RATE:-1000}
 LATENCY_SECONDS=${LATENCY_SECONDS:-10}
-PARTS=${PARTS:-idle,load} # idle: memory per connection; load: throughput and latency
+# idle: memory per connection; load: throughput (open and closed loop) and latency;
+# throughput: the closed-loop throughput runs alone (the quickest comparison).
+PARTS=${PARTS:-idle,load}
 WEFT_PORT=${WEFT_PORT:-18830}
 MOSQUITTO_PORT=${MOSQUITTO_PORT:-18831}
 
@@ -131,16 +134,22 @@ for round in $(seq "$REPEAT"); do
         stop_broker
       done
     fi
-    [[ $PARTS == *load* ]] || continue
+    full_load=false
+    [[ $PARTS == *load* ]] && full_load=true
+    $full_load || [[ $PARTS == *throughput* ]] || continue
     start_broker "$broker"
     for qos in 0 1; do
       # Open loop (as fast as the broker takes them): shows what each broker does when a
       # subscriber cannot keep up. The rest are closed loop (`--ahead 1000`, the default).
-      run "$broker" throughput --qos "$qos" --publishers 1 --subscribers 1 --messages 200000 --size 64 --ahead 0
+      if $full_load; then
+        run "$broker" throughput --qos "$qos" --publishers 1 --subscribers 1 --messages 200000 --size 64 --ahead 0
+      fi
       run "$broker" throughput --qos "$qos" --publishers 1 --subscribers 1 --messages 200000 --size 64
       run "$broker" throughput --qos "$qos" --publishers 10 --subscribers 10 --pattern pairs --messages 20000 --size 64
       run "$broker" throughput --qos "$qos" --publishers 1 --subscribers 100 --messages 2000 --size 64
-      run "$broker" latency --qos "$qos" --rate "$LATENCY_RATE" --seconds "$LATENCY_SECONDS" --size 64
+      if $full_load; then
+        run "$broker" latency --qos "$qos" --rate "$LATENCY_RATE" --seconds "$LATENCY_SECONDS" --size 64
+      fi
     done
     stop_broker
   done

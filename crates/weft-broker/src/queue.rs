@@ -138,7 +138,10 @@ impl SubscriberQueue {
         Self {
             id,
             state: Mutex::new(QueueState {
-                events: VecDeque::with_capacity(options.queue_capacity.min(64)),
+                // Grown on demand (and kept): most subscriptions of an idle node, one per
+                // MQTT connection say, hold nothing, and room for 64 events up front was
+                // half a kilobyte each.
+                events: VecDeque::new(),
                 closed: None,
             }),
             notify: Notify::new(),

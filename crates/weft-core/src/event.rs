@@ -15,6 +15,7 @@
 mod attributes;
 mod rules;
 mod timestamp;
+mod uri;
 mod value;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ use crate::topic::Topic;
 
 pub use attributes::{AttributesBuilder, AttributesIter};
 pub use rules::MAX_NAME_LEN;
+pub use uri::UriReference;
 pub use value::AttributeValue;
 
 /// The only CloudEvents `specversion` weft accepts.

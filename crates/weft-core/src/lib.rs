@@ -20,6 +20,6 @@ pub use clock::{Clock, SystemClock};
 pub use error::error_chain;
 pub use event::{
     AttributeValue, Attributes, AttributesBuilder, CloudEvent, Event, EventError, ExtensionName,
-    ExtensionValue, SPEC_VERSION, Timestamp,
+    ExtensionValue, SPEC_VERSION, Timestamp, UriReference,
 };
 pub use topic::{Filter, Topic, TopicError};

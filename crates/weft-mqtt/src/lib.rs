@@ -31,5 +31,6 @@ pub mod mapping;
 pub mod retained;
 pub mod server;
 pub mod session;
+mod sorted_map;
 
 pub use server::{MqttConfig, MqttContext, MqttStartError, MqttStats, serve, serve_connection};

@@ -66,7 +66,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use weft_core::event::AttributesBuilder;
 use weft_core::{
-    AttributeValue, CloudEvent, Event, EventError, ExtensionName, ExtensionValue, Timestamp, json,
+    AttributeValue, CloudEvent, Event, EventError, ExtensionName, ExtensionValue, Timestamp,
+    UriReference, json,
 };
 
 use crate::codec::{QoS, ReasonCode};
@@ -114,12 +115,44 @@ const CORE_USER_PROPERTIES: [&str; 7] = [
 /// Where and from whom a message arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundContext<'a> {
-    /// The node's name (for the synthesised `source` and the event's origin).
+    /// The node's name (the event's origin).
     pub node: &'a str,
-    /// The publishing client's identifier.
-    pub client_id: &'a str,
+    /// The publishing client's synthesised `source`, made once per connection.
+    pub source: &'a PlainSource,
     /// When the message arrived.
     pub received_at: SystemTime,
+}
+
+/// The `source` of a client's plain messages, `weft://NODE/mqtt/CLIENT-ID` (the client
+/// id percent-encoded), formatted and checked once per connection rather than once per
+/// message: a session publishes every plain message with the same one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainSource {
+    client_id: String,
+    /// An error when the node's name makes the reference invalid: then every plain
+    /// message of the client is refused with it, as when it was checked per message.
+    source: Result<UriReference, EventError>,
+}
+
+impl PlainSource {
+    /// The source of `client_id`'s plain messages on `node`.
+    pub fn new(node: &str, client_id: &str) -> Self {
+        let text = format!("weft://{node}/mqtt/{}", percent_encode(client_id));
+        Self {
+            client_id: client_id.to_owned(),
+            source: UriReference::new(text),
+        }
+    }
+
+    /// Whether this is the source of `client_id` (a session's id is set at CONNECT).
+    pub fn is_for(&self, client_id: &str) -> bool {
+        self.client_id == client_id
+    }
+
+    /// The checked reference, or why it is not one.
+    pub fn source(&self) -> Result<&UriReference, &EventError> {
+        self.source.as_ref()
+    }
 }
 
 /// Why an MQTT message is not a valid CloudEvent.
@@ -208,23 +241,18 @@ pub fn message_to_event(
     ))
 }
 
+/// The attributes of a plain message. On the hot path of every plain publish, so
+/// nothing is formatted or checked twice: the `source` was checked when the connection
+/// made its [`PlainSource`], the `time` is valid as built (not formatted, then parsed).
 fn synthesise(
     builder: &mut AttributesBuilder,
     context: &InboundContext<'_>,
 ) -> Result<(), EventError> {
     let string = |text: String| ExtensionValue::String(text);
     builder.set("id", string(weft_core::id::new_event_id()))?;
-    builder.set(
-        "source",
-        string(format!(
-            "weft://{}/mqtt/{}",
-            context.node,
-            percent_encode(context.client_id)
-        )),
-    )?;
+    builder.set_source(context.source.source().map_err(Clone::clone)?);
     builder.set("type", string(PLAIN_EVENT_TYPE.to_owned()))?;
-    let time = Timestamp::from_system_time(context.received_at)?;
-    builder.set("time", string(time.as_str().to_owned()))?;
+    builder.set_time(Timestamp::from_system_time(context.received_at)?);
     Ok(())
 }
 
@@ -368,29 +396,40 @@ fn add_mqtt_extensions(
 pub fn event_to_message(event: &Event, mode: OutboundMode) -> Message {
     let cloudevent = &event.cloudevent;
     let attributes = &cloudevent.attributes;
-    let extension_string = |name: &str| {
-        attributes
-            .get(name)
-            .and_then(|value| value.as_str().map(str::to_owned))
-    };
-    let qos = match attributes.get(extension::QOS) {
-        Some(AttributeValue::Integer(value)) => u8::try_from(value).ok().and_then(QoS::from_u8),
-        _ => None,
-    }
-    .unwrap_or(QoS::ExactlyOnce);
+    let mut qos = None;
     let mut properties = MessageProperties {
-        payload_is_utf8: attributes.get(extension::PAYLOAD_UTF8)
-            == Some(AttributeValue::Boolean(true)),
-        expires_at: extension_string(extension::EXPIRES)
-            .and_then(|text| Timestamp::parse(&text).ok())
-            .and_then(|time| time.to_system_time()),
+        payload_is_utf8: false,
+        expires_at: None,
         content_type: None,
-        response_topic: extension_string(extension::RESPONSE_TOPIC),
-        correlation_data: extension_string(extension::CORRELATION_DATA)
-            .and_then(|text| BASE64.decode(text).ok())
-            .map(Bytes::from),
+        response_topic: None,
+        correlation_data: None,
         user_properties: Vec::new(),
     };
+    // One pass over the (few) extensions rather than a lookup per MQTT property: this
+    // runs for every delivery.
+    for (name, value) in &attributes.extensions {
+        match (name.as_str(), value) {
+            (extension::QOS, ExtensionValue::Integer(value)) => {
+                qos = u8::try_from(*value).ok().and_then(QoS::from_u8);
+            }
+            (extension::PAYLOAD_UTF8, ExtensionValue::Boolean(flag)) => {
+                properties.payload_is_utf8 = *flag;
+            }
+            (extension::EXPIRES, ExtensionValue::String(text)) => {
+                properties.expires_at = Timestamp::parse(text)
+                    .ok()
+                    .and_then(|time| time.to_system_time());
+            }
+            (extension::RESPONSE_TOPIC, ExtensionValue::String(text)) => {
+                properties.response_topic = Some(text.clone());
+            }
+            (extension::CORRELATION_DATA, ExtensionValue::String(text)) => {
+                properties.correlation_data = BASE64.decode(text).ok().map(Bytes::from);
+            }
+            _ => {}
+        }
+    }
+    let qos = qos.unwrap_or(QoS::ExactlyOnce);
     let payload = match mode {
         OutboundMode::Binary => {
             properties.content_type = attributes.datacontenttype.clone();

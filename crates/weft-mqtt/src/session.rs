@@ -62,6 +62,8 @@ use std::time::{Duration, SystemTime};
 
 use weft_core::Filter;
 
+use crate::sorted_map::SortedMap;
+
 use crate::codec::{
     DecodeError, Disconnect, Packet, ProtocolVersion, QoS, ReasonCode, SubscriptionOptions,
 };
@@ -79,8 +81,9 @@ const MAX_DEFERRED_PACKETS: usize = 32;
 
 /// How many outputs an idle session keeps room for: none. An `Output` is about 400
 /// bytes and the smallest queue holds four, which would be most of an idle
-/// connection's memory; an empty queue is freed (a busy one keeps its room while it
-/// has outputs, and reallocating after a pause costs less than the memory).
+/// connection's memory; [`Session::release_idle_outputs`] frees an empty queue (the I/O
+/// layer calls it before it waits, so a busy connection keeps its room for the whole
+/// wake-up instead of growing it again from nothing for every few packets).
 const IDLE_OUTPUT_CAPACITY: usize = 0;
 
 /// The server's limits and features, the same for every session of a listener.
@@ -291,6 +294,9 @@ struct Connection {
     inbound_pending: BTreeMap<u16, QoS>,
     /// Boxed: most connections have none.
     will: Option<Box<connect::WillSpec>>,
+    /// The topic of the last inbound PUBLISH, translated and checked: a publisher
+    /// usually repeats its topics, and a repeat is then one copy, not a new check.
+    last_inbound_topic: Option<weft_core::Topic>,
 }
 
 /// A parsed subscription kept next to its stored form.
@@ -307,7 +313,8 @@ pub struct Session {
     phase: Phase,
     version: ProtocolVersion,
     state: SessionState,
-    active: BTreeMap<String, ActiveSubscription>,
+    /// A sorted vector, not a `BTreeMap`: most sessions have one subscription.
+    active: SortedMap<ActiveSubscription>,
     connection: Option<Connection>,
     /// Boxed: only between CONNECT and the decision.
     pending_connect: Option<Box<connect::PendingConnect>>,
@@ -336,7 +343,7 @@ impl Session {
             phase: Phase::AwaitingConnect { since: now },
             version: ProtocolVersion::V5,
             state: SessionState::new(""),
-            active: BTreeMap::new(),
+            active: SortedMap::new(),
             connection: None,
             pending_connect: None,
             deferred: Vec::new(),
@@ -418,12 +425,23 @@ impl Session {
 
     /// The next thing the I/O layer must do.
     pub fn poll_output(&mut self) -> Option<Output> {
-        let output = self.outputs.pop_front();
-        if output.is_none() && self.outputs.capacity() > IDLE_OUTPUT_CAPACITY {
-            // Outputs are large: an idle connection should not keep a burst's buffer.
+        self.outputs.pop_front()
+    }
+
+    /// Makes room for `additional` more outputs at once, before a batch (of decoded
+    /// packets or deliveries) that would otherwise grow the queue from nothing, copying
+    /// its large entries at every doubling.
+    pub fn reserve_outputs(&mut self, additional: usize) {
+        self.outputs.reserve(additional);
+    }
+
+    /// Frees the output queue's room when it is empty. Outputs are large: an idle
+    /// connection should not keep a burst's buffer. Call it when the connection is about
+    /// to wait for something to happen (calling it more often only costs reallocations).
+    pub fn release_idle_outputs(&mut self) {
+        if self.outputs.is_empty() && self.outputs.capacity() > IDLE_OUTPUT_CAPACITY {
             self.outputs.shrink_to(IDLE_OUTPUT_CAPACITY);
         }
-        output
     }
 
     /// Handles a packet from the client.
@@ -659,8 +677,12 @@ impl Session {
             .retain(|filter, _| active.contains_key(filter));
     }
 
-    /// The subscriptions whose filters match `topic`, ignoring shared ones.
-    fn matching_filters(&self, topic: &weft_core::Topic) -> Vec<&str> {
+    /// The subscriptions whose filters match `topic`, ignoring shared ones (an iterator:
+    /// nothing is collected per delivery).
+    fn matching_filters<'a>(
+        &'a self,
+        topic: &'a weft_core::Topic,
+    ) -> impl Iterator<Item = &'a str> + 'a {
         self.active
             .iter()
             .filter(|(_, active)| active.parsed.share_group.is_none())
@@ -669,10 +691,13 @@ impl Session {
                     .parsed
                     .weft_filters
                     .iter()
-                    .any(|filter: &Filter| filter.matches(topic))
+                    // Equal text is a literal filter naming the topic (topics have no
+                    // wildcard levels): the common case, decided without splitting.
+                    .any(|filter: &Filter| {
+                        filter.as_str() == topic.as_str() || filter.matches(topic)
+                    })
             })
             .map(|(filter, _)| filter.as_str())
-            .collect()
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, btree_map};
 use super::rules::{self, CORE_NAMES, Scheme, invalid};
 use super::{
     AttributeValue, Attributes, EventError, ExtensionName, ExtensionValue, SPEC_VERSION, Timestamp,
+    UriReference,
 };
 
 impl Attributes {
@@ -204,6 +205,20 @@ impl AttributesBuilder {
     pub fn set(&mut self, name: &str, value: ExtensionValue) -> Result<&mut Self, EventError> {
         self.attributes.set(name, value)?;
         Ok(self)
+    }
+
+    /// Sets `source` to a reference checked when it was made (no check, one copy): for
+    /// front ends that give every event of a connection the same synthesised `source`.
+    pub fn set_source(&mut self, source: &UriReference) -> &mut Self {
+        self.attributes.source.clone_from(&source.0);
+        self
+    }
+
+    /// Sets `time` to a timestamp that is valid by construction (not formatted and
+    /// parsed again, as [`set`](Self::set) with its text would).
+    pub fn set_time(&mut self, time: Timestamp) -> &mut Self {
+        self.attributes.time = Some(time);
+        self
     }
 
     /// The value set for `name` so far; `None` for a required attribute not yet set.

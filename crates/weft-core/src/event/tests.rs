@@ -411,3 +411,24 @@ fn event_new_has_no_key() {
 fn placeholder_topic() -> Topic {
     Topic::new("orders/created").unwrap()
 }
+
+proptest::proptest! {
+    /// The direct formatter of `from_system_time` writes what `time`'s general RFC 3339
+    /// formatter writes, for instants across the whole range RFC 3339 can express.
+    #[test]
+    fn timestamp_text_is_what_the_time_crate_formats(
+        seconds in -62_167_219_200i64..253_402_300_800i64,
+        nanos in proptest::prop_oneof![proptest::strategy::Just(0u32), 0u32..1_000_000_000, proptest::strategy::Strategy::prop_map(0u32..1000, |ms| ms * 1_000_000)],
+    ) {
+        use time::format_description::well_known::Rfc3339;
+        let instant = if seconds >= 0 {
+            UNIX_EPOCH + Duration::new(seconds.unsigned_abs(), nanos)
+        } else {
+            UNIX_EPOCH - Duration::from_secs(seconds.unsigned_abs()) + Duration::from_nanos(u64::from(nanos))
+        };
+        let expected = time::OffsetDateTime::from(instant).format(&Rfc3339).unwrap();
+        let timestamp = Timestamp::from_system_time(instant).unwrap();
+        proptest::prop_assert_eq!(timestamp.as_str(), expected.as_str());
+        proptest::prop_assert_eq!(Timestamp::parse(&expected).unwrap(), timestamp);
+    }
+}

@@ -49,7 +49,7 @@ impl Timestamp {
                 .map(|nanos| -nanos),
         };
         let value = nanos.and_then(|nanos| OffsetDateTime::from_unix_timestamp_nanos(nanos).ok());
-        let text = value.and_then(|value| value.format(&Rfc3339).ok());
+        let text = value.and_then(rfc3339_utc);
         match (value, text) {
             (Some(value), Some(text)) => Ok(Self { text, value }),
             _ => Err(invalid(
@@ -82,6 +82,53 @@ impl Timestamp {
             UNIX_EPOCH.checked_sub(magnitude)
         }
     }
+}
+
+/// `value` (in UTC) as RFC 3339 text, exactly as `time`'s `Rfc3339` format writes it
+/// (`YYYY-MM-DDTHH:MM:SS`, a fraction without trailing zeros when there is one, `Z`),
+/// into one allocation of the right size: every event weft synthesises gets a `time`,
+/// and the general formatter grows its buffer several times. `None` outside the years
+/// 0000–9999.
+fn rfc3339_utc(value: OffsetDateTime) -> Option<String> {
+    let year = u16::try_from(value.year())
+        .ok()
+        .filter(|year| *year <= 9999)?;
+    let (hour, minute, second) = value.to_hms();
+    let nanos = value.nanosecond();
+    let mut text = [0u8; 30];
+    let two = |at: &mut [u8], number: u8| {
+        at[0] = b'0' + number / 10;
+        at[1] = b'0' + number % 10;
+    };
+    two(&mut text[0..2], u8::try_from(year / 100).ok()?);
+    two(&mut text[2..4], u8::try_from(year % 100).ok()?);
+    text[4] = b'-';
+    two(&mut text[5..7], u8::from(value.month()));
+    text[7] = b'-';
+    two(&mut text[8..10], value.day());
+    text[10] = b'T';
+    two(&mut text[11..13], hour);
+    text[13] = b':';
+    two(&mut text[14..16], minute);
+    text[16] = b':';
+    two(&mut text[17..19], second);
+    let mut end = 19;
+    if nanos != 0 {
+        text[end] = b'.';
+        let mut rest = nanos;
+        for place in (0..9).rev() {
+            text[end + 1 + place] = b'0' + u8::try_from(rest % 10).ok()?;
+            rest /= 10;
+        }
+        end += 10;
+        // No trailing zeros (there is a non-zero digit, so this stops after the dot).
+        while text[end - 1] == b'0' {
+            end -= 1;
+        }
+    }
+    text[end] = b'Z';
+    // Only ASCII digits and separators were written.
+    std::str::from_utf8(&text[..=end]).ok().map(str::to_owned)
 }
 
 impl std::str::FromStr for Timestamp {

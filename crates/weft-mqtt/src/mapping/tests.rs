@@ -8,10 +8,13 @@ fn received_at() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000)
 }
 
+static SOURCE: std::sync::LazyLock<PlainSource> =
+    std::sync::LazyLock::new(|| PlainSource::new("node-1", "dev 1"));
+
 fn context() -> InboundContext<'static> {
     InboundContext {
         node: "node-1",
-        client_id: "dev 1",
+        source: &SOURCE,
         received_at: received_at(),
     }
 }
@@ -325,4 +328,84 @@ fn data_mode_carries_the_data_without_attributes() {
     assert!(data.properties.user_properties.is_empty());
     assert_eq!(data.properties.content_type, None);
     assert!(!binary.properties.user_properties.is_empty());
+}
+
+/// The attributes of a plain message as they were synthesised before the per-connection
+/// [`PlainSource`]: everything formatted and checked per message through `set`.
+fn synthesised_per_message(
+    message: &Message,
+    node: &str,
+    client_id: &str,
+    id: &str,
+) -> Result<Attributes, EventError> {
+    let string = |text: String| ExtensionValue::String(text);
+    let mut builder = AttributesBuilder::new();
+    if let Some(content_type) = &message.properties.content_type {
+        builder.set("datacontenttype", string(content_type.clone()))?;
+    }
+    absorb_user_properties(
+        &mut builder,
+        &message.properties.user_properties,
+        false,
+        false,
+    )?;
+    builder.set("id", string(id.to_owned()))?;
+    builder.set(
+        "source",
+        string(format!("weft://{node}/mqtt/{}", percent_encode(client_id))),
+    )?;
+    builder.set("type", string(PLAIN_EVENT_TYPE.to_owned()))?;
+    let time = Timestamp::from_system_time(received_at())?;
+    builder.set("time", string(time.as_str().to_owned()))?;
+    add_mqtt_extensions(&mut builder, message)?;
+    builder.build()
+}
+
+#[test]
+fn cached_plain_source_gives_the_attributes_of_per_message_synthesis() {
+    let clients = [
+        "dev 1",
+        "sensor-7",
+        "weft-0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+        "café/ünïcode",
+        "100%#?&=+",
+        "",
+    ];
+    let nodes = ["node-1", "vm", "bad node"];
+    let mut plain = message(b"21.5");
+    plain.properties.content_type = Some("text/plain".to_owned());
+    plain.properties.user_properties = pairs(&[("region", "eu"), ("X-Trace", "1")]);
+    plain.properties.payload_is_utf8 = true;
+    for node in nodes {
+        for client_id in clients {
+            let source = PlainSource::new(node, client_id);
+            let context = InboundContext {
+                node,
+                source: &source,
+                received_at: received_at(),
+            };
+            let now = message_to_event(&plain, &context).map(|event| event.cloudevent.attributes);
+            let id = now
+                .as_ref()
+                .map_or("id", |attributes| attributes.id.as_str());
+            let before = synthesised_per_message(&plain, node, client_id, id);
+            assert_eq!(
+                now,
+                before.map_err(MappingError::from),
+                "{node} {client_id}"
+            );
+        }
+    }
+}
+
+#[test]
+fn plain_source_is_for_the_client_it_was_made_for() {
+    let source = PlainSource::new("node-1", "dev 1");
+    assert!(source.is_for("dev 1"));
+    assert!(!source.is_for("dev 2"));
+    assert_eq!(
+        source.source().map(UriReference::as_str),
+        Ok("weft://node-1/mqtt/dev%201")
+    );
+    assert!(PlainSource::new("bad node", "dev 1").source().is_err());
 }

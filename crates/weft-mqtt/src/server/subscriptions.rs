@@ -19,6 +19,8 @@ use weft_broker::{
 };
 use weft_core::{Event, Filter};
 
+use crate::sorted_map::SortedMap;
+
 /// What [`BrokerSubscriptions::next`] received.
 pub(crate) enum Received {
     /// An event for the non-shared subscriptions.
@@ -41,7 +43,8 @@ struct Shared {
 
 /// See the [module docs](self).
 pub(crate) struct BrokerSubscriptions {
-    plain_filters: BTreeMap<String, Vec<Filter>>,
+    /// A sorted vector, not a `BTreeMap`: most sessions have one filter.
+    plain_filters: SortedMap<Vec<Filter>>,
     plain: Option<Subscription>,
     dirty: bool,
     /// Events taken from a replaced plain subscription, delivered first.
@@ -58,7 +61,7 @@ type RecvFuture<'a> =
 impl BrokerSubscriptions {
     pub(crate) fn new(queue_capacity: usize) -> Self {
         Self {
-            plain_filters: BTreeMap::new(),
+            plain_filters: SortedMap::new(),
             plain: None,
             dirty: false,
             carry: VecDeque::new(),

@@ -56,6 +56,11 @@ use transport::{Connection, Transport};
 const WRITE_HIGH_WATER: usize = 64 * 1024;
 /// Deliveries handled per wake-up before the task looks at its socket again.
 const DELIVERY_BATCH: usize = 64;
+/// Packets decoded before their outputs are handled: one 64 KiB read holds hundreds of
+/// small PUBLISHes, and the session's queue of (large) outputs should not hold them all.
+const DECODE_BATCH: usize = 64;
+/// Input longer than this is taken to hold a batch of packets (a few small PUBLISHes).
+const BATCH_INPUT: usize = 512;
 /// How many of its own publications a session with a No Local subscription remembers.
 const OWN_EVENTS: usize = 256;
 
@@ -82,7 +87,8 @@ pub(super) struct SessionTask {
     connection: Option<Connection>,
     /// Inbound publishes waiting for the broker's answer, in packet order.
     publishes: InboundPublishes,
-    /// Packets were left in the input because the receive maximum was reached.
+    /// Packets were left in the input: a decode batch ended, or the receive maximum
+    /// was reached.
     input_held: bool,
     peer: Option<Peer>,
     persist: Persist,
@@ -92,6 +98,9 @@ pub(super) struct SessionTask {
     last_drops: DropCounters,
     /// `(source, id)` of events this session published, for No Local.
     own_events: VecDeque<(String, String)>,
+    /// The `source` of this client's plain messages, made at its first publish and
+    /// kept (boxed: one pointer for the connections that never publish).
+    plain_source: Option<Box<crate::mapping::PlainSource>>,
     /// Share groups this session is a connected member of.
     joined: Vec<String>,
     was_connected: bool,
@@ -195,6 +204,7 @@ impl SessionTask {
             timer: None,
             last_drops: DropCounters::default(),
             own_events: VecDeque::new(),
+            plain_source: None,
             joined: Vec::new(),
             was_connected: false,
             run_state,
@@ -236,6 +246,8 @@ impl SessionTask {
                     self.decode_input(SystemTime::now());
                     continue;
                 }
+                // About to wait: an idle connection keeps no output queue.
+                self.session.release_idle_outputs();
                 tokio::select! {
                     read = read_some(&mut self.connection), if reading => self.on_read(read),
                     received = self.subscriptions.next() => self.on_received(received),
@@ -260,6 +272,17 @@ impl SessionTask {
 
     fn receive_maximum(&self) -> u16 {
         self.context.inner.session_config.receive_maximum.max(1)
+    }
+
+    /// Whether the run loop decodes more input at once (without waiting): what the
+    /// session answers to it can go out in the same write.
+    fn decodes_more_now(&self) -> bool {
+        self.input_held
+            && self.publishes.len() < usize::from(self.receive_maximum())
+            && self
+                .connection
+                .as_ref()
+                .is_some_and(|connection| connection.reading)
     }
 
     /// Sets the timer to the earlier of the session's next deadline and the state
@@ -316,7 +339,8 @@ impl SessionTask {
     }
 
     /// Decodes the packets read so far and hands them to the session; stops early (the
-    /// rest stays in the input) once the receive maximum of inbound QoS 1/2 publishes
+    /// rest stays in the input) after [`DECODE_BATCH`] packets, so that their outputs
+    /// are handled first, or once the receive maximum of inbound QoS 1/2 publishes
     /// wait for the broker, and goes on when one is answered.
     fn decode_input(&mut self, now: SystemTime) {
         let limit = usize::from(self.receive_maximum());
@@ -325,11 +349,17 @@ impl SessionTask {
         let Some(connection) = self.connection.as_mut() else {
             return;
         };
+        let mut decoded = 0;
+        if connection.input.len() > BATCH_INPUT {
+            // Many packets: room for their outputs at once.
+            self.session.reserve_outputs(DECODE_BATCH);
+        }
         while connection.reading {
-            if waiting >= limit {
+            if waiting >= limit || decoded == DECODE_BATCH {
                 self.input_held = !connection.input.is_empty();
                 break;
             }
+            decoded += 1;
             let version = self.session.version();
             let max = self.session.max_inbound_packet_size();
             match codec::decode(&mut connection.input, version, max) {
@@ -356,9 +386,15 @@ impl SessionTask {
     fn on_received(&mut self, first: Received) {
         let now = SystemTime::now();
         self.deliver(now, first);
-        for _ in 1..DELIVERY_BATCH {
+        for delivered in 1..DELIVERY_BATCH {
             match self.subscriptions.try_next() {
-                Some(received) => self.deliver(now, received),
+                Some(received) => {
+                    if delivered == 1 {
+                        // A batch: room for its outputs at once.
+                        self.session.reserve_outputs(DELIVERY_BATCH);
+                    }
+                    self.deliver(now, received);
+                }
                 None => break,
             }
         }

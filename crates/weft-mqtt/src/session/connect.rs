@@ -173,6 +173,7 @@ impl Session {
             outbound_aliases: OutboundAliases::new(pending.client_topic_alias_maximum),
             inbound_pending: Default::default(),
             will: pending.will.clone(),
+            last_inbound_topic: None,
         });
         let mut connack = ConnAck::new(session_present, ReasonCode::Success);
         if v5 {

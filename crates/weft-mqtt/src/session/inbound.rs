@@ -1,9 +1,11 @@
 //! Messages from the client: PUBLISH with QoS 0/1/2, topic aliases, PUBREL, and the
 //! broker's answer ([`Session::publish_completed`]).
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
-use weft_topic::mqtt::topic_from_mqtt;
+use weft_core::Topic;
+use weft_topic::mqtt::{MqttTopicError, topic_from_mqtt};
 
 use super::aliases::AliasError;
 use super::connect::valid_utf8_payload;
@@ -36,7 +38,7 @@ impl Session {
             Ok(topic) => topic,
             Err((code, reason)) => return self.protocol_violation(now, code, reason),
         };
-        let Ok(topic) = topic_from_mqtt(&topic_name) else {
+        let Ok(topic) = self.inbound_topic(&topic_name) else {
             return self.refuse_publish(
                 now,
                 &publish,
@@ -109,8 +111,29 @@ impl Session {
         });
     }
 
+    /// The weft topic of an inbound topic name: the connection's last one again when
+    /// the name repeats, else translated and checked (and remembered).
+    fn inbound_topic(&mut self, name: &str) -> Result<Topic, MqttTopicError> {
+        let connection = self.connection.as_mut();
+        if let Some(last) = connection
+            .as_ref()
+            .and_then(|connection| connection.last_inbound_topic.as_ref())
+            .filter(|last| last.as_str() == name)
+        {
+            return Ok(last.clone());
+        }
+        let topic = topic_from_mqtt(name)?;
+        if let Some(connection) = connection {
+            connection.last_inbound_topic = Some(topic.clone());
+        }
+        Ok(topic)
+    }
+
     /// The topic name of a PUBLISH, through the inbound topic alias table (5.0).
-    fn resolve_topic(&mut self, publish: &Publish) -> Result<String, (ReasonCode, &'static str)> {
+    fn resolve_topic<'p>(
+        &mut self,
+        publish: &'p Publish,
+    ) -> Result<Cow<'p, str>, (ReasonCode, &'static str)> {
         let Some(alias) = publish.properties.topic_alias else {
             if publish.topic.is_empty() {
                 return Err((
@@ -118,7 +141,7 @@ impl Session {
                     "empty topic name without a topic alias",
                 ));
             }
-            return Ok(publish.topic.clone());
+            return Ok(Cow::Borrowed(&publish.topic));
         };
         let Some(connection) = &mut self.connection else {
             return Err((ReasonCode::ProtocolError, "not connected"));
@@ -126,6 +149,7 @@ impl Session {
         connection
             .inbound_aliases
             .resolve(alias, &publish.topic)
+            .map(Cow::Owned)
             .map_err(|error| match error {
                 AliasError::OutOfRange => (ReasonCode::TopicAliasInvalid, "topic alias invalid"),
                 AliasError::Unknown => (ReasonCode::ProtocolError, "unknown topic alias"),

@@ -69,9 +69,39 @@ impl Session {
                 .map(|_| filter.clone()),
             _ => None,
         };
-        let (filters, retained) = match &target {
-            DeliveryTarget::Matching => (self.matching_filters(&message.topic), false),
-            DeliveryTarget::Subscription { filter, retained } => (vec![filter.as_str()], *retained),
+        let (max_qos, keep_retain, mut identifiers) =
+            self.granted(&target, &message.topic, message.retain, own)?;
+        message.qos = message.qos.min(max_qos);
+        message.retain = keep_retain;
+        identifiers.sort_unstable();
+        identifiers.dedup();
+        Some(OutboundMessage {
+            message,
+            subscription_identifiers: identifiers,
+            shared,
+        })
+    }
+
+    /// What the subscriptions that take a delivery grant it: the highest QoS, whether
+    /// RETAIN stays set, and their identifiers; `None` when no subscription takes it.
+    fn granted(
+        &self,
+        target: &DeliveryTarget,
+        topic: &weft_core::Topic,
+        retain: bool,
+        own: bool,
+    ) -> Option<(QoS, bool, Vec<u32>)> {
+        let mut matching;
+        let mut named;
+        let (filters, retained): (&mut dyn Iterator<Item = &str>, bool) = match target {
+            DeliveryTarget::Matching => {
+                matching = self.matching_filters(topic);
+                (&mut matching, false)
+            }
+            DeliveryTarget::Subscription { filter, retained } => {
+                named = std::iter::once(filter.as_str());
+                (&mut named, *retained)
+            }
         };
         let mut max_qos = None;
         let mut keep_retain = retained;
@@ -84,19 +114,10 @@ impl Session {
                 continue;
             }
             max_qos = max_qos.max(Some(subscription.options.qos));
-            keep_retain |= message.retain && subscription.options.retain_as_published;
+            keep_retain |= retain && subscription.options.retain_as_published;
             identifiers.extend(subscription.identifier);
         }
-        let max_qos = max_qos?;
-        message.qos = message.qos.min(max_qos);
-        message.retain = keep_retain;
-        identifiers.sort_unstable();
-        identifiers.dedup();
-        Some(OutboundMessage {
-            message,
-            subscription_identifiers: identifiers,
-            shared,
-        })
+        Some((max_qos?, keep_retain, identifiers))
     }
 
     fn send_quota(&self) -> usize {

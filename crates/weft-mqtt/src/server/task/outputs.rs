@@ -50,7 +50,11 @@ impl SessionTask {
         }
         self.was_connected = connected;
         self.update_drop_counters();
-        self.flush().await;
+        // One write per read, not per decode batch (outputs past WRITE_HIGH_WATER are
+        // written above).
+        if !self.decodes_more_now() {
+            self.flush().await;
+        }
     }
 
     /// Handles the outputs that need no waiting, until one does or none is left.

@@ -17,7 +17,7 @@ use weft_broker::{PublishError, Published};
 
 use super::{OWN_EVENTS, SessionTask};
 use crate::codec::{QoS, ReasonCode};
-use crate::mapping::{InboundContext, message_to_event};
+use crate::mapping::{InboundContext, PlainSource, message_to_event};
 use crate::retained::RetainedChange;
 use crate::server::ContextInner;
 use crate::session::{Message, PublishOutcome};
@@ -146,13 +146,22 @@ impl SessionTask {
         ack: Option<u16>,
     ) -> Option<Box<Captured>> {
         let inner = Arc::clone(&self.context.inner);
+        let client_id = self.session.client_id();
+        // Made at the first publish, not at CONNECT: a connection that only subscribes
+        // never pays for it.
+        let source = match self.plain_source.take() {
+            Some(source) if source.is_for(client_id) => source,
+            _ => Box::new(PlainSource::new(&inner.config.node, client_id)),
+        };
         let context = InboundContext {
             node: &inner.config.node,
-            client_id: self.session.client_id(),
+            source: &source,
             received_at: now,
         };
         let qos = message.qos;
-        let answer = match message_to_event(&message, &context) {
+        let mapped = message_to_event(&message, &context);
+        self.plain_source = Some(source);
+        let answer = match mapped {
             Err(error) => {
                 tracing::debug!(%error, client_id = %self.session.client_id(), topic = %message.topic.as_str(), "mqtt message refused");
                 Answer::Ready(PublishOutcome::Refused(error.reason_code()))

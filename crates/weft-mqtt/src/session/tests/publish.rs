@@ -231,6 +231,28 @@ fn topic_weft_cannot_represent_gets_topic_name_invalid() {
 }
 
 #[test]
+fn repeated_and_changing_topics_each_reach_the_broker_as_sent() {
+    let mut session = connected(V5);
+    let names = ["a/b", "a/b", "a/c", "a/b", "a//b", "a/b"];
+    for (index, name) in names.into_iter().enumerate() {
+        let packet_id = u16::try_from(index + 1).unwrap();
+        session.handle_packet(
+            at(1),
+            client_publish(name, QoS::AtLeastOnce, Some(packet_id)),
+        );
+    }
+    let outputs = drain(&mut session);
+    let published = to_broker(&outputs);
+    let topics: Vec<&str> = published
+        .iter()
+        .map(|(message, _)| message.topic.as_str())
+        .collect();
+    // The remembered topic never stands in for another name, nor for an invalid one.
+    assert_eq!(topics, ["a/b", "a/b", "a/c", "a/b", "a/b"]);
+    assert_eq!(sent(&outputs).len(), 1);
+}
+
+#[test]
 fn invalid_topic_on_v3_disconnects() {
     let mut session = connected(V3);
     session.handle_packet(at(1), client_publish("a//b", QoS::AtLeastOnce, Some(4)));
