@@ -34,7 +34,7 @@ impl WeakBroker {
 
 /// An index entry: the subscriber's queue, compared by subscription id.
 #[derive(Clone)]
-struct Entry(Arc<SubscriberQueue>);
+pub(crate) struct Entry(Arc<SubscriberQueue>);
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
@@ -279,7 +279,7 @@ impl Broker {
         }
     }
 
-    fn forwarder(&self) -> Option<Arc<dyn Forwarder>> {
+    pub(crate) fn forwarder(&self) -> Option<Arc<dyn Forwarder>> {
         self.inner
             .forwarder
             .read()
@@ -295,9 +295,22 @@ impl Broker {
         event: Event,
         selection: &GroupSelection,
     ) -> (usize, Option<ForwardReceipt>) {
+        let forwarder = self.forwarder();
+        self.fan_out_with(event, selection, forwarder.as_deref(), &mut Vec::new())
+    }
+
+    /// [`Self::fan_out`] with the forwarder already fetched and a scratch vector for
+    /// the matches (a batch publish fetches and allocates them once).
+    pub(crate) fn fan_out_with(
+        &self,
+        event: Event,
+        selection: &GroupSelection,
+        forwarder: Option<&dyn Forwarder>,
+        targets: &mut Vec<Entry>,
+    ) -> (usize, Option<ForwardReceipt>) {
         let inner = &self.inner;
         let event = Arc::new(event);
-        let mut targets: Vec<Entry> = Vec::new();
+        targets.clear();
         inner
             .read_index()
             .for_each_match(&event.topic, |entry| targets.push(entry.clone()));
@@ -308,7 +321,7 @@ impl Broker {
         }
         let mut delivered = 0u64;
         let mut groups: Vec<(&Arc<str>, Vec<&Arc<SubscriberQueue>>)> = Vec::new();
-        for Entry(queue) in &targets {
+        for Entry(queue) in targets.iter() {
             match queue.group() {
                 None => delivered += u64::from(self.offer(queue, &event)),
                 Some(group) if !selection.includes(group) => {}
@@ -340,9 +353,7 @@ impl Broker {
             .counters
             .delivered
             .fetch_add(delivered, Ordering::Relaxed);
-        let receipt = self
-            .forwarder()
-            .and_then(|forwarder| forwarder.forward(&event));
+        let receipt = forwarder.and_then(|forwarder| forwarder.forward(&event));
         (targets.len(), receipt)
     }
 

@@ -27,6 +27,7 @@
 //! any front end.
 
 mod auth;
+mod batch;
 mod broker;
 pub mod consumer;
 pub mod forward;
@@ -37,6 +38,7 @@ mod queue;
 pub mod stream;
 
 pub use auth::{Action, AllowAll, Authorizer, Denied, Principal};
+pub use batch::BatchPublish;
 pub use broker::{Ack, Broker, BrokerStats, PublishError, Published, StoredAt, SubscribeError};
 pub use consumer::{
     Backoff, ConsumerConfig, ConsumerError, ConsumerInfo, ConsumerName, DeadLetter, Delivery,

@@ -12,6 +12,7 @@ mod explain;
 mod flood;
 mod forward;
 mod link;
+mod route_cache;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -234,6 +235,11 @@ pub struct MeshNode {
     next_sequence: u64,
     outbox: Outbox,
     inbox: Inbox,
+    /// Grows whenever the database, the trees or the neighbours change (with the
+    /// interest table's generation, it keys `route_cache`).
+    route_generation: u64,
+    /// Forwarding decisions per topic, valid for one pair of generations.
+    route_cache: route_cache::RouteCache,
     /// Drained by the I/O layer after every call, so it stays short.
     outputs: VecDeque<Output>,
     stats: MeshStats,
@@ -265,6 +271,8 @@ impl MeshNode {
             next_sequence: 1,
             outbox,
             inbox: Inbox::new(config.hold_capacity),
+            route_generation: 0,
+            route_cache: route_cache::RouteCache::default(),
             outputs: VecDeque::new(),
             stats: MeshStats::default(),
             next_nonce: 1,
@@ -503,6 +511,7 @@ impl MeshNode {
         let lsa = self.own_lsa();
         self.database.install(lsa);
         self.trees.clear();
+        self.route_generation += 1;
     }
 
     /// Whether local subscribers want `topic` (live or durable interest).

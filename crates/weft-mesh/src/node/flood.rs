@@ -38,6 +38,7 @@ impl MeshNode {
     /// newly reachable durable destinations due.
     pub(super) fn topology_changed(&mut self) {
         self.trees.clear();
+        self.route_generation += 1;
         let me = self.config.node.clone();
         let reachable: BTreeSet<NodeName> = self.tree(&me).nodes().cloned().collect();
         if reachable == self.reachable {
@@ -223,6 +224,7 @@ impl MeshNode {
         }
         if !removed.is_empty() {
             self.trees.clear();
+            self.route_generation += 1;
         }
         for node in self.remote.expire(now, self.config.durable_interest_expiry) {
             let dropped = self.outbox.discard(&node);

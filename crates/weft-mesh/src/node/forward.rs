@@ -55,7 +55,7 @@ impl MeshNode {
         topic: Topic,
         payload: Bytes,
     ) -> Result<Publication, PublishError> {
-        let targets = self.targets(&topic);
+        let targets = self.cached_targets(&topic);
         if let Err(full) = self.outbox.check_room(&targets.durable, payload.len()) {
             self.stats.publishes_refused += 1;
             return Err(full.into());
@@ -85,7 +85,7 @@ impl MeshNode {
         Ok(Publication {
             sequence,
             links,
-            durable: targets.durable.into_iter().collect(),
+            durable: targets.durable.iter().cloned().collect(),
             remote_groups: event.groups,
         })
     }
@@ -153,8 +153,9 @@ impl MeshNode {
     }
 
     /// The links from this node to the children of `origin`'s tree whose subtrees hold
-    /// one of `nodes`. (Runs for every event: one small vector, no sets.)
-    fn tree_links<'a>(
+    /// one of `nodes`. (Runs on a cache miss and for every event with queue group
+    /// assignments or durable tags: one small vector, no sets.)
+    pub(super) fn tree_links<'a>(
         &mut self,
         origin: &NodeName,
         nodes: impl Iterator<Item = &'a NodeName>,
@@ -179,7 +180,7 @@ impl MeshNode {
         if event.hops >= self.config.max_hops {
             return Vec::new();
         }
-        let targets = self.targets(&event.topic);
+        let targets = self.cached_targets(&event.topic);
         self.forward_to(event, arrived_on, &targets)
     }
 
@@ -193,22 +194,50 @@ impl MeshNode {
         if event.hops >= self.config.max_hops {
             return Vec::new();
         }
-        let assigned = event.groups.iter().map(|assignment| &assignment.node);
-        let tagged = event.durable.iter().map(|tag| &tag.node);
-        let nodes = targets.nodes.iter().chain(assigned).chain(tagged);
-        let links = self.tree_links(&event.origin, nodes, arrived_on);
+        let links = if event.groups.is_empty() && event.durable.is_empty() {
+            // `targets` is the cached entry of this topic (callers take it from
+            // `cached_targets`), so the links can be cached with it.
+            self.cached_tree_links(&event.origin, &event.topic, arrived_on, targets)
+        } else {
+            let assigned = event.groups.iter().map(|assignment| &assignment.node);
+            let tagged = event.durable.iter().map(|tag| &tag.node);
+            let nodes = targets.nodes.iter().chain(assigned).chain(tagged);
+            self.tree_links(&event.origin, nodes, arrived_on)
+        };
         for &link in &links {
             let mut copy = event.clone();
             copy.hops += 1;
-            self.send(
-                link,
-                Message::Events(Events {
-                    route: Route::Tree,
-                    events: vec![copy],
-                }),
-            );
+            self.send_tree_event(link, copy);
         }
         links
+    }
+
+    /// Sends `event` on `link` by the tree route: joins the last output if that is an
+    /// `Events` message for the same link and route (a busy link gets one message per
+    /// run of events rather than one per event; the I/O layer frames it as it would
+    /// the separate messages), else a message of its own.
+    fn send_tree_event(&mut self, link: LinkId, event: MeshEvent) {
+        if let Some(Output::Send {
+            link: last,
+            message: Message::Events(events),
+        }) = self.outputs.back_mut()
+            && *last == link
+            && events.route == Route::Tree
+        {
+            events.events.push(event);
+            self.stats.events_sent += 1;
+            if let Some(state) = self.links.get_mut(&link) {
+                state.stats.events_sent += 1;
+            }
+            return;
+        }
+        self.send(
+            link,
+            Message::Events(Events {
+                route: Route::Tree,
+                events: vec![event],
+            }),
+        );
     }
 
     pub(super) fn on_events(&mut self, now: Instant, link: LinkId, events: Events) {

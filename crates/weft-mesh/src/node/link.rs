@@ -72,6 +72,7 @@ impl MeshNode {
         {
             debug!(%peer, %link, "mesh link down");
             self.neighbours.remove(&peer);
+            self.route_generation += 1;
             self.originate(now);
         }
     }
@@ -199,6 +200,7 @@ impl MeshNode {
         }
         debug!(%peer, %link, "mesh link established");
         self.neighbours.insert(peer.clone(), link);
+        self.route_generation += 1;
         self.outputs.push_back(Output::LinkEstablished {
             link,
             peer: peer.clone(),
@@ -253,6 +255,7 @@ impl MeshNode {
             && self.neighbours.get(&peer) == Some(&link)
         {
             self.neighbours.remove(&peer);
+            self.route_generation += 1;
             self.originate(now);
         }
     }

@@ -257,3 +257,132 @@ fn a_peer_without_the_binary_envelope_is_accepted_without_it() {
     assert_eq!(a.neighbours().len(), 1, "the link is established");
     assert_eq!(a.link_capabilities(LinkId(1)), Some(old));
 }
+
+/// Nodes linked in memory: every `Send` is handed to the other end of its link at once.
+struct Wired {
+    nodes: Vec<MeshNode>,
+    /// (node, link id) at both ends of each link that is up.
+    edges: Vec<[(usize, LinkId); 2]>,
+}
+
+impl Wired {
+    fn new(names: &[&str]) -> Self {
+        let nodes = names.iter().map(|name| node(name, "m")).collect();
+        Self {
+            nodes,
+            edges: Vec::new(),
+        }
+    }
+
+    fn connect(&mut self, now: Instant, a: usize, b: usize, id: u64) {
+        let ends = [(a, LinkId(id)), (b, LinkId(id))];
+        self.edges.push(ends);
+        for (node, link) in ends {
+            self.nodes[node].link_up(now, link, 1);
+        }
+        self.pump(now);
+    }
+
+    fn disconnect(&mut self, now: Instant, id: u64) {
+        self.edges.retain(|ends| ends[0].1 != LinkId(id));
+        for node in &mut self.nodes {
+            node.link_down(now, LinkId(id));
+        }
+        self.pump(now);
+    }
+
+    fn pump(&mut self, now: Instant) {
+        loop {
+            let mut moved = false;
+            for from in 0..self.nodes.len() {
+                while let Some(output) = self.nodes[from].poll_output() {
+                    let Output::Send { link, message } = output else {
+                        continue;
+                    };
+                    let Some(ends) = self.edges.iter().find(|ends| ends.contains(&(from, link)))
+                    else {
+                        continue;
+                    };
+                    let (to, at) = if ends[0] == (from, link) {
+                        ends[1]
+                    } else {
+                        ends[0]
+                    };
+                    self.nodes[to].handle(now, at, message);
+                    moved = true;
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn subscribe(&mut self, now: Instant, node: usize, filters: &[&str]) {
+        let entries = filters
+            .iter()
+            .map(|filter| InterestEntry::live(weft_core::Filter::new(*filter).unwrap()));
+        self.nodes[node].set_local_interest(now, entries);
+        self.pump(now);
+    }
+
+    /// The links `node` sends an event on `topic` on (published there).
+    fn publish(&mut self, now: Instant, node: usize, topic: &str) -> Vec<LinkId> {
+        let publication = self.nodes[node]
+            .publish_local(
+                now,
+                Topic::new(topic).unwrap(),
+                bytes::Bytes::from_static(b"x"),
+            )
+            .unwrap();
+        self.pump(now);
+        publication.links
+    }
+}
+
+#[test]
+fn the_forwarding_cache_is_invalidated_by_interest_link_and_route_changes() {
+    let now = Instant::now();
+    // a - b - c, and a - c directly.
+    let (a, b, c) = (0, 1, 2);
+    let mut net = Wired::new(&["a", "b", "c"]);
+    net.connect(now, a, b, 1);
+    net.connect(now, b, c, 2);
+    net.connect(now, a, c, 3);
+    net.subscribe(now, c, &["t/>"]);
+    assert_eq!(net.publish(now, a, "t/x"), vec![LinkId(3)]);
+    let hits = net.nodes[a].route_cache_hits();
+    assert_eq!(net.publish(now, a, "t/x"), vec![LinkId(3)]);
+    assert!(
+        net.nodes[a].route_cache_hits() > hits,
+        "the second publish is a hit"
+    );
+
+    // Interest change: c loses interest, then wants it again, then b wants it too.
+    net.subscribe(now, c, &["other"]);
+    assert_eq!(net.publish(now, a, "t/x"), Vec::<LinkId>::new());
+    net.subscribe(now, c, &["t/x"]);
+    assert_eq!(net.publish(now, a, "t/x"), vec![LinkId(3)]);
+    net.subscribe(now, b, &["t/x"]);
+    assert_eq!(net.publish(now, a, "t/x"), vec![LinkId(1), LinkId(3)]);
+    net.subscribe(now, b, &[]);
+    assert_eq!(net.publish(now, a, "t/x"), vec![LinkId(3)]);
+
+    // Link down: a reaches c through b now.
+    net.disconnect(now, 3);
+    assert_eq!(net.publish(now, a, "t/x"), vec![LinkId(1)]);
+    // Forwarded at b: from a on link 1, out on link 2 (cached at b too).
+    assert_eq!(net.publish(now, a, "t/x"), vec![LinkId(1)]);
+    assert!(
+        net.nodes[b].route_cache_hits() > 0,
+        "b forwards from its cache"
+    );
+
+    // Route change elsewhere in the mesh: b - c goes down, c is unreachable from a
+    // (a's own links did not change); then a new link a - c brings it back.
+    net.disconnect(now, 2);
+    assert_eq!(net.publish(now, a, "t/x"), Vec::<LinkId>::new());
+    net.connect(now, a, c, 4);
+    assert_eq!(net.publish(now, a, "t/x"), vec![LinkId(4)]);
+    assert_eq!(net.nodes[c].stats().events_delivered, 8);
+}

@@ -198,15 +198,18 @@ pub(crate) async fn deliver_remote(
                 let count = batch.len();
                 // One clock read per batch: its events arrived together.
                 let received_at = SystemTime::now();
-                for (index, delivery) in batch.into_iter().enumerate() {
-                    if index > 0 && index % YIELD_EVERY == 0 {
-                        // A large batch (a whole received frame) must not hold the
-                        // worker thread for long.
-                        tokio::task::yield_now().await;
+                let mut batch = batch.into_iter();
+                loop {
+                    // A large batch (a whole received frame) is published in chunks,
+                    // yielding between them: it must not hold the worker thread long.
+                    let chunk: Vec<Delivery> = batch.by_ref().take(YIELD_EVERY).collect();
+                    if chunk.is_empty() {
+                        break;
                     }
-                    let store = submit(&handle, &broker, &delivery, received_at).await;
-                    if let (Some(receipt), Some(store)) = (delivery.durable, store) {
-                        in_flight.push_back((receipt, store));
+                    let stores = submit(&handle, &broker, chunk, received_at).await;
+                    in_flight.extend(stores);
+                    if batch.len() > 0 {
+                        tokio::task::yield_now().await;
                     }
                 }
                 events.queued.fetch_sub(count, Ordering::AcqRel);
@@ -223,60 +226,80 @@ enum Step {
     Deliveries(Vec<Delivery>),
 }
 
-/// Submits one delivered event to the broker; for a durable one, returns what resolves
-/// once it is stored (a live one needs nothing more, and costs no allocation here).
+/// Submits delivered events to the broker, in order, in one batch; returns, for each
+/// durable one in delivery order, what resolves once it is stored (a live one needs
+/// nothing more).
 async fn submit(
     handle: &MeshHandle,
     broker: &Broker,
-    delivery: &Delivery,
+    deliveries: Vec<Delivery>,
     received_at: SystemTime,
-) -> Option<Store> {
-    let durable = delivery.durable.is_some();
+) -> Vec<(DurableReceipt, Store)> {
     let counters = &handle.shared().bridge;
     let principal = &handle.shared().options.principal;
-    let mesh_event = &delivery.event;
-    let event = match decode_event_at(mesh_event, received_at) {
-        Ok(event) => event,
-        Err(error) => {
-            counters.envelope_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%error, origin = %mesh_event.origin, "dropping undecodable mesh event");
-            // Never storable: acknowledged so that it does not block its stream.
-            return durable.then(|| Box::pin(std::future::ready(true)) as Store);
-        }
-    };
-    let groups = delivery
-        .groups
-        .iter()
-        .map(|group| Arc::from(group.as_str()))
-        .collect();
-    match broker
-        .submit_publish_with(principal, event, GroupSelection::Only(groups))
-        .await
-    {
-        Ok(_) if !durable => None,
-        Ok(pending) => {
-            let counters = Arc::clone(counters);
-            Some(Box::pin(async move {
-                match pending.finish().await {
-                    Ok(_) => true,
-                    Err(error) => {
-                        counters
-                            .broker_publish_errors
-                            .fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(%error, "local streams could not store a mesh event");
-                        false
-                    }
-                }
-            }))
-        }
-        Err(error) => {
-            counters
-                .broker_publish_errors
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%error, origin = %mesh_event.origin, topic = %mesh_event.topic, "local broker refused a mesh event");
-            durable.then(|| Box::pin(std::future::ready(false)) as Store)
+    // Per delivery: what its durable receipt waits for (set for durable ones only).
+    let mut stores: Vec<Option<Store>> = Vec::with_capacity(deliveries.len());
+    // The deliveries that decoded, by index, and their events.
+    let mut decoded = Vec::with_capacity(deliveries.len());
+    let mut events = Vec::with_capacity(deliveries.len());
+    for (index, delivery) in deliveries.iter().enumerate() {
+        let mesh_event = &delivery.event;
+        let durable = delivery.durable.is_some();
+        match decode_event_at(mesh_event, received_at) {
+            Ok(event) => {
+                let groups = delivery
+                    .groups
+                    .iter()
+                    .map(|group| Arc::from(group.as_str()))
+                    .collect();
+                events.push((event, GroupSelection::Only(groups)));
+                decoded.push(index);
+                stores.push(None);
+            }
+            Err(error) => {
+                counters.envelope_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%error, origin = %mesh_event.origin, "dropping undecodable mesh event");
+                // Never storable: acknowledged so that it does not block its stream.
+                stores.push(durable.then(|| Box::pin(std::future::ready(true)) as Store));
+            }
         }
     }
+    let results = broker.submit_publish_batch(principal, events).await;
+    for (result, index) in results.into_iter().zip(decoded) {
+        let delivery = &deliveries[index];
+        let durable = delivery.durable.is_some();
+        stores[index] = match result {
+            Ok(_) if !durable => None,
+            Ok(pending) => {
+                let counters = Arc::clone(counters);
+                Some(Box::pin(async move {
+                    match pending.finish().await {
+                        Ok(_) => true,
+                        Err(error) => {
+                            counters
+                                .broker_publish_errors
+                                .fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(%error, "local streams could not store a mesh event");
+                            false
+                        }
+                    }
+                }) as Store)
+            }
+            Err(error) => {
+                counters
+                    .broker_publish_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                let event = &delivery.event;
+                tracing::warn!(%error, origin = %event.origin, topic = %event.topic, "local broker refused a mesh event");
+                durable.then(|| Box::pin(std::future::ready(false)) as Store)
+            }
+        };
+    }
+    deliveries
+        .into_iter()
+        .zip(stores)
+        .filter_map(|(delivery, store)| Some((delivery.durable?, store?)))
+        .collect()
 }
 
 /// Keeps this node's advertised interest equal to the broker's: live subscriptions

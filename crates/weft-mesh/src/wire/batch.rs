@@ -1,6 +1,6 @@
 //! Batching of queued frames before they are written to a link.
 //!
-//! The node emits one `Events` message per event. A link's writer takes whatever is
+//! The node emits small `Events` messages (one per run of copies for a link). A link's writer takes whatever is
 //! queued (never waiting for more: an idle link writes at once) and hands it to a
 //! [`FrameBatcher`], which merges each run of consecutive `Events` frames with the same
 //! route into one frame (up to [`FrameBatcher::max_batch`] bytes), then compresses every

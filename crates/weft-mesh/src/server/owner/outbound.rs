@@ -1,11 +1,11 @@
 //! Frames from the owner to the link tasks.
 //!
-//! The node emits one `Events` message per event copy. Rather than encoding each as a
-//! frame of its own and queueing it (a queue slot, and often a wake-up of the link's
-//! writer, per event), the owner appends the events of one drain of the node's outputs
-//! to an open [`EventsFrame`] per link, and queues it when the drain ends, when the
-//! route changes, when a control message must go after it (order is kept), or at
-//! [`DEFAULT_MAX_BATCH`] bytes. Nothing waits for more events: what one wake-up
+//! The node emits one `Events` message per run of event copies for the same link (often
+//! one copy). Rather than encoding each as a frame of its own and queueing it (a queue
+//! slot, and often a wake-up of the link's writer, per event), the owner appends the
+//! events of one drain of the node's outputs to an open [`EventsFrame`] per link, and
+//! queues it when the drain ends, when the route changes, when a control message must go
+//! after it (order is kept), or at [`DEFAULT_MAX_BATCH`] bytes. Nothing waits for more events: what one wake-up
 //! produced goes out at its end, so an idle link still sends each event at once.
 //!
 //! A link whose peer does not read the binary envelope gets every payload in the JSON

@@ -1,0 +1,183 @@
+//! [`Broker::submit_publish_batch`]: many events submitted in one call, for a caller
+//! that receives them in batches (the mesh hands a node the events of one received
+//! frame at once). Each event is handled exactly as [`Broker::submit_publish_with`]
+//! handles it, in order; the batch only shares the per-call work: the forwarder is
+//! looked up once and the matching subscriptions are collected in one reused vector.
+
+use weft_core::Event;
+
+use crate::auth::{Action, Principal};
+use crate::broker::{Broker, PublishError, Published};
+use crate::forward::{ForwardReceipt, GroupSelection};
+use crate::stream::Capture;
+
+impl Broker {
+    /// [`Self::submit_publish_with`] for each of `events` (each with its own queue
+    /// group selection), in order. Returns one result per event, in the same order: an
+    /// event refused (authoriser, forwarder, a capturing stream) does not stop the ones
+    /// after it. Each [`BatchPublish`] is what [`crate::PendingPublish`] is for one
+    /// event; dropping it is [`crate::Ack::None`] for that event.
+    pub async fn submit_publish_batch(
+        &self,
+        principal: &Principal,
+        events: impl IntoIterator<Item = (Event, GroupSelection)>,
+    ) -> Vec<Result<BatchPublish, PublishError>> {
+        let events = events.into_iter();
+        let mut results = Vec::with_capacity(events.size_hint().0);
+        let forwarder = self.forwarder();
+        let mut targets = Vec::new();
+        for (event, groups) in events {
+            let result = async {
+                self.authorize(principal, Action::Publish(&event.topic))?;
+                if let Some(forwarder) = &forwarder {
+                    forwarder.admit(&event).map_err(PublishError::Forward)?;
+                }
+                let capture = match self.streams() {
+                    Some(streams) if streams.captures(&event.topic) => {
+                        streams.capture(&event, None).await?
+                    }
+                    _ => Capture::default(),
+                };
+                let (subscribers, receipt) =
+                    self.fan_out_with(event, &groups, forwarder.as_deref(), &mut targets);
+                Ok(BatchPublish {
+                    subscribers,
+                    capture,
+                    receipt,
+                })
+            }
+            .await;
+            results.push(result);
+        }
+        results
+    }
+}
+
+/// One event of a [`Broker::submit_publish_batch`], submitted: like
+/// [`crate::PendingPublish`], [`Self::finish`] waits for its stores.
+pub struct BatchPublish {
+    subscribers: usize,
+    capture: Capture,
+    receipt: Option<ForwardReceipt>,
+}
+
+impl std::fmt::Debug for BatchPublish {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchPublish")
+            .field("subscribers", &self.subscribers)
+            .field("settled", &self.is_settled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BatchPublish {
+    /// How many live subscriptions the event was queued to.
+    pub fn subscribers(&self) -> usize {
+        self.subscribers
+    }
+
+    /// Whether there is nothing to wait for (no stream stores the event and no mesh
+    /// receipt is due).
+    pub fn is_settled(&self) -> bool {
+        self.capture.is_settled() && self.receipt.is_none()
+    }
+
+    /// Waits until every capturing stream stored the event durably (and the mesh took
+    /// it, when it must), as [`crate::PendingPublish::finish`].
+    pub async fn finish(self) -> Result<Published, PublishError> {
+        let duplicates = self.capture.duplicates;
+        let stored = self.capture.wait().await?;
+        if let Some(receipt) = self.receipt {
+            receipt.wait().await.map_err(PublishError::Forward)?;
+        }
+        Ok(Published {
+            subscribers: self.subscribers,
+            stored,
+            duplicates,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use bytes::Bytes;
+    use weft_core::{Attributes, CloudEvent, Event, Filter, Topic};
+
+    use crate::{Action, Authorizer, Broker, Denied, GroupSelection, Principal, SubscribeOptions};
+
+    fn event(topic: &str, id: &str) -> Event {
+        let attributes = Attributes::new(id, "/test", "test.event").unwrap();
+        Event::new(
+            CloudEvent::new(attributes, Some(Bytes::from_static(b"x"))),
+            Topic::new(topic).unwrap(),
+            "node-a",
+            SystemTime::now(),
+        )
+    }
+
+    /// Refuses publishes on `secret/...`.
+    struct NoSecrets;
+
+    impl Authorizer for NoSecrets {
+        fn authorize(&self, _: &Principal, action: Action<'_>) -> Result<(), Denied> {
+            match action {
+                Action::Publish(topic) if topic.as_str().starts_with("secret") => Err(Denied {
+                    principal: String::new(),
+                    action: "publish".to_owned(),
+                }),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_published_in_order_one_result_per_event() {
+        let broker = Broker::new(Arc::new(NoSecrets));
+        let principal = Principal::anonymous();
+        let mut all = broker
+            .subscribe(
+                &principal,
+                vec![Filter::new(">").unwrap()],
+                SubscribeOptions::default(),
+            )
+            .unwrap();
+        let mut grouped = broker
+            .subscribe(
+                &principal,
+                vec![Filter::new("a/>").unwrap()],
+                SubscribeOptions {
+                    group: Some(Arc::from("g")),
+                    ..SubscribeOptions::default()
+                },
+            )
+            .unwrap();
+        let batch = vec![
+            (event("a/1", "1"), GroupSelection::All),
+            (event("secret/2", "2"), GroupSelection::All),
+            (event("a/3", "3"), GroupSelection::Only(Vec::new())),
+            (event("b/4", "4"), GroupSelection::All),
+        ];
+        let results = broker.submit_publish_batch(&principal, batch).await;
+        let subscribers: Vec<Option<usize>> = results
+            .iter()
+            .map(|result| result.as_ref().ok().map(|pending| pending.subscribers()))
+            .collect();
+        assert_eq!(subscribers, vec![Some(2), None, Some(2), Some(1)]);
+        let mut ids = Vec::new();
+        while let Some(Ok(event)) = all.try_recv() {
+            ids.push(event.topic.as_str().to_owned());
+        }
+        assert_eq!(
+            ids,
+            ["a/1", "a/3", "b/4"],
+            "in order, the refused one left out"
+        );
+        let grouped = grouped.try_recv().unwrap().unwrap();
+        assert_eq!(grouped.topic.as_str(), "a/1", "only the selected groups");
+        assert!(matches!(results[1], Err(crate::PublishError::Denied(_))));
+    }
+}
