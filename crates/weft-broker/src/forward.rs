@@ -33,6 +33,13 @@ impl ForwardReceipt {
         (sender, ForwardReceipt(receiver))
     }
 
+    /// A receipt that is already a refusal.
+    pub fn refused(refused: ForwardRefused) -> ForwardReceipt {
+        let (sender, receipt) = Self::channel();
+        let _ = sender.send(Err(refused));
+        receipt
+    }
+
     /// Waits for the answer; a dropped sender is a refusal.
     pub async fn wait(self) -> Result<(), ForwardRefused> {
         self.0.await.unwrap_or_else(|_| {

@@ -386,6 +386,21 @@ impl MeshNode {
             .collect()
     }
 
+    /// The durable filters of every other node in the interest table (reachable or
+    /// sticky): exactly what [`Self::publish_local`] matches to choose the destinations
+    /// an event is stored for. It changes only with
+    /// [`InterestTable::generation`](crate::interest::InterestTable::generation).
+    pub fn remote_durable_filters(&self) -> Vec<weft_core::Filter> {
+        let me = &self.config.node;
+        self.remote
+            .nodes()
+            .filter(|node| *node != me)
+            .flat_map(|node| self.remote.entries(node))
+            .filter(|entry| entry.kind == InterestKind::Durable)
+            .map(|entry| entry.filter.clone())
+            .collect()
+    }
+
     /// Unacknowledged durable events per destination that has any, by name.
     pub fn outbox_depths(&self) -> BTreeMap<String, u64> {
         self.outbox

@@ -423,3 +423,37 @@ async fn cut_link_in_a_ring_reroutes() {
     assert!(a.link_to("d").unwrap().events_out >= 11);
     assert!(a.joins[0].last_error.is_some());
 }
+
+/// A publisher waits for the mesh only for an event remote durable interest matches:
+/// once the origin's status shows the interest, the forwarder sees it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_events_for_remote_durable_interest_wait_for_the_mesh() {
+    let nodes = mesh(&["a", "b"], &[(0, 1)]).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let submit = |topic: &str| {
+        let attributes = Attributes::new("e", "/test", "test.event").unwrap();
+        let cloudevent = CloudEvent::new(attributes, Some(Bytes::from_static(b"{}")));
+        let event = Event::new(
+            cloudevent,
+            Topic::new(topic).unwrap(),
+            "a",
+            SystemTime::now(),
+        );
+        a.broker
+            .try_submit_publish(&Principal::anonymous(), event)
+            .unwrap()
+            .unwrap()
+    };
+    assert!(submit("stored/x").is_settled(), "no durable interest yet");
+    b.handle
+        .set_interest(vec![weft_mesh::interest::InterestEntry::durable(
+            Filter::new("stored/>").unwrap(),
+        )])
+        .await
+        .unwrap();
+    wait_status(a, |status| status.node("b").is_some_and(|n| n.interest > 0)).await;
+    let stored = submit("stored/x");
+    assert!(!stored.is_settled(), "the mesh's receipt is due");
+    stored.finish().await.unwrap();
+    assert!(submit("live/x").is_settled(), "nothing to wait for");
+}

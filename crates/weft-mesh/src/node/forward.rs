@@ -81,12 +81,16 @@ impl MeshNode {
         }
         self.dedupe.check(&me, event.incarnation, sequence);
         // The interest matched above is still current: no need to match it again.
-        let links = self.forward_to(&event, None, &targets);
+        let links = self.links_to(&event, None, &targets);
+        let remote_groups = event.groups.clone();
+        // The last copy takes the event itself: no clone (and no topic allocation)
+        // for an event that leaves on one link.
+        self.send_copies(&links, event);
         Ok(Publication {
             sequence,
             links,
             durable: targets.durable.iter().cloned().collect(),
-            remote_groups: event.groups,
+            remote_groups,
         })
     }
 
@@ -191,10 +195,39 @@ impl MeshNode {
         arrived_on: Option<LinkId>,
         targets: &Targets,
     ) -> Vec<LinkId> {
+        let links = self.links_to(event, arrived_on, targets);
+        for &link in &links {
+            let mut copy = event.clone();
+            copy.hops += 1;
+            self.send_tree_event(link, copy);
+        }
+        links
+    }
+
+    /// Sends a copy of `event` on each of `links` (from [`Self::links_to`]), moving
+    /// the event itself into the last one.
+    fn send_copies(&mut self, links: &[LinkId], mut event: MeshEvent) {
+        let Some((&last, others)) = links.split_last() else {
+            return;
+        };
+        event.hops += 1;
+        for &link in others {
+            self.send_tree_event(link, event.clone());
+        }
+        self.send_tree_event(last, event);
+    }
+
+    /// The links [`Self::forward_to`] sends `event` on.
+    fn links_to(
+        &mut self,
+        event: &MeshEvent,
+        arrived_on: Option<LinkId>,
+        targets: &Targets,
+    ) -> Vec<LinkId> {
         if event.hops >= self.config.max_hops {
             return Vec::new();
         }
-        let links = if event.groups.is_empty() && event.durable.is_empty() {
+        if event.groups.is_empty() && event.durable.is_empty() {
             // `targets` is the cached entry of this topic (callers take it from
             // `cached_targets`), so the links can be cached with it.
             self.cached_tree_links(&event.origin, &event.topic, arrived_on, targets)
@@ -203,13 +236,7 @@ impl MeshNode {
             let tagged = event.durable.iter().map(|tag| &tag.node);
             let nodes = targets.nodes.iter().chain(assigned).chain(tagged);
             self.tree_links(&event.origin, nodes, arrived_on)
-        };
-        for &link in &links {
-            let mut copy = event.clone();
-            copy.hops += 1;
-            self.send_tree_event(link, copy);
         }
-        links
     }
 
     /// Sends `event` on `link` by the tree route: joins the last output if that is an
@@ -275,15 +302,24 @@ impl MeshNode {
                 return;
             }
         }
+        let me = self.config.node.clone();
+        let tag = event.durable_tag(&me).cloned();
+        let local = tag.is_none()
+            && (self.wants_locally(&event.topic) || event.groups.iter().any(|g| g.node == me));
         if event.hops >= self.config.max_hops {
             self.stats.hop_limit_drops += 1;
+        } else if tag.is_none() && !local {
+            // Only passing through: the last copy takes the event itself.
+            let targets = self.cached_targets(&event.topic);
+            let links = self.links_to(&event, Some(link), &targets);
+            self.send_copies(&links, event);
+            return;
         } else {
             self.forward(&event, Some(link));
         }
-        let me = self.config.node.clone();
-        if let Some(tag) = event.durable_tag(&me).cloned() {
+        if let Some(tag) = tag {
             self.receive_durable(now, &tag, event);
-        } else if self.wants_locally(&event.topic) || event.groups.iter().any(|g| g.node == me) {
+        } else if local {
             self.deliver(event, None);
         }
     }

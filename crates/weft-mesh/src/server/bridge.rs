@@ -39,9 +39,12 @@ pub(crate) struct Delivery {
 }
 
 /// The broker's [`Forwarder`]: every event fanned out at this node whose `origin` is
-/// this node (not one the mesh delivered) goes to the owner, with a receipt the
-/// publisher waits for (the owner answers at once, or once the event is persisted for
-/// remote durable interest). A full queue refuses: backpressure, never a silent drop.
+/// this node (not one the mesh delivered) goes to the owner. An event that remote
+/// durable interest may match (as the owner last published it in [`Admission`]) comes
+/// with a receipt the publisher waits for (the owner answers at once, or once the event
+/// is persisted for remote durable interest); any other needs nothing from the mesh
+/// (live delivery is at-most-once) and goes without one. A full queue refuses:
+/// backpressure, never a silent drop.
 pub(crate) struct MeshForwarder {
     pub(crate) node: NodeName,
     pub(crate) queue: mpsc::Sender<Forwarded>,
@@ -64,27 +67,43 @@ impl Forwarder for MeshForwarder {
         if event.origin != self.node.as_str() || event.topic.as_str().starts_with('$') {
             return None;
         }
-        let (reply, receipt) = ForwardReceipt::channel();
+        // Read before the event is queued: remote durable interest the owner learns
+        // after this point is not owed this event (see docs/design/mesh.md).
+        let (reply, receipt) = if self.admission.may_be_durable(&event.topic) {
+            let (reply, receipt) = ForwardReceipt::channel();
+            (Some(reply), Some(receipt))
+        } else {
+            (None, None)
+        };
         let forwarded = Forwarded {
             topic: event.topic.clone(),
             payload: encode_event(event),
             reply,
         };
         match self.queue.try_send(forwarded) {
-            Ok(()) => {}
+            Ok(()) => receipt,
             Err(TrySendError::Full(forwarded)) => {
                 self.counters
                     .forward_queue_drops
                     .fetch_add(1, Ordering::Relaxed);
-                let _ = forwarded.reply.send(Err(ForwardRefused {
+                let refused = ForwardRefused {
                     reason: "the mesh forwarding queue is full".to_owned(),
-                }));
+                };
+                match forwarded.reply {
+                    Some(reply) => {
+                        let _ = reply.send(Err(refused));
+                        receipt
+                    }
+                    None => Some(ForwardReceipt::refused(refused)),
+                }
             }
             Err(TrySendError::Closed(forwarded)) => {
-                let _ = forwarded.reply.send(Ok(()));
+                if let Some(reply) = forwarded.reply {
+                    let _ = reply.send(Ok(()));
+                }
+                receipt
             }
         }
-        Some(receipt)
     }
 }
 

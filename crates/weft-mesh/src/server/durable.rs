@@ -248,11 +248,25 @@ impl Journal {
 
 /// What the broker's forwarder checks before a publish stores anything: the durable
 /// filters of destinations whose outbox is full (rebuilt by the owner when that set
-/// changes), so that most refusals happen before the event is stored or delivered.
+/// changes), so that most refusals happen before the event is stored or delivered;
+/// and the durable filters of every remote node (rebuilt by the owner whenever its
+/// interest table changes), so that an event no remote durable interest matches is
+/// handed to the owner without a receipt (see "The publisher's acknowledgement" in
+/// `docs/design/mesh.md`).
 #[derive(Default)]
 pub(crate) struct Admission {
     full: std::sync::RwLock<Option<(weft_topic::SubscriptionIndex<NodeName>, String)>>,
+    /// `None` until the owner first set it: every event then waits for the owner.
+    durable: std::sync::RwLock<Option<RemoteDurable>>,
     pub(crate) refused: AtomicU64,
+}
+
+/// The remote durable filters as the owner last published them.
+enum RemoteDurable {
+    /// No remote node has durable interest.
+    Nothing,
+    /// Their filters (the values are not used).
+    Filters(weft_topic::SubscriptionIndex<()>),
 }
 
 impl std::fmt::Debug for Admission {
@@ -278,6 +292,43 @@ impl Admission {
         Some(format!(
             "store-and-forward outbox for node {node} is full ({limits})"
         ))
+    }
+
+    /// Whether a local event on `topic` may be for remote durable interest, so that its
+    /// publisher must wait for the owner's answer. True until the owner first set the
+    /// filters ([`Self::set_durable`]).
+    pub(crate) fn may_be_durable(&self, topic: &weft_core::Topic) -> bool {
+        let durable = self
+            .durable
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match durable.as_ref() {
+            None => true,
+            Some(RemoteDurable::Nothing) => false,
+            Some(RemoteDurable::Filters(index)) => {
+                let mut matched = false;
+                index.for_each_match(topic, |_| matched = true);
+                matched
+            }
+        }
+    }
+
+    /// Replaces the remote durable filters (the owner calls it whenever its interest
+    /// table changed, before it handles its next input).
+    pub(crate) fn set_durable(&self, filters: Vec<Filter>) {
+        let value = if filters.is_empty() {
+            RemoteDurable::Nothing
+        } else {
+            let mut index = weft_topic::SubscriptionIndex::new();
+            for filter in &filters {
+                index.insert(filter, ());
+            }
+            RemoteDurable::Filters(index)
+        };
+        *self
+            .durable
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(value);
     }
 
     /// Replaces the full destinations' filters.

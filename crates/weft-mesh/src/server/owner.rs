@@ -50,11 +50,13 @@ pub(crate) struct Opened {
 
 /// A local event for the mesh, from the broker's forwarder; `reply` answers its
 /// publisher (at once, or once the event is persisted for remote durable interest).
+/// No `reply`: the forwarder saw no remote durable interest for the topic, and the
+/// publisher waits for nothing from the mesh.
 pub(crate) struct Forwarded {
     pub(crate) topic: Topic,
     /// The event's mesh payload, encoded by the publisher's task.
     pub(crate) payload: Bytes,
-    pub(crate) reply: SyncReply,
+    pub(crate) reply: Option<SyncReply>,
 }
 
 /// What the other tasks ask of the owner.
@@ -112,6 +114,8 @@ pub(crate) struct Owner {
     admission: Arc<Admission>,
     /// The destinations whose outbox was full when `admission` was last set.
     full: Vec<crate::name::NodeName>,
+    /// The interest table generation whose durable filters `admission` holds.
+    durable_generation: Option<u64>,
     links: BTreeMap<LinkId, LinkEntry>,
     joins: BTreeMap<SocketAddr, JoinStatus>,
     recent_errors: VecDeque<String>,
@@ -155,6 +159,7 @@ impl Owner {
             gauges: Arc::clone(&shared.durable),
             admission: Arc::clone(&shared.admission),
             full: Vec::new(),
+            durable_generation: None,
             links: BTreeMap::new(),
             joins,
             recent_errors: VecDeque::new(),
@@ -169,6 +174,8 @@ impl Owner {
         mut forwarded: mpsc::Receiver<Forwarded>,
         mut stopped: watch::Receiver<bool>,
     ) {
+        // Until now the forwarder made every publisher wait (no filters set yet).
+        self.update_durable_interest();
         let mut tick = tokio::time::interval(self.tick_interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -189,6 +196,9 @@ impl Owner {
                 _ = tick.tick() => self.tick(),
                 _ = stopped.wait_for(|stop| *stop) => break,
             }
+            // Before the outputs go anywhere: nothing this node sends or answers after
+            // learning remote durable interest precedes the forwarder seeing it.
+            self.update_durable_interest();
             self.drain();
         }
         tracing::debug!(node = %self.node.name(), "mesh owner stopped");
@@ -275,22 +285,45 @@ impl Owner {
             .node
             .publish_local(Instant::now(), topic.clone(), payload)
         {
-            Ok(publication) if !publication.durable.is_empty() => match &mut self.journal {
-                Some(journal) => journal.wait_for_sync(reply),
-                None => {
+            Ok(publication) if !publication.durable.is_empty() => {
+                // Without a reply the durable interest appeared after the forwarder
+                // looked: the event is stored and sent as usual, nobody waits for it.
+                if let Some(reply) = reply {
+                    match &mut self.journal {
+                        Some(journal) => journal.wait_for_sync(reply),
+                        None => {
+                            let _ = reply.send(Ok(()));
+                        }
+                    }
+                }
+            }
+            Ok(_) => {
+                if let Some(reply) = reply {
                     let _ = reply.send(Ok(()));
                 }
-            },
-            Ok(_) => {
-                let _ = reply.send(Ok(()));
             }
             Err(error) => {
                 tracing::warn!(%error, %topic, "mesh refused a local event");
-                let _ = reply.send(Err(weft_broker::ForwardRefused {
-                    reason: error.to_string(),
-                }));
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(weft_broker::ForwardRefused {
+                        reason: error.to_string(),
+                    }));
+                }
                 self.update_admission();
             }
+        }
+    }
+
+    /// Tells the broker's forwarder the remote durable filters when the interest table
+    /// changed. Called after every input and tick, before its outputs are drained and
+    /// before the next input (a status request, a local event) is handled: nothing the
+    /// owner sends or answers can show interest the forwarder does not see yet.
+    fn update_durable_interest(&mut self) {
+        let generation = self.node.remote_interest().generation();
+        if self.durable_generation != Some(generation) {
+            self.admission
+                .set_durable(self.node.remote_durable_filters());
+            self.durable_generation = Some(generation);
         }
     }
 
