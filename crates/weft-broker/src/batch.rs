@@ -7,21 +7,21 @@
 use weft_core::Event;
 
 use crate::auth::{Action, Principal};
-use crate::broker::{Broker, PublishError, Published};
-use crate::forward::{ForwardReceipt, GroupSelection};
+use crate::broker::{Broker, PublishError};
+use crate::forward::GroupSelection;
+use crate::publish::PendingPublish;
 use crate::stream::Capture;
 
 impl Broker {
     /// [`Self::submit_publish_with`] for each of `events` (each with its own queue
     /// group selection), in order. Returns one result per event, in the same order: an
     /// event refused (authoriser, forwarder, a capturing stream) does not stop the ones
-    /// after it. Each [`BatchPublish`] is what [`crate::PendingPublish`] is for one
-    /// event; dropping it is [`crate::Ack::None`] for that event.
+    /// after it. Dropping an event's [`PendingPublish`] is [`crate::Ack::None`] for it.
     pub async fn submit_publish_batch(
         &self,
         principal: &Principal,
         events: impl IntoIterator<Item = (Event, GroupSelection)>,
-    ) -> Vec<Result<BatchPublish, PublishError>> {
+    ) -> Vec<Result<PendingPublish, PublishError>> {
         let events = events.into_iter();
         let mut results = Vec::with_capacity(events.size_hint().0);
         let forwarder = self.forwarder();
@@ -40,7 +40,7 @@ impl Broker {
                 };
                 let (subscribers, receipt) =
                     self.fan_out_with(event, &groups, forwarder.as_deref(), &mut targets);
-                Ok(BatchPublish {
+                Ok(PendingPublish {
                     subscribers,
                     capture,
                     receipt,
@@ -50,51 +50,6 @@ impl Broker {
             results.push(result);
         }
         results
-    }
-}
-
-/// One event of a [`Broker::submit_publish_batch`], submitted: like
-/// [`crate::PendingPublish`], [`Self::finish`] waits for its stores.
-pub struct BatchPublish {
-    subscribers: usize,
-    capture: Capture,
-    receipt: Option<ForwardReceipt>,
-}
-
-impl std::fmt::Debug for BatchPublish {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchPublish")
-            .field("subscribers", &self.subscribers)
-            .field("settled", &self.is_settled())
-            .finish_non_exhaustive()
-    }
-}
-
-impl BatchPublish {
-    /// How many live subscriptions the event was queued to.
-    pub fn subscribers(&self) -> usize {
-        self.subscribers
-    }
-
-    /// Whether there is nothing to wait for (no stream stores the event and no mesh
-    /// receipt is due).
-    pub fn is_settled(&self) -> bool {
-        self.capture.is_settled() && self.receipt.is_none()
-    }
-
-    /// Waits until every capturing stream stored the event durably (and the mesh took
-    /// it, when it must), as [`crate::PendingPublish::finish`].
-    pub async fn finish(self) -> Result<Published, PublishError> {
-        let duplicates = self.capture.duplicates;
-        let stored = self.capture.wait().await?;
-        if let Some(receipt) = self.receipt {
-            receipt.wait().await.map_err(PublishError::Forward)?;
-        }
-        Ok(Published {
-            subscribers: self.subscribers,
-            stored,
-            duplicates,
-        })
     }
 }
 

@@ -38,7 +38,6 @@ mod queue;
 pub mod stream;
 
 pub use auth::{Action, AllowAll, Authorizer, Denied, Principal};
-pub use batch::BatchPublish;
 pub use broker::{Ack, Broker, BrokerStats, PublishError, Published, StoredAt, SubscribeError};
 pub use consumer::{
     Backoff, ConsumerConfig, ConsumerError, ConsumerInfo, ConsumerName, DeadLetter, Delivery,

@@ -78,9 +78,9 @@ impl Broker {
 
 /// A submitted publish; see [`Broker::submit_publish`].
 pub struct PendingPublish {
-    subscribers: usize,
-    capture: Capture,
-    receipt: Option<ForwardReceipt>,
+    pub(crate) subscribers: usize,
+    pub(crate) capture: Capture,
+    pub(crate) receipt: Option<ForwardReceipt>,
 }
 
 impl std::fmt::Debug for PendingPublish {
