@@ -155,7 +155,16 @@ fn cpu_seconds() -> f64 {
 async fn throughput(mode: Mode, hops: usize) -> (f64, f64, MeshStatus) {
     let names = ["n0", "n1", "n2", "n3"];
     let nodes = start(mode, &names[..=hops], &line(hops + 1)).await;
-    let mut subscription = subscribe(&nodes).await;
+    let subscription = subscribe(&nodes).await;
+    let first = &nodes[0];
+    let (rate, per_cpu) = closed_loop(&first.broker, &first.name, subscription).await;
+    (rate, per_cpu, first.handle.status().await.unwrap())
+}
+
+/// Publishes `THROUGHPUT_EVENTS` events on `broker` as node `origin`, at most `WINDOW`
+/// ahead of what `subscription` has received; returns events per second (first publish
+/// to last receipt) and per CPU-second of the process.
+async fn closed_loop(broker: &Broker, origin: &str, mut subscription: Subscription) -> (f64, f64) {
     let received = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&received);
     let receiver = tokio::spawn(async move {
@@ -167,17 +176,18 @@ async fn throughput(mode: Mode, hops: usize) -> (f64, f64, MeshStatus) {
         }
         Instant::now()
     });
-    let first = &nodes[0];
     let started = Instant::now();
     let cpu_started = cpu_seconds();
     for sequence in 0..THROUGHPUT_EVENTS {
         while sequence - received.load(Ordering::Relaxed).min(sequence) > WINDOW {
             tokio::time::sleep(Duration::from_micros(100)).await;
         }
-        let event = event(&first.name, sequence, 0);
-        first
-            .broker
-            .publish(&Principal::anonymous(), event, Ack::None)
+        broker
+            .publish(
+                &Principal::anonymous(),
+                event(origin, sequence, 0),
+                Ack::None,
+            )
             .await
             .unwrap();
     }
@@ -187,7 +197,7 @@ async fn throughput(mode: Mode, hops: usize) -> (f64, f64, MeshStatus) {
         .unwrap();
     let rate = THROUGHPUT_EVENTS as f64 / (ended - started).as_secs_f64();
     let per_cpu = THROUGHPUT_EVENTS as f64 / (cpu_seconds() - cpu_started).max(0.01);
-    (rate, per_cpu, first.handle.status().await.unwrap())
+    (rate, per_cpu)
 }
 
 /// Publish-to-deliver latency percentiles (µs) at a fixed rate over `hops` links.

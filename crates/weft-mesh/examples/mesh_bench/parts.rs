@@ -4,14 +4,12 @@
 //! (mesh frames of 100-byte events, batched and compressed as a link writes them, over
 //! loopback TCP and decoded back to mesh events: no broker, no owner task).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use weft_broker::{Ack, Broker, Principal, SubscribeOptions};
+use weft_broker::{Broker, Principal, SubscribeOptions};
 use weft_core::Filter;
 use weft_mesh::NodeName;
 use weft_mesh::envelope::encode_event;
@@ -20,7 +18,7 @@ use weft_mesh::wire::{
     Message, Route, decode_frame,
 };
 
-use super::{Mode, THROUGHPUT_EVENTS, WINDOW, cpu_seconds, event};
+use super::{Mode, THROUGHPUT_EVENTS, closed_loop, cpu_seconds, event};
 
 /// Events per second through one broker to one subscription, and per CPU-second.
 pub async fn ceiling() -> (f64, f64) {
@@ -30,35 +28,10 @@ pub async fn ceiling() -> (f64, f64) {
         ..SubscribeOptions::default()
     };
     let filter = Filter::new("bench/>").unwrap();
-    let mut subscription = broker
+    let subscription = broker
         .subscribe(&Principal::anonymous(), vec![filter], options)
         .unwrap();
-    let received = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&received);
-    let receiver = tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(1024);
-        while counter.load(Ordering::Relaxed) < THROUGHPUT_EVENTS {
-            batch.clear();
-            let got = subscription.recv_many(&mut batch, 1024).await.unwrap();
-            counter.fetch_add(got as u64, Ordering::Relaxed);
-        }
-        Instant::now()
-    });
-    let started = Instant::now();
-    let cpu_started = cpu_seconds();
-    for sequence in 0..THROUGHPUT_EVENTS {
-        while sequence - received.load(Ordering::Relaxed).min(sequence) > WINDOW {
-            tokio::time::sleep(Duration::from_micros(100)).await;
-        }
-        broker
-            .publish(&Principal::anonymous(), event("n0", sequence, 0), Ack::None)
-            .await
-            .unwrap();
-    }
-    let ended = receiver.await.unwrap();
-    let rate = THROUGHPUT_EVENTS as f64 / (ended - started).as_secs_f64();
-    let per_cpu = THROUGHPUT_EVENTS as f64 / (cpu_seconds() - cpu_started).max(0.01);
-    (rate, per_cpu)
+    closed_loop(&broker, "n0", subscription).await
 }
 
 /// Events per second of mesh frames over one loopback TCP connection (encode, batch,
