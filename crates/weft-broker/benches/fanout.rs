@@ -6,7 +6,7 @@
 use std::time::SystemTime;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use weft_broker::{Ack, Broker, OverflowPolicy, Principal, SubscribeOptions};
+use weft_broker::{Broker, OverflowPolicy, Principal, SubscribeOptions};
 use weft_core::{Attributes, CloudEvent, Event, Filter, Topic};
 
 fn event() -> Event {
@@ -53,7 +53,7 @@ fn fanout(c: &mut Criterion) {
             |b, _| {
                 b.iter(|| {
                     runtime
-                        .block_on(broker.publish(&principal, template.clone(), Ack::Durable))
+                        .block_on(broker.publish(&principal, template.clone()))
                         .unwrap()
                 });
             },

@@ -1,32 +1,31 @@
-//! [`Broker::submit_publish_batch`]: many events submitted in one call, for a caller
-//! that receives them in batches (the mesh hands a node the events of one received
-//! frame at once). Each event is handled exactly as [`Broker::submit_publish_with`]
-//! handles it, in order; the batch only shares the per-call work: the forwarder is
-//! looked up once and the matching subscriptions are collected in one reused vector.
+//! [`Broker::submit_batch`]: many events submitted in one call, for a caller that
+//! receives them in batches (the mesh hands a node the events of one received frame at
+//! once). Each event is handled exactly as [`Broker::submit`] handles it, in order; the
+//! batch only shares the per-call work: the forwarder is looked up once and the matching
+//! subscriptions are collected in one reused vector.
 
 use weft_core::Event;
 
 use crate::auth::{Action, Principal};
 use crate::broker::{Broker, PublishError};
-use crate::forward::GroupSelection;
-use crate::publish::PendingPublish;
+use crate::publish::{PendingPublish, PublishOptions};
 use crate::stream::Capture;
 
 impl Broker {
-    /// [`Self::submit_publish_with`] for each of `events` (each with its own queue
-    /// group selection), in order. Returns one result per event, in the same order: an
-    /// event refused (authoriser, forwarder, a capturing stream) does not stop the ones
-    /// after it. Dropping an event's [`PendingPublish`] is [`crate::Ack::None`] for it.
-    pub async fn submit_publish_batch(
+    /// [`Self::submit`] for each of `events` (each with its own options), in order,
+    /// awaited. Returns one result per event, in the same order: an event refused
+    /// (authoriser, forwarder, a capturing stream) does not stop the ones after it.
+    /// Dropping an event's [`PendingPublish`] does not wait for it.
+    pub async fn submit_batch(
         &self,
         principal: &Principal,
-        events: impl IntoIterator<Item = (Event, GroupSelection)>,
+        events: impl IntoIterator<Item = (Event, PublishOptions)>,
     ) -> Vec<Result<PendingPublish, PublishError>> {
         let events = events.into_iter();
         let mut results = Vec::with_capacity(events.size_hint().0);
         let forwarder = self.forwarder();
         let mut targets = Vec::new();
-        for (event, groups) in events {
+        for (event, options) in events {
             let result = async {
                 self.authorize(principal, Action::Publish(&event.topic))?;
                 if let Some(forwarder) = &forwarder {
@@ -39,7 +38,7 @@ impl Broker {
                     _ => Capture::default(),
                 };
                 let (subscribers, receipt) =
-                    self.fan_out_with(event, &groups, forwarder.as_deref(), &mut targets);
+                    self.fan_out_with(event, &options.groups, forwarder.as_deref(), &mut targets);
                 Ok(PendingPublish {
                     subscribers,
                     capture,
@@ -62,7 +61,10 @@ mod tests {
     use bytes::Bytes;
     use weft_core::{Attributes, CloudEvent, Event, Filter, Topic};
 
-    use crate::{Action, Authorizer, Broker, Denied, GroupSelection, Principal, SubscribeOptions};
+    use crate::{
+        Action, Authorizer, Broker, Denied, GroupSelection, Principal, PublishOptions,
+        SubscribeOptions,
+    };
 
     fn event(topic: &str, id: &str) -> Event {
         let attributes = Attributes::new(id, "/test", "test.event").unwrap();
@@ -111,12 +113,15 @@ mod tests {
             )
             .unwrap();
         let batch = vec![
-            (event("a/1", "1"), GroupSelection::All),
-            (event("secret/2", "2"), GroupSelection::All),
-            (event("a/3", "3"), GroupSelection::Only(Vec::new())),
-            (event("b/4", "4"), GroupSelection::All),
+            (event("a/1", "1"), PublishOptions::default()),
+            (event("secret/2", "2"), PublishOptions::default()),
+            (
+                event("a/3", "3"),
+                PublishOptions::groups(GroupSelection::Only(Vec::new())),
+            ),
+            (event("b/4", "4"), PublishOptions::default()),
         ];
-        let results = broker.submit_publish_batch(&principal, batch).await;
+        let results = broker.submit_batch(&principal, batch).await;
         let subscribers: Vec<Option<usize>> = results
             .iter()
             .map(|result| result.as_ref().ok().map(|pending| pending.subscribers()))

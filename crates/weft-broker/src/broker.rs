@@ -15,6 +15,8 @@ use crate::queue::{
 };
 use crate::stream::{StreamError, StreamName, Streams};
 
+mod streams;
+
 /// The in-process broker. Cheap to clone: every clone is a handle to the same broker.
 #[derive(Clone)]
 pub struct Broker {
@@ -92,8 +94,7 @@ pub struct BrokerStats {
 pub struct Published {
     /// How many live subscriptions the event was queued to.
     pub subscribers: usize,
-    /// Where the event was stored, one entry per capturing stream that stored it. Empty
-    /// with [`Ack::None`] (nothing was waited for).
+    /// Where the event was stored, one entry per capturing stream that stored it.
     pub stored: Vec<StoredAt>,
     /// Capturing streams that had already stored this `source` + `id` within their dedupe
     /// window, so did not store it again.
@@ -109,18 +110,6 @@ pub struct StoredAt {
     pub partition: u32,
     /// The offset in that partition.
     pub offset: u64,
-}
-
-/// What a publisher waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Ack {
-    /// Wait until every capturing stream stored the event durably (per the stream's
-    /// flush policy). The default.
-    #[default]
-    Durable,
-    /// Wait for nothing: the event is submitted to the capturing streams (in order) and
-    /// the publish returns; a storage failure is only logged.
-    None,
 }
 
 /// Why a publish failed. A publisher that gets an error was not acknowledged; with a
@@ -181,8 +170,20 @@ impl Broker {
         Self::build(authorizer, None)
     }
 
+    /// A broker with durable streams: opens every stream stored in `dir`
+    /// (`<data_dir>/streams`, created if needed) and stores every published event in the
+    /// streams that capture it.
+    pub async fn open(
+        authorizer: Arc<dyn Authorizer>,
+        dir: std::path::PathBuf,
+        options: crate::StreamsOptions,
+    ) -> Result<Self, StreamError> {
+        let streams = Streams::open_with(dir, options).await?;
+        Ok(Self::with_streams(authorizer, streams))
+    }
+
     /// A broker that also stores every published event in the [`Streams`] that capture it.
-    pub fn with_streams(authorizer: Arc<dyn Authorizer>, streams: Streams) -> Self {
+    pub(crate) fn with_streams(authorizer: Arc<dyn Authorizer>, streams: Streams) -> Self {
         Self::build(authorizer, Some(streams))
     }
 
@@ -208,58 +209,25 @@ impl Broker {
     }
 
     /// The streams this broker stores events in, if it has any.
-    pub fn streams(&self) -> Option<&Streams> {
+    pub(crate) fn streams(&self) -> Option<&Streams> {
         self.inner.streams.as_ref()
     }
 
-    /// Publishes one event: authorises it, submits it to every capturing stream, queues
-    /// it, shared, to every live subscription with a matching filter (never waiting for a
-    /// subscriber), then with [`Ack::Durable`] waits until every capturing stream stored
-    /// it durably. Appends are submitted before the fan-out, so each partition stores a
-    /// publisher's events in the order it published them.
-    pub async fn publish(
-        &self,
-        principal: &Principal,
-        event: Event,
-        ack: Ack,
-    ) -> Result<Published, PublishError> {
-        self.publish_with(principal, event, ack, GroupSelection::All)
-            .await
-    }
-
-    /// [`Self::publish`], offering the event only to the queue groups in `groups` (the
-    /// mesh delivers an event to the groups this node was chosen for). With
-    /// [`Ack::Durable`] it also waits for the [`Forwarder`]'s receipt, if any.
-    pub async fn publish_with(
-        &self,
-        principal: &Principal,
-        event: Event,
-        ack: Ack,
-        groups: GroupSelection,
-    ) -> Result<Published, PublishError> {
-        let pending = self.submit_publish_with(principal, event, groups).await?;
-        match ack {
-            Ack::Durable => pending.finish().await,
-            Ack::None => Ok(Published {
-                subscribers: pending.subscribers(),
-                stored: Vec::new(),
-                duplicates: pending.duplicates(),
-            }),
-        }
-    }
-
-    /// Asks the authoriser; a refusal is counted.
-    pub(crate) fn authorize(
-        &self,
-        principal: &Principal,
-        action: Action<'_>,
-    ) -> Result<(), Denied> {
+    /// Asks the authoriser whether `principal` may do `action`; a refusal is counted.
+    /// Every broker method asks for its own action; front ends call this only for what
+    /// they run themselves (Kafka consumer groups: [`Action::JoinGroup`]).
+    pub fn authorize(&self, principal: &Principal, action: Action<'_>) -> Result<(), Denied> {
         self.inner
             .authorizer
             .authorize(principal, action)
             .inspect_err(|_| {
                 self.inner.counters.denied.fetch_add(1, Ordering::Relaxed);
             })
+    }
+
+    /// The authoriser, for checks that are not refusals (what a listing shows).
+    pub(crate) fn authorizer(&self) -> &dyn Authorizer {
+        self.inner.authorizer.as_ref()
     }
 
     /// Sets the [`Forwarder`] that sees every fanned-out event (the mesh).
@@ -502,7 +470,7 @@ mod tests {
     use weft_core::{Attributes, CloudEvent, Topic};
 
     use super::*;
-    use crate::{Ack, OverflowPolicy};
+    use crate::OverflowPolicy;
 
     fn event(topic: &str, id: &str) -> Event {
         let attributes = Attributes::new(id, "test", "test.event").unwrap();
@@ -538,20 +506,12 @@ mod tests {
         let mut us = subscribe(&broker, &["orders/*/us/>"], SubscribeOptions::default());
         let mut all = subscribe(&broker, &["orders/>"], SubscribeOptions::default());
         let published = broker
-            .publish(
-                &Principal::anonymous(),
-                event("orders/1/us/ny", "a"),
-                Ack::Durable,
-            )
+            .publish(&Principal::anonymous(), event("orders/1/us/ny", "a"))
             .await
             .unwrap();
         assert_eq!(published.subscribers, 2);
         broker
-            .publish(
-                &Principal::anonymous(),
-                event("orders/1/eu/x", "b"),
-                Ack::Durable,
-            )
+            .publish(&Principal::anonymous(), event("orders/1/eu/x", "b"))
             .await
             .unwrap();
         assert_eq!(drain_ids(&mut us), ["a"]);
@@ -578,7 +538,11 @@ mod tests {
         let mut plain = subscribe(&broker, &["jobs/>"], SubscribeOptions::default());
         for id in ["1", "2", "3", "4"] {
             broker
-                .publish(&Principal::anonymous(), event("jobs/x", id), Ack::None)
+                .submit(
+                    &Principal::anonymous(),
+                    event("jobs/x", id),
+                    crate::PublishOptions::default(),
+                )
                 .await
                 .unwrap();
         }
@@ -596,7 +560,11 @@ mod tests {
         drop(first);
         for id in ["5", "6"] {
             broker
-                .publish(&Principal::anonymous(), event("jobs/x", id), Ack::None)
+                .submit(
+                    &Principal::anonymous(),
+                    event("jobs/x", id),
+                    crate::PublishOptions::default(),
+                )
                 .await
                 .unwrap();
         }
@@ -644,7 +612,7 @@ mod tests {
         let broker = Broker::default();
         let mut sub = subscribe(&broker, &["a/>", "a/*", "a/b"], SubscribeOptions::default());
         broker
-            .publish(&Principal::anonymous(), event("a/b", "x"), Ack::Durable)
+            .publish(&Principal::anonymous(), event("a/b", "x"))
             .await
             .unwrap();
         assert_eq!(drain_ids(&mut sub), ["x"]);
@@ -656,7 +624,7 @@ mod tests {
         let mut first = subscribe(&broker, &["t"], SubscribeOptions::default());
         let mut second = subscribe(&broker, &["t"], SubscribeOptions::default());
         broker
-            .publish(&Principal::anonymous(), event("t", "x"), Ack::Durable)
+            .publish(&Principal::anonymous(), event("t", "x"))
             .await
             .unwrap();
         let a = first.try_recv().unwrap().unwrap();
@@ -677,7 +645,7 @@ mod tests {
         let mut fast = subscribe(&broker, &["t"], SubscribeOptions::default());
         for id in ["1", "2", "3", "4"] {
             broker
-                .publish(&Principal::anonymous(), event("t", id), Ack::Durable)
+                .publish(&Principal::anonymous(), event("t", id))
                 .await
                 .unwrap();
         }
@@ -700,7 +668,7 @@ mod tests {
         let mut fast = subscribe(&broker, &["t"], SubscribeOptions::default());
         for id in ["1", "2", "3"] {
             broker
-                .publish(&Principal::anonymous(), event("t", id), Ack::Durable)
+                .publish(&Principal::anonymous(), event("t", id))
                 .await
                 .unwrap();
         }
@@ -720,7 +688,7 @@ mod tests {
         drop(sub);
         assert_eq!(broker.stats().subscriptions, 0);
         let published = broker
-            .publish(&Principal::anonymous(), event("t", "x"), Ack::Durable)
+            .publish(&Principal::anonymous(), event("t", "x"))
             .await
             .unwrap();
         assert_eq!(published.subscribers, 0);
@@ -743,15 +711,13 @@ mod tests {
 
     impl Authorizer for DenyTopic {
         fn authorize(&self, principal: &Principal, action: Action<'_>) -> Result<(), Denied> {
-            let (verb, name) = match action {
-                Action::Publish(topic) => ("publish on", topic.as_str()),
-                Action::Subscribe(filter) => ("subscribe to", filter.as_str()),
+            let name = match action {
+                Action::Publish(topic) => topic.as_str(),
+                Action::Subscribe(filter) => filter.as_str(),
+                _ => return Ok(()),
             };
             if name == self.0 {
-                return Err(Denied {
-                    principal: principal.name().to_owned(),
-                    action: format!("{verb} {name}"),
-                });
+                return Err(Denied::new(principal, action));
             }
             Ok(())
         }
@@ -762,7 +728,7 @@ mod tests {
         let broker = Broker::new(Arc::new(DenyTopic("secret")));
         let alice = Principal::named("alice");
         let error = broker
-            .publish(&alice, event("secret", "x"), Ack::Durable)
+            .publish(&alice, event("secret", "x"))
             .await
             .unwrap_err();
         assert_eq!(
@@ -793,7 +759,7 @@ mod tests {
         });
         tokio::task::yield_now().await;
         publisher
-            .publish(&Principal::anonymous(), event("t", "x"), Ack::Durable)
+            .publish(&Principal::anonymous(), event("t", "x"))
             .await
             .unwrap();
         publisher.shutdown();

@@ -5,7 +5,7 @@
 //! The broker calls [`Forwarder::forward`] once per fanned-out event (publishes, Kafka
 //! produces, dead letters), in fan-out order and without blocking. A forwarder that must
 //! make the event durable (store-and-forward) returns a [`ForwardReceipt`];
-//! [`Broker::publish`](crate::Broker::publish) with [`Ack::Durable`](crate::Ack::Durable)
+//! [`PendingPublish::finish`](crate::PendingPublish::finish)
 //! waits for it, and a refusal becomes [`PublishError::Forward`](crate::PublishError).
 
 use std::sync::Arc;

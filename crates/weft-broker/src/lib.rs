@@ -1,27 +1,32 @@
-//! `weft-broker`: where every protocol front end meets.
+//! `weft-broker`: where every protocol front end, the mesh and flows meet — the one
+//! entrance to the data plane.
 //!
-//! Front ends authenticate a client, turn what it sent into [`weft_core::Event`]s and call
-//! [`Broker::publish`]; they turn a client's interest into [`Broker::subscribe`] and stream
-//! what the returned [`Subscription`] yields back in their own protocol. Front ends never
-//! talk to each other, and nothing in this crate knows a wire format (the stored record
-//! layout, Kafka record batch v2 in the CloudEvents Kafka binary mode, is the one
-//! deliberate exception, owned by [`stream::record`]).
+//! [`Broker`] is the only door. Front ends authenticate a client and turn what it sent
+//! into [`weft_core::Event`]s for [`Broker::submit`] (then [`PendingPublish::finish`] to
+//! wait until it is durable); they turn a client's interest into [`Broker::subscribe`]
+//! and stream what the returned [`Subscription`] yields back in their own protocol. The
+//! durable side goes through the same door: streams ([`Broker::create_stream`],
+//! [`Broker::read_stream`], the Kafka record-batch path [`Broker::submit_produce`] and
+//! [`Broker::fetch_batches`], direct appends), durable consumers ([`Broker::pull`],
+//! [`Broker::ack`], ...) and dead letters ([`Broker::send_dead_letter`]). Every one of
+//! these calls takes the caller's [`Principal`] and names its [`Action`], so the
+//! [`Authorizer`] sees everything. Front ends never talk to each other, and nothing here
+//! knows a wire format (the stored record layout, Kafka record batch v2 in the
+//! CloudEvents Kafka binary mode, is the one deliberate exception, private to the
+//! streams).
 //!
-//! This crate owns live (at-most-once, fan-out) subscriptions: the subscription index,
-//! one bounded queue per subscription with an explicit [`OverflowPolicy`], the
-//! authorisation seam ([`Authorizer`], [`Principal`]) that every publish and subscribe
-//! passes, and the broker's counters ([`BrokerStats`]). Events are shared as
+//! Live (at-most-once, fan-out) work: the subscription index, one bounded queue per
+//! subscription with an explicit [`OverflowPolicy`], queue groups, the forwarding seam
+//! for the mesh ([`Forwarder`]) and the counters ([`BrokerStats`]). Events are shared as
 //! `Arc<Event>`: one allocation per publish, never a copy per subscriber.
 //!
-//! It also owns [`Streams`] ([`stream`]): named, partitioned, durable logs (one
-//! `weft_log::PartitionLog` per partition) that capture published events by topic, with
-//! Kafka-compatible partitioning, a dedupe window, retention and compaction. A broker
-//! built with [`Broker::with_streams`] appends to every capturing stream on publish and,
-//! with [`Ack::Durable`], answers only once the event is durably stored.
-//!
-//! Each stream may have durable consumers ([`consumer`]): named cursors with explicit
-//! acks, redelivery with backoff, dead-lettering, key-ordered parallelism and groups of
-//! members sharing the partitions ([`Streams::pull`], [`Streams::ack`], ...).
+//! Durable work (private modules `stream` and `consumer`): named, partitioned logs that
+//! capture published events by topic, with Kafka-compatible partitioning, a dedupe
+//! window, retention and compaction, stored through `weft-log`; durable consumers with
+//! acks, redelivery with backoff, dead letters, key-ordered parallelism and members
+//! sharing the partitions. The types on this crate's surface ([`StreamConfig`],
+//! [`StreamInfo`], [`ConsumerConfig`], [`Delivery`], ...) are the facade; no front end
+//! needs `weft-log`.
 //!
 //! Depends on `weft-core`, `weft-topic` and `weft-log` (and tokio); it must not depend on
 //! any front end.
@@ -29,29 +34,44 @@
 mod auth;
 mod batch;
 mod broker;
-pub mod consumer;
-pub mod forward;
+mod consumer;
+mod forward;
 mod interest;
 mod produce;
 mod publish;
 mod queue;
-pub mod stream;
+mod stream;
 
 pub use auth::{Action, AllowAll, Authorizer, Denied, Principal};
-pub use broker::{Ack, Broker, BrokerStats, PublishError, Published, StoredAt, SubscribeError};
+pub use broker::{Broker, BrokerStats, PublishError, Published, StoredAt, SubscribeError};
 pub use consumer::{
-    Backoff, ConsumerConfig, ConsumerError, ConsumerInfo, ConsumerName, DeadLetter, Delivery,
-    DeliveryToken, KeyOrdering, StartPosition,
+    Backoff, ConsumerConfig, ConsumerError, ConsumerInfo, ConsumerName, DEFAULT_ACK_WAIT,
+    DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_IN_FLIGHT, DeadLetter, Delivery, DeliveryToken,
+    KeyOrdering, MAX_IN_FLIGHT_LIMIT, MIN_SESSION_TIMEOUT, StartPosition,
 };
 pub use forward::{ForwardReceipt, ForwardRefused, Forwarder, GroupSelection};
 pub use interest::LiveInterest;
 pub use produce::PendingProduce;
-pub use publish::PendingPublish;
+pub use publish::{PendingPublish, PublishOptions, Submission};
 pub use queue::{
     DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RecvError, SubscribeOptions, Subscription,
     SubscriptionId,
 };
 pub use stream::{
-    PartitionInfo, ReadFrom, StoredEvent, StreamConfig, StreamError, StreamInfo, StreamName,
-    StreamRetention, Streams, StreamsOptions,
+    BatchesAppended, DEFAULT_DEDUPE_WINDOW, DEFAULT_MAX_EVENT_BYTES, Discard, FetchedBatches,
+    FlushPolicy, MAX_EVENT_BYTES_LIMIT, MAX_PARTITIONS, MAX_STREAM_NAME_LEN,
+    PARTITION_KEY_EXTENSION, PartitionInfo, ReadFrom, StorageError, StoredEvent, StreamConfig,
+    StreamError, StreamInfo, StreamLimit, StreamName, StreamRetention, StreamsOptions,
+    WriteRefusal,
 };
+
+/// Dead letters: the `weftdl*` attributes and what a dead letter says
+/// ([`DeadLetterNote`](dead_letter::DeadLetterNote)); sent with
+/// [`Broker::send_dead_letter`].
+pub mod dead_letter {
+    pub use crate::consumer::dead_letter::{
+        ATTEMPTS_ATTRIBUTE, CONSUMER_ATTRIBUTE, DESTINATION_ATTRIBUTE, DeadLetterError,
+        DeadLetterNote, ERROR_ATTRIBUTE, GaveUp, OFFSET_ATTRIBUTE, PARTITION_ATTRIBUTE,
+        REASON_ATTRIBUTE, ROUTE_ATTRIBUTE, STREAM_ATTRIBUTE, TOPIC_ATTRIBUTE,
+    };
+}

@@ -2,39 +2,23 @@
 //! topic space.
 //!
 //! A Kafka producer writes to a stream by name. The batches are stored as sent (see
-//! [`Streams::append_batches`]); once they are acknowledged, every record is published
+//! `Streams::append_batches`); once they are acknowledged, every record is published
 //! as an event — to live subscribers and to every *other* stream that captures its topic
 //! — so that MQTT, HTTP and (later) the mesh see what Kafka clients produce. The copies
 //! in other streams are best effort: the producer's acknowledgement is the stream it
 //! wrote to, and a failed copy is logged, never reported as a failed produce.
-
-use weft_core::Topic;
 
 use crate::auth::{Action, Principal};
 use crate::broker::{Broker, PublishError};
 use crate::stream::{BatchesAppended, StreamError, StreamName, Streams, SubmittedBatches};
 
 impl Broker {
-    /// Stores `records` (record batches) in partition `partition` of stream `stream`,
-    /// then publishes each record as an event (live subscribers and other capturing
-    /// streams). The principal must be allowed to publish on the stream's name as a topic.
-    pub async fn produce(
-        &self,
-        principal: &Principal,
-        stream: &StreamName,
-        partition: u32,
-        records: bytes::Bytes,
-    ) -> Result<BatchesAppended, PublishError> {
-        self.submit_produce(principal, stream, partition, records)
-            .await?
-            .finish()
-            .await
-    }
-
-    /// The first half of [`Self::produce`]: authorises and queues the batches on the
-    /// partition. [`PendingProduce::finish`] waits for them and publishes the records;
-    /// finishing pending produces in submission order keeps the published events in
-    /// stored order.
+    /// Stores `records` (record batches, as a Kafka producer sends a partition's data) in
+    /// partition `partition` of stream `stream` ([`Action::WriteStream`]): validates and
+    /// queues the batches on the partition (waiting only for queue room).
+    /// [`PendingProduce::finish`] waits until they are stored, then publishes each record
+    /// as an event (live subscribers and other capturing streams); finishing pending
+    /// produces in submission order keeps the published events in stored order.
     pub async fn submit_produce(
         &self,
         principal: &Principal,
@@ -51,12 +35,7 @@ impl Broker {
                 name: stream.to_string(),
             })
         })?;
-        let topic = Topic::new(stream.as_str()).map_err(|_| {
-            storage(StreamError::Invalid {
-                reason: format!("stream name {stream} is not a valid topic"),
-            })
-        })?;
-        self.authorize(principal, Action::Publish(&topic))?;
+        self.authorize(principal, Action::WriteStream(stream))?;
         let submitted = streams
             .submit_batches(stream, partition, records)
             .await
@@ -65,6 +44,23 @@ impl Broker {
             broker: self.clone(),
             submitted,
         })
+    }
+}
+
+#[cfg(test)]
+impl Broker {
+    /// [`Self::submit_produce`], then [`PendingProduce::finish`].
+    pub(crate) async fn produce(
+        &self,
+        principal: &Principal,
+        stream: &StreamName,
+        partition: u32,
+        records: bytes::Bytes,
+    ) -> Result<BatchesAppended, PublishError> {
+        self.submit_produce(principal, stream, partition, records)
+            .await?
+            .finish()
+            .await
     }
 }
 

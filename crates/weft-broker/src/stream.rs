@@ -18,7 +18,7 @@ mod error;
 mod name;
 mod partition;
 mod partitioner;
-pub mod record;
+pub(crate) mod record;
 mod store;
 
 use std::collections::BTreeMap;
@@ -39,15 +39,15 @@ use crate::consumer::ConsumerSet;
 pub use batches::{BatchesAppended, FetchedBatches, SubmittedBatches};
 pub(crate) use capture::Capture;
 pub use config::{
-    DEFAULT_DEDUPE_WINDOW, DEFAULT_MAX_EVENT_BYTES, Discard, MAX_EVENT_BYTES_LIMIT, MAX_PARTITIONS,
-    StreamConfig, StreamRetention,
+    DEFAULT_DEDUPE_WINDOW, DEFAULT_MAX_EVENT_BYTES, Discard, FlushPolicy, MAX_EVENT_BYTES_LIMIT,
+    MAX_PARTITIONS, StreamConfig, StreamRetention,
 };
-pub use error::{StorageError, StreamError, StreamLimit};
+pub use error::{StorageError, StreamError, StreamLimit, WriteRefusal};
 pub use name::{MAX_STREAM_NAME_LEN, StreamName};
-pub(crate) use partition::{Partition, PendingAppend};
+pub(crate) use partition::Partition;
+pub use partitioner::PARTITION_KEY_EXTENSION;
+pub(crate) use partitioner::partition_for_key;
 pub(crate) use partitioner::partition_key;
-pub use partitioner::{PARTITION_KEY_EXTENSION, murmur2, partition_for_key};
-pub use record::RecordError;
 
 use dedupe::DedupeWindow;
 
@@ -219,7 +219,8 @@ impl PartialEq for Entry {
 
 impl Streams {
     /// Opens every stream stored in `dir` (`<data_dir>/streams`), creating `dir` if needed.
-    pub async fn open(dir: PathBuf) -> Result<Streams, StreamError> {
+    #[cfg(test)]
+    pub(crate) async fn open(dir: PathBuf) -> Result<Streams, StreamError> {
         Self::open_with(dir, StreamsOptions::default()).await
     }
 
@@ -599,6 +600,22 @@ impl Registry {
 }
 
 impl Stream {
+    /// The partition an event with partition key `key` goes to (see
+    /// [`partitioner::partition_key`]): Kafka's partitioner for a key, else the next in
+    /// turn. The one place a stream chooses a partition (capture and direct appends).
+    pub(crate) fn choose_partition(&self, key: Option<&[u8]>) -> Option<&Arc<Partition>> {
+        let count = self.partitions.len() as u32;
+        let index = match key {
+            Some(key) => partition_for_key(key, count),
+            None => {
+                self.round_robin
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    % count.max(1)
+            }
+        };
+        self.partitions.get(index as usize)
+    }
+
     async fn info(&self) -> Result<StreamInfo, StreamError> {
         let mut partitions = Vec::with_capacity(self.partitions.len());
         for partition in &self.partitions {

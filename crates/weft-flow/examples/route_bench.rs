@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use weft_broker::{Ack, Broker, Principal, SubscribeOptions};
+use weft_broker::{Broker, Principal, SubscribeOptions};
 use weft_core::{Event, Filter, Topic};
 use weft_flow::manifest::Spec;
 use weft_flow::{RouteRunner, RunnerOptions};
@@ -88,7 +88,11 @@ async fn run_once(yaml: &str, events: &[Event]) -> Duration {
         tokio::spawn(async move {
             for event in events {
                 broker
-                    .publish(&Principal::anonymous(), event, Ack::None)
+                    .submit(
+                        &Principal::anonymous(),
+                        event,
+                        weft_broker::PublishOptions::default(),
+                    )
                     .await
                     .unwrap();
             }

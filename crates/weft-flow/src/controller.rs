@@ -33,7 +33,7 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use tokio::sync::Mutex;
-use weft_broker::Broker;
+use weft_broker::{Broker, Principal};
 use weft_core::{Clock, SystemClock};
 use weft_yaml::Errors;
 
@@ -42,6 +42,13 @@ pub use status::{Condition, ResourceStatus};
 pub use store::StoreError;
 
 use crate::diff::{Plan, PlanLine, Prune};
+
+/// The principal the controller manages the streams of Stream manifests as (whoever
+/// applies the manifests is checked for [`weft_broker::Action::ManageResources`] where
+/// the request arrives).
+pub(crate) fn controller_principal() -> Principal {
+    Principal::named("$flows")
+}
 use crate::load::load_str;
 use crate::manifest::Kind;
 use crate::runtime::WebhookSource;
@@ -225,15 +232,13 @@ impl Controller {
 
     /// Streams on the node now.
     async fn existing_streams(&self) -> BTreeSet<String> {
-        match self.inner.broker.streams() {
-            Some(streams) => streams
-                .list()
-                .await
-                .into_iter()
-                .map(|info| info.config.name.to_string())
-                .collect(),
-            None => BTreeSet::new(),
-        }
+        self.inner
+            .broker
+            .list_streams(&controller_principal())
+            .await
+            .into_iter()
+            .map(|info| info.config.name.to_string())
+            .collect()
     }
 
     /// Applies `files` (see the module docs).

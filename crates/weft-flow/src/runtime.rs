@@ -27,7 +27,7 @@ mod status;
 pub mod webhook;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -53,7 +53,7 @@ use crate::manifest::ResourceName;
 use crate::manifest::route::{DeadLetter, Destination, Input, OrderBy, RouteSpec};
 use crate::manifest::sink::{SinkSpec, SinkTarget};
 use deliver::Target;
-use pipeline::{DeadLetterTarget, Route};
+use pipeline::Route;
 use source::ConsumerSource;
 use status::Counters;
 
@@ -210,16 +210,17 @@ impl RouteRunner {
         let (target, destination) = resolve_target(broker, name, spec, sink)?;
         let dead_letter = match &spec.delivery.dead_letter {
             None => None,
-            Some(DeadLetter::Topic { topic }) => Some(DeadLetterTarget::Topic(topic.clone())),
+            Some(DeadLetter::Topic { topic }) => {
+                Some(weft_broker::DeadLetter::Topic(topic.clone()))
+            }
             Some(DeadLetter::Stream { stream }) => {
                 needs_streams(broker, name)?;
-                Some(DeadLetterTarget::Stream(stream_name(stream.as_str())?))
+                Some(weft_broker::DeadLetter::Stream(stream_name(
+                    stream.as_str(),
+                )?))
             }
         };
-        let principal = options
-            .principal
-            .clone()
-            .unwrap_or_else(|| Principal::named(format!("$route/{name}")));
+        let principal = route_principal(name, &options);
         let (stop, stop_rx) = watch::channel(false);
         let route = Arc::new(Route {
             name: name.clone(),
@@ -232,7 +233,6 @@ impl RouteRunner {
             dead_letter,
             counters: Counters::default(),
             stop: stop_rx,
-            round_robin: AtomicU32::new(0),
             rng: AtomicU64::new(pipeline::seed()),
         });
         let task = match &spec.from {
@@ -296,12 +296,21 @@ impl RouteRunner {
     }
 }
 
+/// The principal a route acts as: the one its runner was given, else `$route/NAME`.
+fn route_principal(name: &ResourceName, options: &RunnerOptions) -> Principal {
+    options
+        .principal
+        .clone()
+        .unwrap_or_else(|| Principal::named(format!("$route/{name}")))
+}
+
 fn needs_streams(broker: &Broker, route: &ResourceName) -> Result<(), RuntimeError> {
-    match broker.streams() {
-        Some(_) => Ok(()),
-        None => Err(RuntimeError::NoStreams {
+    if broker.has_streams() {
+        Ok(())
+    } else {
+        Err(RuntimeError::NoStreams {
             route: route.to_string(),
-        }),
+        })
     }
 }
 
@@ -361,12 +370,8 @@ async fn create_consumer(
     group: &str,
     options: &RunnerOptions,
 ) -> Result<ConsumerSource, RuntimeError> {
-    let streams = broker
-        .streams()
-        .cloned()
-        .ok_or_else(|| RuntimeError::NoStreams {
-            route: name.to_string(),
-        })?;
+    needs_streams(broker, name)?;
+    let principal = route_principal(name, options);
     let consumer_error = |source| RuntimeError::Consumer {
         route: name.to_string(),
         source: Box::new(source),
@@ -384,7 +389,7 @@ async fn create_consumer(
         OrderBy::Key => KeyOrdering::ByKey,
         OrderBy::None => KeyOrdering::None,
     };
-    match streams.create_consumer(config).await {
+    match broker.create_consumer(&principal, config).await {
         Ok(_) => {}
         Err(ConsumerError::AlreadyExists { .. }) => {
             tracing::warn!(route = %name, consumer = %consumer, "route consumer exists with other settings; using it as it is");
@@ -392,7 +397,8 @@ async fn create_consumer(
         Err(error) => return Err(consumer_error(error)),
     }
     Ok(ConsumerSource {
-        streams,
+        broker: broker.clone(),
+        principal,
         stream,
         consumer,
         member: group.to_owned(),

@@ -8,8 +8,7 @@ mod runtime_support;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use weft_broker::stream::StreamsOptions;
-use weft_broker::{AllowAll, Broker, StreamName, Streams};
+use weft_broker::{AllowAll, Broker, Principal, StreamName};
 use weft_flow::controller::StartFailure;
 use weft_flow::{
     ApplyOptions, Controller, ControllerError, ControllerOptions, Kind, ManifestFile, Prune,
@@ -24,10 +23,9 @@ struct Node {
 }
 
 async fn broker(dir: &std::path::Path) -> Broker {
-    let streams = Streams::open_with(dir.join("streams"), StreamsOptions::default())
+    Broker::open(Arc::new(AllowAll), dir.join("streams"), Default::default())
         .await
-        .unwrap();
-    Broker::with_streams(Arc::new(AllowAll), streams)
+        .unwrap()
 }
 
 async fn node_with(options: impl FnOnce(&mut ControllerOptions)) -> Node {
@@ -167,10 +165,9 @@ async fn a_source_that_cannot_start_fails_the_whole_apply() {
         reason.contains("WEFT_TEST_SECRET_THAT_IS_NOT_SET"),
         "{reason}"
     );
-    let streams = node.broker.streams().unwrap();
     assert!(
-        streams
-            .describe(&StreamName::new("fresh").unwrap())
+        node.broker
+            .describe_stream(&Principal::anonymous(), &StreamName::new("fresh").unwrap())
             .await
             .is_err()
     );
@@ -185,9 +182,10 @@ async fn streams_are_created_by_manifests_and_removed_with_them() {
         apply(&node, &file("s.yaml", text)).await.unwrap(),
         "stream/orders created"
     );
-    let streams = node.broker.streams().unwrap().clone();
     let name = StreamName::new("orders").unwrap();
-    assert_eq!(streams.describe(&name).await.unwrap().config.partitions, 2);
+    let anonymous = Principal::anonymous();
+    let describe = || node.broker.describe_stream(&anonymous, &name);
+    assert_eq!(describe().await.unwrap().config.partitions, 2);
     publish(&node.broker, event("orders/1", "o1", "order.created", "{}")).await;
     let status = &node.controller.get(Some(Kind::Stream), None).await[0];
     assert_eq!(status.counters["events"], 1);
@@ -197,7 +195,7 @@ async fn streams_are_created_by_manifests_and_removed_with_them() {
         .await
         .unwrap();
     assert_eq!(deleted.text, "stream/orders deleted");
-    assert!(streams.describe(&name).await.is_err());
+    assert!(describe().await.is_err());
 }
 
 #[tokio::test]

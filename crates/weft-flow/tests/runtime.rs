@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runtime_support::*;
-use weft_broker::{AllowAll, Broker, ConsumerName, StreamConfig, StreamName, Streams};
+use weft_broker::{AllowAll, Broker, ConsumerName, Principal, StreamConfig, StreamName};
 use weft_core::Filter;
 use weft_flow::RouteRunner;
 
@@ -287,16 +287,21 @@ async fn a_200_reply_event_is_published_on_the_reply_topic() {
 #[tokio::test]
 async fn stream_routes_ack_deliveries_and_dead_letters() {
     let dir = tempfile::tempdir().unwrap();
-    let streams = Streams::open(dir.path().to_owned()).await.unwrap();
+    let broker = Broker::open(
+        Arc::new(AllowAll),
+        dir.path().to_owned(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
     let orders = StreamName::new("orders").unwrap();
-    streams
-        .create(StreamConfig::new(
-            orders.clone(),
-            vec![Filter::new("orders/>").unwrap()],
-        ))
+    broker
+        .create_stream(
+            &Principal::anonymous(),
+            StreamConfig::new(orders.clone(), vec![Filter::new("orders/>").unwrap()]),
+        )
         .await
         .unwrap();
-    let broker = Broker::with_streams(Arc::new(AllowAll), streams.clone());
     let mut sink = Sink::start().await;
     sink.plan("e2", [500, 500].map(Reply::status));
     let mut dead = subscribe(&broker, "dlq/>");
@@ -323,7 +328,10 @@ async fn stream_routes_ack_deliveries_and_dead_letters() {
     // Both were acknowledged: nothing is pending or in flight, and a restarted route
     // receives nothing again.
     let consumer = ConsumerName::new("route-bill").unwrap();
-    let info = streams.describe_consumer(&orders, &consumer).await.unwrap();
+    let info = broker
+        .describe_consumer(&Principal::anonymous(), &orders, &consumer)
+        .await
+        .unwrap();
     assert_eq!((info.pending, info.in_flight, info.acked), (0, 0, 2));
     let runner = start(&broker, &yaml).await;
     sink.assert_quiet(Duration::from_millis(300)).await;

@@ -14,14 +14,14 @@ use futures_util::stream::{self, Stream, StreamExt as _};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use weft_broker::{
-    Backoff, ConsumerConfig, ConsumerError, ConsumerInfo, ConsumerName, DeadLetter, Delivery,
-    DeliveryToken, KeyOrdering, StartPosition, StreamName, Streams,
+    Backoff, Broker, ConsumerConfig, ConsumerError, ConsumerInfo, ConsumerName, DeadLetter,
+    Delivery, DeliveryToken, KeyOrdering, Principal, StartPosition, StreamName,
 };
 use weft_core::{Timestamp, Topic};
 
-use crate::context::HttpContext;
+use crate::context::{HttpContext, request_principal};
 use crate::problem::Problem;
-use crate::streams::{Quantity, duration, stream_name, streams};
+use crate::streams::{Quantity, duration, stream_name};
 
 /// Most deliveries one pull returns.
 const MAX_PULL: usize = 1000;
@@ -230,6 +230,7 @@ impl From<ConsumerError> for Problem {
     fn from(error: ConsumerError) -> Self {
         let detail = error.to_string();
         match error {
+            ConsumerError::Denied(denied) => denied.into(),
             ConsumerError::StreamNotFound { .. } => Self::new(
                 StatusCode::NOT_FOUND,
                 "stream-not-found",
@@ -294,8 +295,9 @@ pub(crate) async fn create(
         let body: ConsumerBody = serde_json::from_slice(&body).map_err(|error| {
             Problem::invalid_parameter(format!("invalid consumer definition: {error}"))
         })?;
-        let info = streams(&context)?
-            .create_consumer(config_from(stream, body)?)
+        let info = context
+            .broker
+            .create_consumer(&request_principal(), config_from(stream, body)?)
             .await?;
         Ok((StatusCode::CREATED, Json(info_json(&info))).into_response())
     })
@@ -308,7 +310,10 @@ pub(crate) async fn list(
 ) -> Response {
     respond(&context, async {
         let stream = stream_name(&stream)?;
-        let all = streams(&context)?.list_consumers(&stream).await?;
+        let all = context
+            .broker
+            .list_consumers(&request_principal(), &stream)
+            .await?;
         let all: Vec<Value> = all.iter().map(info_json).collect();
         Ok(Json(json!({ "consumers": all })).into_response())
     })
@@ -321,7 +326,10 @@ pub(crate) async fn describe(
 ) -> Response {
     respond(&context, async {
         let (stream, name) = names(&stream, &name)?;
-        let info = streams(&context)?.describe_consumer(&stream, &name).await?;
+        let info = context
+            .broker
+            .describe_consumer(&request_principal(), &stream, &name)
+            .await?;
         Ok(Json(info_json(&info)).into_response())
     })
     .await
@@ -333,7 +341,10 @@ pub(crate) async fn delete(
 ) -> Response {
     respond(&context, async {
         let (stream, name) = names(&stream, &name)?;
-        streams(&context)?.delete_consumer(&stream, &name).await?;
+        context
+            .broker
+            .delete_consumer(&request_principal(), &stream, &name)
+            .await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
@@ -400,8 +411,16 @@ pub(crate) async fn pull(
     respond(&context, async {
         let (stream, name) = names(&stream, &name)?;
         let query = parse_pull_query(raw.as_deref())?;
-        let deliveries = streams(&context)?
-            .pull(&stream, &name, &query.member, query.max, query.wait)
+        let deliveries = context
+            .broker
+            .pull(
+                &request_principal(),
+                &stream,
+                &name,
+                &query.member,
+                query.max,
+                query.wait,
+            )
             .await?;
         let deliveries: Vec<DeliveryJson> = deliveries.iter().map(delivery_json).collect();
         Ok(Json(json!({ "deliveries": deliveries })).into_response())
@@ -449,7 +468,7 @@ async fn settle(
             .as_ref()
             .map(|delay| duration("delay", delay))
             .transpose()?;
-        let streams = streams(&context)?;
+        let (broker, principal) = (&context.broker, request_principal());
         let mut settled = 0usize;
         let mut unknown = Vec::new();
         for text in &body.tokens {
@@ -457,11 +476,12 @@ async fn settle(
                 Problem::invalid_parameter(format!("`{text}` is not a delivery token"))
             })?;
             let outcome = match how {
-                Settle::Ack => streams.ack(&stream, &name, &token).await,
-                Settle::Nack => streams.nack(&stream, &name, &token, delay).await,
+                Settle::Ack => broker.ack(&principal, &stream, &name, &token).await,
+                Settle::Nack => broker.nack(&principal, &stream, &name, &token, delay).await,
                 Settle::Terminate => {
-                    streams
-                        .terminate(&stream, &name, &token, body.reason.clone())
+                    let reason = body.reason.clone();
+                    broker
+                        .terminate(&principal, &stream, &name, &token, reason)
                         .await
                 }
             };
@@ -512,10 +532,10 @@ pub(crate) async fn push(
     respond(&context, async {
         let (stream, name) = names(&stream, &name)?;
         let query = parse_pull_query(raw.as_deref())?;
-        let streams = streams(&context)?.clone();
+        let (broker, principal) = (context.broker.clone(), request_principal());
         // Fail fast (404) before the stream starts.
-        streams.describe_consumer(&stream, &name).await?;
-        let events = push_stream(streams, stream, name, query.member);
+        broker.describe_consumer(&principal, &stream, &name).await?;
+        let events = push_stream(broker, principal, stream, name, query.member);
         Ok(Sse::new(events)
             .keep_alive(KeepAlive::new().interval(PUSH_WAIT))
             .into_response())
@@ -524,17 +544,18 @@ pub(crate) async fn push(
 }
 
 fn push_stream(
-    streams: Streams,
+    broker: Broker,
+    principal: Principal,
     stream: StreamName,
     name: ConsumerName,
     member: String,
 ) -> impl Stream<Item = Result<SseEvent, std::convert::Infallible>> {
     let opening = SseEvent::default().comment("subscribed");
-    let state = Some((streams, stream, name, member));
+    let state = Some((broker, principal, stream, name, member));
     let deliveries = stream::unfold(state, |state| async move {
-        let (streams, stream, name, member) = state?;
-        match streams
-            .pull(&stream, &name, &member, PUSH_BATCH, PUSH_WAIT)
+        let (broker, principal, stream, name, member) = state?;
+        match broker
+            .pull(&principal, &stream, &name, &member, PUSH_BATCH, PUSH_WAIT)
             .await
         {
             Ok(deliveries) => {
@@ -546,7 +567,7 @@ fn push_stream(
                         )
                     })
                     .collect();
-                Some((messages, Some((streams, stream, name, member))))
+                Some((messages, Some((broker, principal, stream, name, member))))
             }
             Err(error) => {
                 let problem = Problem::from(error);

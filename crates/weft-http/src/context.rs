@@ -5,7 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use weft_broker::Broker;
+use weft_broker::{Broker, Principal};
+
+/// The principal an HTTP request acts as: anonymous until the security work
+/// authenticates HTTP clients (then this takes the request's credentials).
+pub(crate) fn request_principal() -> Principal {
+    Principal::anonymous()
+}
 
 /// Limits and names the HTTP front end needs.
 #[derive(Debug, Clone)]

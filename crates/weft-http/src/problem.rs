@@ -3,7 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use weft_broker::{PublishError, StreamError, SubscribeError};
+use weft_broker::{Denied, PublishError, StreamError, SubscribeError};
 use weft_core::{EventError, TopicError, error_chain};
 
 use crate::binding::BindingError;
@@ -138,12 +138,7 @@ impl From<BindingError> for Problem {
 impl From<PublishError> for Problem {
     fn from(error: PublishError) -> Self {
         match error {
-            PublishError::Denied(denied) => Self::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "forbidden",
-                denied.to_string(),
-            ),
+            PublishError::Denied(denied) => denied.into(),
             PublishError::EventTooLarge { .. } => Self::too_large(error.to_string()),
             PublishError::Forward(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -171,13 +166,20 @@ impl From<SubscribeError> for Problem {
             SubscribeError::NoFilters => Self::invalid_parameter(
                 "at least one `filter` query parameter is required, e.g. ?filter=orders/>",
             ),
-            SubscribeError::Denied(denied) => Self::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "forbidden",
-                denied.to_string(),
-            ),
+            SubscribeError::Denied(denied) => denied.into(),
         }
+    }
+}
+
+/// The one answer to a refusal by the authoriser, whatever was refused.
+impl From<Denied> for Problem {
+    fn from(denied: Denied) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "forbidden",
+            denied.to_string(),
+        )
     }
 }
 

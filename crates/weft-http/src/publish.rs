@@ -11,11 +11,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
-use weft_broker::{Ack, Principal};
+use weft_broker::PublishOptions;
 use weft_core::{CloudEvent, Event, Topic};
 
 use crate::binding::{self, Synthesis};
-use crate::context::HttpContext;
+use crate::context::{HttpContext, request_principal};
 use crate::problem::Problem;
 
 /// A batch body may be this many times `max_event_bytes`; each event in it is still
@@ -80,19 +80,33 @@ async fn accept(
         check_event_size(cloudevent, max_event, is_batch.then_some(index))?;
     }
 
-    // Anonymous until the security work authenticates HTTP clients.
-    let principal = Principal::anonymous();
+    let principal = request_principal();
     let mut ids = Vec::with_capacity(cloudevents.len());
     for cloudevent in cloudevents {
         ids.push(cloudevent.attributes.id.clone());
         let event = Event::new(cloudevent, topic.clone(), context.node.name.clone(), now);
-        context.broker.publish(&principal, event, ack).await?;
+        let pending = context
+            .broker
+            .submit(&principal, event, PublishOptions::default())
+            .await?;
+        if ack == Ack::Durable {
+            pending.finish().await?;
+        }
         context
             .counters
             .events_received
             .fetch_add(1, Ordering::Relaxed);
     }
     Ok(ids)
+}
+
+/// What a publisher waits for (`?ack=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ack {
+    /// Until every capturing stream stored the event (the default).
+    Durable,
+    /// For nothing: answered once the event is submitted.
+    None,
 }
 
 /// The publish query: only `ack=durable` (the default) or `ack=none`.

@@ -10,15 +10,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use weft_broker::stream::Discard;
 use weft_broker::{
-    ReadFrom, StoredEvent, StreamConfig, StreamError, StreamInfo, StreamName, StreamRetention,
-    Streams,
+    Discard, FlushPolicy, ReadFrom, StoredEvent, StreamConfig, StreamError, StreamInfo, StreamName,
+    StreamRetention,
 };
 use weft_core::{Filter, Timestamp};
-use weft_log::FlushPolicy;
 
-use crate::context::HttpContext;
+use crate::context::{HttpContext, request_principal};
 use crate::problem::Problem;
 
 /// Most events one read returns.
@@ -223,6 +221,7 @@ impl From<StreamError> for Problem {
                 detail,
             ),
             StreamError::Full { .. } => Self::stream_full(detail),
+            StreamError::Denied(denied) => denied.into(),
             _ => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage-unavailable",
@@ -231,17 +230,6 @@ impl From<StreamError> for Problem {
             ),
         }
     }
-}
-
-pub(crate) fn streams(context: &HttpContext) -> Result<&Streams, Problem> {
-    context.broker.streams().ok_or_else(|| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "streams-disabled",
-            "streams disabled",
-            "this node has no durable streams",
-        )
-    })
 }
 
 pub(crate) async fn create(
@@ -256,7 +244,10 @@ pub(crate) async fn create(
             .ok_or_else(|| Problem::invalid_parameter("a stream definition needs a `name`"))
             .and_then(stream_name)?;
         let config = config_from(name, body)?;
-        let info = streams(&context)?.create(config).await?;
+        let info = context
+            .broker
+            .create_stream(&request_principal(), config)
+            .await?;
         Ok::<_, Problem>((StatusCode::CREATED, Json(info_json(&info))).into_response())
     };
     outcome
@@ -282,7 +273,10 @@ pub(crate) async fn update(
             ));
         }
         let config = config_from(name, body)?;
-        let info = streams(&context)?.update(config).await?;
+        let info = context
+            .broker
+            .update_stream(&request_principal(), config)
+            .await?;
         Ok(Json(info_json(&info)).into_response())
     };
     outcome
@@ -291,13 +285,14 @@ pub(crate) async fn update(
 }
 
 pub(crate) async fn list(State(context): State<HttpContext>) -> Response {
-    match streams(&context) {
-        Ok(streams) => {
-            let all: Vec<Value> = streams.list().await.iter().map(info_json).collect();
-            Json(json!({ "streams": all })).into_response()
-        }
-        Err(problem) => context.reject(problem),
-    }
+    let all: Vec<Value> = context
+        .broker
+        .list_streams(&request_principal())
+        .await
+        .iter()
+        .map(info_json)
+        .collect();
+    Json(json!({ "streams": all })).into_response()
 }
 
 pub(crate) async fn describe(
@@ -306,7 +301,10 @@ pub(crate) async fn describe(
 ) -> Response {
     let outcome = async {
         let name = stream_name(&name)?;
-        let info = streams(&context)?.describe(&name).await?;
+        let info = context
+            .broker
+            .describe_stream(&request_principal(), &name)
+            .await?;
         Ok::<_, Problem>(Json(info_json(&info)).into_response())
     };
     outcome
@@ -320,7 +318,10 @@ pub(crate) async fn delete(
 ) -> Response {
     let outcome = async {
         let name = stream_name(&name)?;
-        streams(&context)?.delete(&name).await?;
+        context
+            .broker
+            .delete_stream(&request_principal(), &name)
+            .await?;
         Ok::<_, Problem>(StatusCode::NO_CONTENT.into_response())
     };
     outcome
@@ -420,8 +421,15 @@ pub(crate) async fn read(
     let outcome = async {
         let name = stream_name(&name)?;
         let query = parse_read_query(raw.as_deref())?;
-        let events = streams(&context)?
-            .read(&name, query.partition, query.from, query.max)
+        let events = context
+            .broker
+            .read_stream(
+                &request_principal(),
+                &name,
+                query.partition,
+                query.from,
+                query.max,
+            )
             .await?;
         let events = events.iter().map(stored_json).collect();
         Ok::<_, Problem>(Json(ReadAnswer { events }).into_response())

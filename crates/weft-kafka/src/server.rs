@@ -26,7 +26,6 @@ use std::sync::atomic::AtomicI64;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use weft_broker::stream::Streams;
 use weft_broker::{Broker, Principal};
 
 use crate::group::GroupCoordinator;
@@ -77,11 +76,35 @@ pub struct KafkaContext {
 
 struct ContextInner {
     broker: Broker,
-    streams: Streams,
     groups: GroupCoordinator,
     config: KafkaConfig,
     /// The last producer id handed out.
     producer_ids: AtomicI64,
+}
+
+/// A request's view of the node: the context, and the principal its connection acts as
+/// (every broker call carries it).
+struct Caller<'a> {
+    context: &'a KafkaContext,
+    principal: &'a Principal,
+}
+
+impl Caller<'_> {
+    fn broker(&self) -> &Broker {
+        self.context.broker()
+    }
+
+    fn principal(&self) -> &Principal {
+        self.principal
+    }
+
+    fn config(&self) -> &KafkaConfig {
+        self.context.config()
+    }
+
+    fn groups(&self) -> &GroupCoordinator {
+        self.context.groups()
+    }
 }
 
 impl std::fmt::Debug for KafkaContext {
@@ -93,17 +116,11 @@ impl std::fmt::Debug for KafkaContext {
 }
 
 impl KafkaContext {
-    /// A context serving `streams` through `broker`, with consumer groups in `groups`.
-    pub fn new(
-        broker: Broker,
-        streams: Streams,
-        groups: GroupCoordinator,
-        config: KafkaConfig,
-    ) -> Self {
+    /// A context serving the streams of `broker`, with consumer groups in `groups`.
+    pub fn new(broker: Broker, groups: GroupCoordinator, config: KafkaConfig) -> Self {
         KafkaContext {
             inner: Arc::new(ContextInner {
                 broker,
-                streams,
                 groups,
                 config,
                 producer_ids: AtomicI64::new(produce::first_producer_id()),
@@ -115,12 +132,16 @@ impl KafkaContext {
         &self.inner.broker
     }
 
-    fn streams(&self) -> &Streams {
-        &self.inner.streams
-    }
-
     fn groups(&self) -> &GroupCoordinator {
         &self.inner.groups
+    }
+
+    /// The context as seen by a connection acting as `principal`.
+    fn caller<'a>(&'a self, principal: &'a Principal) -> Caller<'a> {
+        Caller {
+            context: self,
+            principal,
+        }
     }
 
     fn config(&self) -> &KafkaConfig {

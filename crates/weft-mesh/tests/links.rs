@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
-use weft_broker::{Ack, Broker, Principal, SubscribeOptions, Subscription};
+use weft_broker::{Broker, Principal, PublishOptions, SubscribeOptions, Subscription};
 use weft_core::{Attributes, CloudEvent, Event, Filter, Topic};
 use weft_mesh::server::{MeshContext, MeshHandle, MeshOptions, MeshStatus, serve};
 
@@ -141,7 +141,11 @@ async fn publish(node: &TestNode, topic: &str, id: &str) {
     );
     event.key = Some(Bytes::from_static(b"k\x00y"));
     node.broker
-        .publish(&Principal::anonymous(), event, Ack::None)
+        .submit(
+            &Principal::anonymous(),
+            event,
+            weft_broker::PublishOptions::default(),
+        )
         .await
         .unwrap();
 }
@@ -439,9 +443,12 @@ async fn only_events_for_remote_durable_interest_wait_for_the_mesh() {
             "a",
             SystemTime::now(),
         );
-        a.broker
-            .try_submit_publish(&Principal::anonymous(), event)
-            .unwrap()
+        let mut submission =
+            a.broker
+                .submit(&Principal::anonymous(), event, PublishOptions::default());
+        // No stream captures these topics: submitted when `submit` returns.
+        futures_util::FutureExt::now_or_never(&mut submission)
+            .expect("ready at once")
             .unwrap()
     };
     assert!(submit("stored/x").is_settled(), "no durable interest yet");

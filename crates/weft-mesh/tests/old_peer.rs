@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
-use weft_broker::{Ack, Broker, Principal, SubscribeOptions};
+use weft_broker::{Broker, Principal, SubscribeOptions};
 use weft_core::{Attributes, CloudEvent, Event, Filter, Topic};
 use weft_mesh::envelope::{decode_event, is_json, json};
 use weft_mesh::server::{MeshContext, MeshOptions, serve};
@@ -155,7 +155,11 @@ async fn a_peer_without_the_binary_envelope_gets_and_sends_json() {
     // An event published at the node reaches the old peer in the JSON envelope.
     let sent = event("e1");
     broker
-        .publish(&Principal::anonymous(), sent.clone(), Ack::None)
+        .submit(
+            &Principal::anonymous(),
+            sent.clone(),
+            weft_broker::PublishOptions::default(),
+        )
         .await
         .unwrap();
     let received = old

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use weft_broker::{AllowAll, Broker, Streams};
+use weft_broker::{AllowAll, Broker};
 use weft_mqtt::{MqttConfig, MqttContext};
 
 #[tokio::main]
@@ -21,10 +21,13 @@ async fn main() {
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:18830".to_owned());
     let data_dir =
         std::path::PathBuf::from(args.next().unwrap_or_else(|| "mqtt-serve-data".to_owned()));
-    let streams = Streams::open(data_dir.join("streams"))
-        .await
-        .expect("open streams");
-    let broker = Broker::with_streams(Arc::new(AllowAll), streams.clone());
+    let broker = Broker::open(
+        Arc::new(AllowAll),
+        data_dir.join("streams"),
+        Default::default(),
+    )
+    .await
+    .expect("open streams");
     let context = MqttContext::open(broker.clone(), data_dir, MqttConfig::default())
         .await
         .expect("open mqtt state");
@@ -44,5 +47,5 @@ async fn main() {
     .await;
     context.close().await;
     broker.shutdown();
-    streams.close().await;
+    broker.close_streams().await;
 }

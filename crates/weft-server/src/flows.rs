@@ -33,14 +33,18 @@ pub(crate) async fn open(
 }
 
 /// The HTTP services of flows: `/v1/resources…` and every webhook source's path.
-pub(crate) fn services(controller: &Controller, max_event_bytes: usize) -> Vec<RequestService> {
-    let api = controller.clone();
+pub(crate) fn services(
+    controller: &Controller,
+    broker: &Broker,
+    max_event_bytes: usize,
+) -> Vec<RequestService> {
+    let (api, broker) = (controller.clone(), broker.clone());
     let resources = RequestService::new(
         ServicePaths::Prefix(api::PREFIX.to_owned()),
         MAX_MANIFEST_BYTES,
         move |request| {
-            let controller = api.clone();
-            async move { api::handle(&controller, request).await }
+            let (controller, broker) = (api.clone(), broker.clone());
+            async move { api::handle(&controller, &broker, request).await }
         },
     );
     let lookup = controller.clone();

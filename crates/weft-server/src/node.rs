@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use weft_broker::stream::StreamsOptions;
-use weft_broker::{AllowAll, Broker, StreamError, Streams};
+use weft_broker::{AllowAll, Broker, StreamError, StreamsOptions};
 use weft_http::{HttpContext, HttpOptions, NodeDescription};
 
 use crate::config::{Config, Listen};
@@ -164,7 +163,6 @@ async fn bind_one(
 pub struct RunningNode {
     addresses: BTreeMap<String, SocketAddr>,
     broker: Broker,
-    streams: Streams,
     http: Option<HttpContext>,
     mqtt: Option<weft_mqtt::server::MqttContext>,
     mesh: Option<weft_mesh::server::MeshHandle>,
@@ -208,15 +206,14 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         node: Arc::from(config.node_name.to_string()),
         ..StreamsOptions::default()
     };
-    let streams = Streams::open_with(streams_dir.clone(), options)
+    let broker = Broker::open(Arc::new(AllowAll), streams_dir.clone(), options)
         .await
         .map_err(|source| StartError::Streams {
             path: streams_dir,
             source,
         })?;
-    let broker = Broker::with_streams(Arc::new(AllowAll), streams.clone());
     let (stop, stopped) = watch::channel(false);
-    let maintenance = tokio::spawn(maintain(streams.clone(), stopped.clone()));
+    let maintenance = tokio::spawn(maintain(broker.clone(), stopped.clone()));
     // Stored flows start before any front end serves, so their routes see every event.
     let flows = crate::flows::open(config, &broker)
         .await
@@ -299,7 +296,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
                 .collect(),
             mesh_status: mesh.as_ref().map(mesh_status),
             mesh_route: mesh.as_ref().map(mesh_route),
-            request_services: crate::flows::services(&flows, config.http.max_event_bytes),
+            request_services: crate::flows::services(&flows, &broker, config.http.max_event_bytes),
         };
         let context = HttpContext::new(broker.clone(), node, options);
         tasks.spawn(weft_http::serve(
@@ -310,7 +307,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         http = Some(context);
     }
     if let Some(listener) = listeners.kafka {
-        let context = kafka_context(config, &broker, &streams, &addresses).await?;
+        let context = kafka_context(config, &broker, &addresses).await?;
         let shutdown = wait_for_stop(stopped.clone());
         tasks.spawn(async move {
             weft_kafka::serve(listener, context, shutdown).await;
@@ -340,7 +337,6 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     Ok(RunningNode {
         addresses,
         broker,
-        streams,
         http,
         mqtt,
         mesh,
@@ -406,7 +402,6 @@ fn mqtt_websocket(context: &weft_mqtt::server::MqttContext) -> weft_http::WebSoc
 async fn kafka_context(
     config: &Config,
     broker: &Broker,
-    streams: &Streams,
     addresses: &BTreeMap<String, SocketAddr>,
 ) -> Result<weft_kafka::KafkaContext, StartError> {
     let dir = config.data_dir.join("kafka");
@@ -435,12 +430,7 @@ async fn kafka_context(
         default_partitions: config.kafka.default_partitions,
         ..weft_kafka::KafkaConfig::default()
     };
-    Ok(weft_kafka::KafkaContext::new(
-        broker.clone(),
-        streams.clone(),
-        groups,
-        kafka,
-    ))
+    Ok(weft_kafka::KafkaContext::new(broker.clone(), groups, kafka))
 }
 
 /// The MQTT front end's counters for `/v1/node`, prefixed `mqtt_`.
@@ -472,7 +462,7 @@ fn mqtt_counters(context: &weft_mqtt::server::MqttContext) -> weft_http::Counter
 
 /// Applies retention and compaction to every stream now and every
 /// [`MAINTENANCE_INTERVAL`], until the node stops.
-async fn maintain(streams: Streams, stopped: watch::Receiver<bool>) {
+async fn maintain(broker: Broker, stopped: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(MAINTENANCE_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -480,7 +470,7 @@ async fn maintain(streams: Streams, stopped: watch::Receiver<bool>) {
             _ = interval.tick() => {}
             () = wait_for_stop(stopped.clone()) => return,
         }
-        streams.maintain().await;
+        broker.maintain_streams().await;
     }
 }
 
@@ -537,7 +527,7 @@ impl RunningNode {
             mesh.shutdown();
         }
         let _ = (&mut self.maintenance).await;
-        self.streams.close().await;
+        self.broker.close_streams().await;
         tracing::info!("node stopped");
         outcome
     }

@@ -5,6 +5,9 @@ use crate::stream::StorageError;
 /// A consumer operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumerError {
+    /// The authoriser refused the operation. Nothing was done.
+    #[error(transparent)]
+    Denied(#[from] crate::auth::Denied),
     /// The consumer's stream does not exist.
     #[error("stream {stream} does not exist")]
     StreamNotFound {

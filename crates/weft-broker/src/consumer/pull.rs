@@ -10,7 +10,7 @@ use weft_log::ReadError;
 
 use super::config::{ConsumerConfig, ConsumerName, StartPosition};
 use super::cursor::Cursor;
-use super::dead_letter::dead_letter_event;
+use super::dead_letter::{consumer_note, consumer_principal};
 use super::error::ConsumerError;
 use super::state::DeadLetterOrder;
 use super::token::{DeliveryId, DeliveryToken};
@@ -329,13 +329,21 @@ impl Streams {
                     true
                 }
                 (Some(event), Some(target)) => {
-                    let event = dead_letter_event(event, &order, &config.stream, &config.name);
-                    match self.send_dead_letter(target, &config.name, event).await {
-                        Ok(true) => true,
-                        Ok(false) => {
-                            tracing::warn!(stream = %config.stream, consumer = %config.name, offset = order.offset, "event dropped: no broker to publish the dead letter through");
-                            true
+                    let note = consumer_note(&order, &config.stream, &config.name);
+                    let sent = match self.broker() {
+                        Some(broker) => {
+                            let principal = consumer_principal(&config.name);
+                            broker
+                                .send_dead_letter(&principal, target, event, &note)
+                                .await
                         }
+                        None => {
+                            tracing::warn!(stream = %config.stream, consumer = %config.name, offset = order.offset, "event dropped: no broker to send the dead letter through");
+                            Ok(())
+                        }
+                    };
+                    match sent {
+                        Ok(()) => true,
                         Err(error) => {
                             tracing::warn!(%error, stream = %config.stream, consumer = %config.name, partition = order.partition, offset = order.offset, "dead letter failed; the event will be redelivered");
                             false

@@ -8,7 +8,8 @@ use weft_core::{Attributes, CloudEvent, Event, Filter, Topic};
 
 use super::*;
 use crate::{
-    Ack, AllowAll, Broker, Principal, ReadFrom, StreamConfig, StreamName, Streams, SubscribeOptions,
+    AllowAll, Broker, Principal, ReadFrom, StreamConfig, StreamName, SubscribeOptions,
+    stream::Streams,
 };
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -50,7 +51,7 @@ impl Node {
 
     async fn publish(&self, event: Event) {
         self.broker
-            .publish(&Principal::anonymous(), event, Ack::Durable)
+            .publish(&Principal::anonymous(), event)
             .await
             .unwrap();
     }

@@ -3,8 +3,8 @@
 //! A produce stores the batches a producer sent as they are (only their base offsets
 //! change; compression and idempotent-producer checks are the log's, see
 //! `weft_log::PartitionLog::append_raw_batch`), and a fetch returns stored batches
-//! without decoding or re-encoding them. [`crate::Broker::produce`] wraps
-//! [`Streams::append_batches`] to also publish every produced record on the topic space.
+//! without decoding or re-encoding them. [`crate::Broker::submit_produce`] wraps
+//! [`Streams::submit_batches`] to also publish every produced record on the topic space.
 
 use std::sync::Arc;
 
@@ -119,23 +119,10 @@ impl Streams {
         Ok(Arc::clone(&self.get(name)?.appended))
     }
 
-    /// Stores the record batches `records` (one or more, as a Kafka producer sends a
-    /// partition's data) in partition `partition` of stream `name`, in order, and answers
-    /// once all are acknowledged (durable under the stream's flush policy).
-    pub async fn append_batches(
-        &self,
-        name: &StreamName,
-        partition: u32,
-        records: Bytes,
-    ) -> Result<BatchesAppended, StreamError> {
-        self.submit_batches(name, partition, records)
-            .await?
-            .wait()
-            .await
-    }
-
-    /// The first half of [`Self::append_batches`]: validates the batches and queues them
-    /// on the partition (waiting only for queue room). Batches submitted by one caller
+    /// Validates the record batches `records` (one or more, as a Kafka producer sends a
+    /// partition's data) and queues them on partition `partition` of stream `name`
+    /// (waiting only for queue room); [`SubmittedBatches::wait`] answers once all are
+    /// acknowledged (durable under the stream's flush policy). Batches submitted by one caller
     /// are stored in submission order, so a connection can submit its next produce
     /// before the previous one is durable and let one group commit cover both.
     pub async fn submit_batches(

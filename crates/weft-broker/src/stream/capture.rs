@@ -2,7 +2,6 @@
 //! duplicates, choose partitions, reserve room in streams that discard new events, and
 //! only then submit appends; then (for durable acks) wait for them.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
@@ -110,15 +109,11 @@ impl Streams {
                 }
                 Some((Arc::clone(&stream.dedupe), dedupe_key))
             };
-            let count = stream.partitions.len() as u32;
-            let index = match &key {
-                Some(key) => partitioner::partition_for_key(key, count),
-                None => stream.round_robin.fetch_add(1, Ordering::Relaxed) % count.max(1),
-            };
-            let Some(partition) = stream.partitions.get(index as usize) else {
+            let Some(partition) = stream.choose_partition(key.as_deref()) else {
                 forget_key(forget.as_ref());
                 continue;
             };
+            let index = partition.index;
             let reservation = match config.discard {
                 Discard::Old => None,
                 Discard::New => {
@@ -177,6 +172,77 @@ impl Streams {
             });
         }
         Ok(capture)
+    }
+}
+
+impl Streams {
+    /// Stores `event` in stream `name` only, whatever its filters and without
+    /// deduplication (the same event may be dead-lettered by several consumers), in the
+    /// partition of its key (else in turn), and waits until it is stored. Routes whose
+    /// destination is a stream and dead letters to a stream come this way.
+    pub(crate) async fn append_event(
+        &self,
+        name: &StreamName,
+        event: &Event,
+    ) -> Result<StoredAt, StreamError> {
+        let stream = self.get(name)?;
+        let stored = record::encode(event);
+        let size = record::stored_size(&stored);
+        let config = &stream.config;
+        if size > config.max_event_bytes {
+            return Err(StreamError::EventTooLarge {
+                stream: name.to_string(),
+                size,
+                max: config.max_event_bytes,
+            });
+        }
+        let key = partitioner::partition_key(event);
+        let partition = stream
+            .choose_partition(key.as_deref())
+            .ok_or_else(|| StreamError::storage(name.to_string(), StorageError::Closed))?;
+        let reservation = match config.discard {
+            Discard::Old => None,
+            Discard::New => {
+                let retention = &config.retention;
+                let bound = log_bytes_bound(&stored, size);
+                Some(
+                    partition
+                        .reserve(bound, retention.max_events, retention.max_bytes)
+                        .map_err(|limit| StreamError::Full {
+                            stream: name.to_string(),
+                            partition: partition.index,
+                            limit,
+                        })?,
+                )
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        let append = PendingAppend {
+            record: stored,
+            size,
+            reply,
+            forget: None,
+        };
+        let closed = || StreamError::storage(name.to_string(), StorageError::Closed);
+        partition
+            .submit_reserved(append, reservation)
+            .await
+            .map_err(|_| closed())?;
+        match answer.await {
+            Ok(Ok(offset)) => Ok(StoredAt {
+                stream: name.clone(),
+                partition: partition.index,
+                offset,
+            }),
+            Ok(Err(source)) => Err(StreamError::storage(
+                name.to_string(),
+                StorageError::Append {
+                    partition: partition.index,
+                    source,
+                },
+            )),
+            Err(_) => Err(closed()),
+        }
     }
 }
 

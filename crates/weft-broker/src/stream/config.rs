@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use weft_core::Filter;
-use weft_log::FlushPolicy;
 
 use super::error::StreamError;
 use super::name::StreamName;
@@ -43,6 +42,32 @@ pub struct StreamConfig {
     /// What happens at the `retention.max_bytes` / `retention.max_events` limits
     /// (default: old events are deleted).
     pub discard: Discard,
+}
+
+/// When a stream's appends are synced to disk. The broker's own setting, translated to
+/// the storage behind it (the local log's group commit today).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlushPolicy {
+    /// Synced before any append is acknowledged (group commit). The safe default.
+    #[default]
+    Always,
+    /// Opt-in, weaker: acknowledged at once and synced at most this long after a write.
+    /// A power loss can lose acknowledged events from the last interval.
+    Interval(Duration),
+    /// Opt-in, weakest: synced only when a segment is sealed. A power loss can lose any
+    /// acknowledged event of the active segment.
+    Never,
+}
+
+impl FlushPolicy {
+    /// The local log's policy.
+    pub(crate) fn for_log(self) -> weft_log::FlushPolicy {
+        match self {
+            FlushPolicy::Always => weft_log::FlushPolicy::Always,
+            FlushPolicy::Interval(every) => weft_log::FlushPolicy::Interval(every),
+            FlushPolicy::Never => weft_log::FlushPolicy::Never,
+        }
+    }
 }
 
 /// What a stream does when a partition reaches `retention.max_bytes` or

@@ -10,6 +10,9 @@ use super::record::RecordError;
 /// A stream operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
+    /// The authoriser refused the operation. Nothing was done.
+    #[error(transparent)]
+    Denied(#[from] crate::auth::Denied),
     /// No stream has this name.
     #[error("stream {name} does not exist")]
     NotFound {
@@ -202,7 +205,55 @@ pub enum StorageError {
     Closed,
 }
 
+/// Why storage refused a write of record batches as a producer sent them — what a Kafka
+/// front end must tell its producer apart from a storage failure. The classification is
+/// the broker's, so any storage behind it answers in the same terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteRefusal {
+    /// An idempotent producer's sequence number is not the next one.
+    OutOfOrderSequence,
+    /// An idempotent producer's epoch is older than the one stored.
+    InvalidProducerEpoch,
+    /// The batch is larger than storage accepts.
+    TooLarge,
+    /// The batch failed its checksum.
+    Corrupt,
+    /// The batch uses a compression codec storage cannot read.
+    UnsupportedCompression,
+    /// The batch is not in the record batch v2 format.
+    UnsupportedFormat,
+    /// The batch or one of its records is malformed.
+    InvalidRecord,
+}
+
 impl StreamError {
+    /// Why a write was refused because of what was written (as opposed to a storage
+    /// failure or a missing stream); `None` for every other error.
+    pub fn write_refusal(&self) -> Option<WriteRefusal> {
+        let StreamError::Storage {
+            source: StorageError::Append { source, .. },
+            ..
+        } = self
+        else {
+            return None;
+        };
+        use weft_log::{AppendError, BatchError};
+        Some(match source {
+            AppendError::OutOfOrderSequence { .. } => WriteRefusal::OutOfOrderSequence,
+            AppendError::InvalidProducerEpoch { .. } => WriteRefusal::InvalidProducerEpoch,
+            AppendError::BatchTooLarge { .. } => WriteRefusal::TooLarge,
+            AppendError::InvalidBatch(BatchError::CrcMismatch { .. }) => WriteRefusal::Corrupt,
+            AppendError::InvalidBatch(BatchError::UnsupportedCompression { .. }) => {
+                WriteRefusal::UnsupportedCompression
+            }
+            AppendError::InvalidBatch(BatchError::UnsupportedMagic { .. }) => {
+                WriteRefusal::UnsupportedFormat
+            }
+            AppendError::InvalidBatch(_) | AppendError::Encode(_) => WriteRefusal::InvalidRecord,
+            _ => return None,
+        })
+    }
+
     pub(crate) fn storage(stream: impl Into<String>, source: StorageError) -> Self {
         StreamError::Storage {
             stream: stream.into(),

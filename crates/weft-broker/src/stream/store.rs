@@ -129,7 +129,7 @@ pub(crate) fn open_partition(
         log.size_bytes(),
     );
     let handle_config = HandleConfig {
-        flush: config.flush,
+        flush: config.flush.for_log(),
         ..HandleConfig::default()
     };
     let handle = LogHandle::spawn(log, handle_config)

@@ -7,7 +7,7 @@ use weft_core::{Attributes, CloudEvent, Filter, Topic};
 use weft_log::SimulatedStorage;
 
 use super::*;
-use crate::{Ack, AllowAll, Broker, Principal, PublishError};
+use crate::{AllowAll, Broker, Principal, PublishError};
 
 /// A clock that moves only when told to.
 struct ManualClock(Mutex<SystemTime>);
@@ -69,9 +69,7 @@ fn ids(events: &[StoredEvent]) -> Vec<String> {
 }
 
 async fn publish(broker: &Broker, event: Event) -> Result<crate::Published, PublishError> {
-    broker
-        .publish(&Principal::anonymous(), event, Ack::Durable)
-        .await
+    broker.publish(&Principal::anonymous(), event).await
 }
 
 fn broker(streams: &Streams) -> Broker {
@@ -294,7 +292,7 @@ async fn update_adds_partitions_and_refuses_to_remove_them() {
     let error = streams.update(two).await.unwrap_err();
     assert!(matches!(error, StreamError::Invalid { .. }), "{error:?}");
     let mut never = three.clone();
-    never.flush = weft_log::FlushPolicy::Never;
+    never.flush = crate::FlushPolicy::Never;
     assert!(matches!(
         streams.update(never).await,
         Err(StreamError::Invalid { .. })
@@ -408,15 +406,15 @@ async fn ack_none_still_stores_in_publish_order() {
     streams.create(config("s", &["t"])).await.unwrap();
     let broker = broker(&streams);
     for id in 0..50 {
-        let published = broker
-            .publish(
+        let pending = broker
+            .submit(
                 &Principal::anonymous(),
                 event("t", &id.to_string()),
-                Ack::None,
+                crate::PublishOptions::default(),
             )
             .await
             .unwrap();
-        assert!(published.stored.is_empty());
+        drop(pending); // not waited for
     }
     // Close stores everything submitted before it.
     streams.close().await;
@@ -446,7 +444,7 @@ fn stream_and_publish_futures_can_move_between_threads() {
         send(&streams.read(stream, None, ReadFrom::Earliest, 1));
         send(&streams.maintain());
         send(&streams.close());
-        send(&broker.publish(&Principal::anonymous(), event("t", "x"), Ack::Durable));
+        send(&broker.publish(&Principal::anonymous(), event("t", "x")));
     }
     let _ = check;
 }

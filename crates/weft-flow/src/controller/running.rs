@@ -8,6 +8,7 @@
 //! [`Running::commit`] does what cannot fail: stops removed routes and sources, swaps
 //! in the new sources and deletes the streams of removed Stream manifests.
 
+use super::controller_principal;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -87,13 +88,13 @@ pub(crate) fn stream_config(
         usize::try_from(spec.max_event_bytes).map_err(|error| error.to_string())?;
     config.dedupe_window = spec.dedupe_window;
     config.flush = match spec.flush {
-        Flush::Always => weft_log::FlushPolicy::Always,
-        Flush::Never => weft_log::FlushPolicy::Never,
-        Flush::Interval(every) => weft_log::FlushPolicy::Interval(every),
+        Flush::Always => weft_broker::FlushPolicy::Always,
+        Flush::Never => weft_broker::FlushPolicy::Never,
+        Flush::Interval(every) => weft_broker::FlushPolicy::Interval(every),
     };
     config.discard = match spec.discard {
-        Discard::Old => weft_broker::stream::Discard::Old,
-        Discard::New => weft_broker::stream::Discard::New,
+        Discard::Old => weft_broker::Discard::Old,
+        Discard::New => weft_broker::Discard::New,
     };
     Ok(config)
 }
@@ -269,17 +270,16 @@ impl Running {
         spec: &StreamSpec,
         txn: &mut Transaction,
     ) -> Result<(), String> {
-        let streams = self
-            .broker
-            .streams()
-            .cloned()
-            .ok_or_else(|| "the node has no durable streams".to_owned())?;
+        if !self.broker.has_streams() {
+            return Err("the node has no durable streams".to_owned());
+        }
+        let (broker, principal) = (&self.broker, controller_principal());
         let config = stream_config(name, spec)?;
-        match streams.describe(&config.name).await {
+        match broker.describe_stream(&principal, &config.name).await {
             Ok(info) if info.config == config => Ok(()),
             Ok(info) => {
-                streams
-                    .update(config)
+                broker
+                    .update_stream(&principal, config)
                     .await
                     .map_err(|error| chain(&error))?;
                 txn.updated_streams.push(info.config);
@@ -287,8 +287,8 @@ impl Running {
             }
             Err(weft_broker::StreamError::NotFound { .. }) => {
                 let name = config.name.clone();
-                streams
-                    .create(config)
+                broker
+                    .create_stream(&principal, config)
                     .await
                     .map_err(|error| chain(&error))?;
                 txn.created_streams.push(name);
@@ -322,17 +322,15 @@ impl Running {
                 }
             }
         }
-        let Some(streams) = self.broker.streams().cloned() else {
-            return;
-        };
+        let (broker, principal) = (&self.broker, controller_principal());
         for name in txn.created_streams {
-            if let Err(error) = streams.delete(&name).await {
+            if let Err(error) = broker.delete_stream(&principal, &name).await {
                 tracing::warn!(stream = %name, %error, "stream not removed after a failed apply");
             }
         }
         for config in txn.updated_streams {
             let name = config.name.clone();
-            if let Err(error) = streams.update(config).await {
+            if let Err(error) = broker.update_stream(&principal, config).await {
                 tracing::warn!(stream = %name, %error, "stream settings not restored after a failed apply");
             }
         }
@@ -400,7 +398,8 @@ impl Running {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = paths;
         self.failures.retain(|key, _| next.contains_key(key));
-        if let Some(streams) = self.broker.streams().cloned() {
+        if self.broker.has_streams() {
+            let principal = controller_principal();
             for key in current.keys() {
                 if key.kind != Kind::Stream || next.contains_key(key) {
                     continue;
@@ -408,7 +407,7 @@ impl Running {
                 let Ok(name) = StreamName::new(key.name.as_str()) else {
                     continue;
                 };
-                match streams.delete(&name).await {
+                match self.broker.delete_stream(&principal, &name).await {
                     Ok(()) | Err(weft_broker::StreamError::NotFound { .. }) => {}
                     Err(error) => {
                         tracing::warn!(stream = %name, %error, "stream of a deleted manifest not removed");

@@ -87,12 +87,13 @@ pub(crate) async fn observe(
     }
     match &entry.manifest.spec {
         Spec::Stream(_) => {
-            let described = match (
-                running.broker.streams(),
-                weft_broker::StreamName::new(key.name.as_str()),
-            ) {
-                (Some(streams), Ok(name)) => streams.describe(&name).await.ok(),
-                _ => None,
+            let described = match weft_broker::StreamName::new(key.name.as_str()) {
+                Ok(name) => running
+                    .broker
+                    .describe_stream(&super::controller_principal(), &name)
+                    .await
+                    .ok(),
+                Err(_) => None,
             };
             match described {
                 Some(info) => {

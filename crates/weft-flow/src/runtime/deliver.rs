@@ -1,12 +1,9 @@
 //! Destinations: one delivery attempt to a topic, a stream or an HTTP sink, and how a
 //! failed attempt is classified ([`Failure`]).
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use weft_broker::stream::{PARTITION_KEY_EXTENSION, partition_for_key, record};
-use weft_broker::{Ack, Broker, Principal, PublishError, StreamError, StreamName, Streams};
+use weft_broker::{Broker, Principal, PublishError, StreamError, StreamName};
 use weft_core::{CloudEvent, Event, Topic};
 
 use super::http::HttpTarget;
@@ -53,7 +50,6 @@ pub(crate) struct Env<'a> {
     pub(crate) broker: &'a Broker,
     pub(crate) principal: &'a Principal,
     pub(crate) timeout: Duration,
-    pub(crate) round_robin: &'a AtomicU32,
 }
 
 impl Target {
@@ -68,7 +64,7 @@ impl Target {
             Target::Topic(topic) => {
                 let mut event = event.clone();
                 event.topic = topic.clone();
-                let publish = env.broker.publish(env.principal, event, Ack::Durable);
+                let publish = env.broker.publish(env.principal, event);
                 match tokio::time::timeout(env.timeout, publish).await {
                     Ok(Ok(_)) => Ok(None),
                     Ok(Err(error)) => Err(publish_failure(&error)),
@@ -76,13 +72,9 @@ impl Target {
                 }
             }
             Target::Stream(stream) => {
-                let streams = env
-                    .broker
-                    .streams()
-                    .ok_or_else(|| Failure::new(false, "the broker has no streams"))?;
-                let append = append_to_stream(streams, stream, event, env.round_robin);
+                let append = env.broker.append_to_stream(env.principal, stream, event);
                 match tokio::time::timeout(env.timeout, append).await {
-                    Ok(result) => result.map(|()| None),
+                    Ok(result) => result.map(|_| None).map_err(|error| stream_failure(&error)),
                     Err(_) => Err(timed_out(env.timeout)),
                 }
             }
@@ -103,45 +95,12 @@ pub(crate) fn publish_failure(error: &PublishError) -> Failure {
     Failure::new(retryable, error_text(error))
 }
 
-/// Appends `event` to `stream` only (whatever the stream's filters; no live subscriber
-/// sees it), in the partition of its key (event key, else `partitionkey`), keyless
-/// events round-robin, and waits until it is stored. This is the broker's dead-letter
-/// stream path, done through the public record-batch API.
-pub(crate) async fn append_to_stream(
-    streams: &Streams,
-    stream: &StreamName,
-    event: &Event,
-    round_robin: &AtomicU32,
-) -> Result<(), Failure> {
-    let partitions = streams
-        .partition_count(stream)
-        .map_err(|error| stream_failure(&error))?;
-    let key: Option<Bytes> = event.key.clone().or_else(|| {
-        event
-            .cloudevent
-            .attributes
-            .get(PARTITION_KEY_EXTENSION)
-            .map(|value| Bytes::from(value.canonical().into_owned()))
-    });
-    let partition = match key {
-        Some(key) => partition_for_key(&key, partitions),
-        None => round_robin.fetch_add(1, Ordering::Relaxed) % partitions.max(1),
-    };
-    let batch = weft_log::encode_batch(weft_log::Offset::new(0), &[record::encode(event)])
-        .map_err(|error| Failure::new(false, format!("cannot encode the event: {error}")))?;
-    streams
-        .append_batches(stream, partition, batch)
-        .await
-        .map(|_| ())
-        .map_err(|error| stream_failure(&error))
-}
-
 /// Too large or invalid is final; a missing stream (it may be created), a full one and
 /// storage errors may pass.
-fn stream_failure(error: &StreamError) -> Failure {
+pub(crate) fn stream_failure(error: &StreamError) -> Failure {
     let retryable = !matches!(
         error,
-        StreamError::EventTooLarge { .. } | StreamError::Invalid { .. }
+        StreamError::EventTooLarge { .. } | StreamError::Invalid { .. } | StreamError::Denied(_)
     );
     Failure::new(retryable, error_text(error))
 }

@@ -3,27 +3,21 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
-use weft_broker::consumer::dead_letter::{
-    ATTEMPTS_ATTRIBUTE, ERROR_ATTRIBUTE, OFFSET_ATTRIBUTE, PARTITION_ATTRIBUTE, REASON_ATTRIBUTE,
-    STREAM_ATTRIBUTE, TOPIC_ATTRIBUTE,
-};
-use weft_broker::{Ack, Broker, Principal, StreamName};
-use weft_core::{CloudEvent, Event, ExtensionValue, Topic};
+use weft_broker::dead_letter::{DeadLetterNote, GaveUp};
+use weft_broker::{Broker, DeadLetter, Principal, StoredAt};
+use weft_core::{CloudEvent, Event};
 
-use super::deliver::{Env, Target, append_to_stream, error_text, publish_failure};
+use super::deliver::{Env, Target, error_text};
 use super::status::{Counters, InFlight};
 use crate::manifest::ResourceName;
 use crate::manifest::route::RouteSpec;
 use crate::transform;
 
-/// The route that gave up on the event.
-pub const ROUTE_ATTRIBUTE: &str = "weftdlroute";
-/// The destination it could not reach: `sink:NAME`, `topic:TOPIC` or `stream:NAME`.
-pub const DESTINATION_ATTRIBUTE: &str = "weftdldestination";
+pub use weft_broker::dead_letter::{DESTINATION_ATTRIBUTE, ROUTE_ATTRIBUTE};
 
 /// `weftdlreason`: the transform failed (the event was never delivered).
 pub const REASON_TRANSFORM_FAILED: &str = "transform-failed";
@@ -32,20 +26,8 @@ pub const REASON_NON_RETRYABLE: &str = "non-retryable";
 /// `weftdlreason`: the last retry failed.
 pub const REASON_RETRIES_EXHAUSTED: &str = "retries-exhausted";
 
-/// Where a dead letter goes (`delivery.deadLetter`).
-#[derive(Debug, Clone)]
-pub(crate) enum DeadLetterTarget {
-    Topic(Topic),
-    Stream(StreamName),
-}
-
 /// Where a stream-sourced event was read, for the dead letter.
-#[derive(Debug, Clone)]
-pub(crate) struct Position {
-    pub(crate) stream: StreamName,
-    pub(crate) partition: u32,
-    pub(crate) offset: u64,
-}
+pub(crate) type Position = StoredAt;
 
 /// What the source should do with the event now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,10 +48,9 @@ pub(crate) struct Route {
     pub(crate) node: String,
     pub(crate) target: Target,
     pub(crate) destination: String,
-    pub(crate) dead_letter: Option<DeadLetterTarget>,
+    pub(crate) dead_letter: Option<DeadLetter>,
     pub(crate) counters: Counters,
     pub(crate) stop: watch::Receiver<bool>,
-    pub(crate) round_robin: AtomicU32,
     pub(crate) rng: AtomicU64,
 }
 
@@ -121,7 +102,6 @@ impl Route {
             broker: &self.broker,
             principal: &self.principal,
             timeout: self.spec.delivery.timeout,
-            round_robin: &self.round_robin,
         };
         let mut attempt: u32 = 0;
         loop {
@@ -229,24 +209,21 @@ impl Route {
             Counters::bump(&counters.failed);
             return Outcome::Settled;
         };
-        let letter = self.dead_letter_event(event, position, reason, attempts, &error);
-        let sent = match target {
-            DeadLetterTarget::Topic(topic) => {
-                let mut letter = letter;
-                letter.topic = topic.clone();
-                self.broker
-                    .publish(&self.principal, letter, Ack::Durable)
-                    .await
-                    .map(|_| ())
-                    .map_err(|error| publish_failure(&error).message)
-            }
-            DeadLetterTarget::Stream(stream) => match self.broker.streams() {
-                Some(streams) => append_to_stream(streams, stream, &letter, &self.round_robin)
-                    .await
-                    .map_err(|failure| failure.message),
-                None => Err("the broker has no streams".to_owned()),
+        let note = DeadLetterNote {
+            reason: reason.to_owned(),
+            attempts,
+            error: Some(error.clone()),
+            position: position.cloned(),
+            gave_up: GaveUp::Route {
+                route: self.name.to_string(),
+                destination: self.destination.clone(),
             },
         };
+        let sent = self
+            .broker
+            .send_dead_letter(&self.principal, target, event, &note)
+            .await
+            .map_err(|error| error_text(&error));
         match sent {
             Ok(()) => {
                 tracing::info!(route = %self.name, %id, reason, attempts, %error, "event dead-lettered");
@@ -262,40 +239,6 @@ impl Route {
         }
     }
 
-    /// The original event plus the `weftdl*` extension attributes (all strings).
-    fn dead_letter_event(
-        &self,
-        mut event: Event,
-        position: Option<&Position>,
-        reason: &str,
-        attempts: u32,
-        error: &str,
-    ) -> Event {
-        let mut values = vec![
-            (REASON_ATTRIBUTE, reason.to_owned()),
-            (ATTEMPTS_ATTRIBUTE, attempts.to_string()),
-            (ROUTE_ATTRIBUTE, self.name.to_string()),
-            (DESTINATION_ATTRIBUTE, self.destination.clone()),
-            (ERROR_ATTRIBUTE, printable(error)),
-            (TOPIC_ATTRIBUTE, event.topic.to_string()),
-        ];
-        if let Some(position) = position {
-            values.push((STREAM_ATTRIBUTE, position.stream.to_string()));
-            values.push((PARTITION_ATTRIBUTE, position.partition.to_string()));
-            values.push((OFFSET_ATTRIBUTE, position.offset.to_string()));
-        }
-        for (name, value) in values {
-            if let Err(error) = event
-                .cloudevent
-                .attributes
-                .set(name, ExtensionValue::String(value))
-            {
-                tracing::warn!(%error, attribute = name, "dead-letter attribute left out");
-            }
-        }
-        event
-    }
-
     /// Publishes a sink's reply on the sink's `reply` topic (if it has one).
     async fn publish_reply(&self, reply: CloudEvent, request: &Event) {
         let Target::Http {
@@ -306,11 +249,7 @@ impl Route {
         };
         let mut event = Event::new(reply, topic.clone(), self.node.clone(), SystemTime::now());
         event.key = request.key.clone();
-        match self
-            .broker
-            .publish(&self.principal, event, Ack::Durable)
-            .await
-        {
+        match self.broker.publish(&self.principal, event).await {
             Ok(_) => Counters::bump(&self.counters.replies),
             Err(error) => {
                 let error = error_text(&error);
@@ -320,12 +259,4 @@ impl Route {
             }
         }
     }
-}
-
-/// `text` with control characters (which CloudEvents string values may not hold)
-/// replaced by spaces.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }

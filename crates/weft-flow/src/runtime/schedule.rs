@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use weft_broker::{Ack, Broker, Principal};
+use weft_broker::{Broker, Principal};
 use weft_core::{Clock, Event, Topic};
 
 use crate::cron::{CronError, CronSchedule};
@@ -169,7 +169,7 @@ impl Firing {
             Ok(cloudevent) => {
                 let event = Event::new(cloudevent, self.topic.clone(), self.node.clone(), at);
                 self.broker
-                    .publish(&self.principal, event, Ack::Durable)
+                    .publish(&self.principal, event)
                     .await
                     .map(|_| ())
                     .map_err(|error| error.to_string())

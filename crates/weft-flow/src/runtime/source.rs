@@ -8,9 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
-use weft_broker::stream::PARTITION_KEY_EXTENSION;
+use weft_broker::PARTITION_KEY_EXTENSION;
 use weft_broker::{
-    ConsumerError, ConsumerName, Delivery, RecvError, StreamName, Streams, Subscription,
+    Broker, ConsumerError, ConsumerName, Delivery, Principal, RecvError, StreamName, Subscription,
 };
 use weft_core::Event;
 
@@ -155,7 +155,8 @@ pub(crate) async fn run_topic(route: Arc<Route>, mut subscription: Subscription)
 
 /// The durable consumer a stream-sourced route pulls from.
 pub(crate) struct ConsumerSource {
-    pub(crate) streams: Streams,
+    pub(crate) broker: Broker,
+    pub(crate) principal: Principal,
     pub(crate) stream: StreamName,
     pub(crate) consumer: ConsumerName,
     pub(crate) member: String,
@@ -181,7 +182,7 @@ pub(crate) async fn run_stream(route: Arc<Route>, source: ConsumerSource) {
         };
         let max = 1 + permits.available_permits();
         let pulled = tokio::select! {
-            pulled = source.streams.pull(&source.stream, &source.consumer, &source.member, max, PULL_WAIT) => pulled,
+            pulled = source.broker.pull(&source.principal, &source.stream, &source.consumer, &source.member, max, PULL_WAIT) => pulled,
             () = stopped(&mut stop) => break,
         };
         while tasks.try_join_next().is_some() {}
@@ -231,19 +232,25 @@ async fn handle_delivery(route: &Route, source: &ConsumerSource, delivery: Deliv
         offset: delivery.offset,
     };
     let outcome = route.process(delivery.event, Some(&position)).await;
-    let streams = &source.streams;
+    let (broker, principal) = (&source.broker, &source.principal);
     let result = match outcome {
         Outcome::Settled => {
-            streams
-                .ack(&source.stream, &source.consumer, &delivery.token)
+            broker
+                .ack(principal, &source.stream, &source.consumer, &delivery.token)
                 .await
         }
         Outcome::Unsettled => {
             // On stop: at once, so another member (or the next start) takes it over;
             // after a failed dead letter: after the consumer's backoff.
             let delay = route.stopping().then_some(Duration::ZERO);
-            streams
-                .nack(&source.stream, &source.consumer, &delivery.token, delay)
+            broker
+                .nack(
+                    principal,
+                    &source.stream,
+                    &source.consumer,
+                    &delivery.token,
+                    delay,
+                )
                 .await
         }
     };

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use weft_broker::{Ack, Broker, Principal, PublishError};
+use weft_broker::{Broker, Principal, PublishError};
 use weft_core::{AttributesBuilder, CloudEvent, Event, ExtensionValue, Topic};
 
 use crate::manifest::ResourceName;
@@ -187,7 +187,7 @@ impl WebhookSource {
             .map_err(WebhookError::Event)?;
         let event = Event::new(cloudevent, self.topic.clone(), self.node.clone(), now);
         self.broker
-            .publish(&self.principal, event, Ack::Durable)
+            .publish(&self.principal, event)
             .await
             .map_err(WebhookError::Publish)?;
         Ok(id)

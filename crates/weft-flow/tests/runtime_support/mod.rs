@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tokio::sync::mpsc;
-use weft_broker::{Ack, Broker, Principal, Subscription};
+use weft_broker::{Broker, Principal, Subscription};
 use weft_core::{Event, Filter, Topic};
 use weft_flow::manifest::route::RouteSpec;
 use weft_flow::manifest::sink::SinkSpec;
@@ -221,7 +221,7 @@ pub fn keyed(topic: &str, id: &str, key: &str) -> Event {
 
 pub async fn publish(broker: &Broker, event: Event) {
     broker
-        .publish(&Principal::anonymous(), event, Ack::Durable)
+        .publish(&Principal::anonymous(), event)
         .await
         .unwrap();
 }

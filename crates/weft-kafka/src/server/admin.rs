@@ -1,9 +1,9 @@
 //! Topic administration: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs
 //! and IncrementalAlterConfigs, as operations on streams.
 
-use weft_broker::stream::{StreamConfig, StreamError, StreamName};
+use weft_broker::{StreamConfig, StreamError, StreamName};
 
-use super::KafkaContext;
+use super::Caller;
 use super::configs::{self, ConfigRejected, DescribedConfig};
 use super::errors::{error_chain, stream_error};
 use super::metadata::{default_stream, topic_id};
@@ -21,7 +21,7 @@ const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
 
 pub(super) async fn create_topics(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
@@ -35,7 +35,7 @@ pub(super) async fn create_topics(
 }
 
 async fn create_topic(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     topic: CreatableTopic,
     validate_only: bool,
 ) -> CreatableTopicResult {
@@ -108,14 +108,23 @@ async fn create_topic(
     if let Err(error) = config.validate() {
         return fail(result, ErrorCode::INVALID_REQUEST, error.to_string());
     }
-    if context.streams().partition_count(&stream).is_ok() {
+    if context
+        .broker()
+        .partition_count(context.principal(), &stream)
+        .is_ok()
+    {
         return fail(
             result,
             ErrorCode::TOPIC_ALREADY_EXISTS,
             format!("topic {stream} already exists"),
         );
     }
-    if !validate_only && let Err(error) = context.streams().create(config.clone()).await {
+    if !validate_only
+        && let Err(error) = context
+            .broker()
+            .create_stream(context.principal(), config.clone())
+            .await
+    {
         return fail(result, stream_error(&error), error_chain(&error));
     }
     result.topic_id = topic_id(&stream);
@@ -137,7 +146,7 @@ async fn create_topic(
 }
 
 pub(super) async fn delete_topics(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     request: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
     // v6 names topics by name or id; earlier versions by name.
@@ -153,8 +162,8 @@ pub(super) async fn delete_topics(
             .map(|topic| (topic.name, topic.topic_id)),
     );
     let known: Vec<StreamName> = context
-        .streams()
-        .list()
+        .broker()
+        .list_streams(context.principal())
         .await
         .into_iter()
         .map(|info| info.config.name)
@@ -175,7 +184,11 @@ pub(super) async fn delete_topics(
         match stream {
             None if name.is_none() => response.error_code = ErrorCode::UNKNOWN_TOPIC_ID,
             None => response.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-            Some(stream) => match context.streams().delete(&stream).await {
+            Some(stream) => match context
+                .broker()
+                .delete_stream(context.principal(), &stream)
+                .await
+            {
                 Ok(()) => {
                     response.topic_id = topic_id(&stream);
                     if let Err(error) = context.groups().delete_topic_offsets(stream.as_str()).await
@@ -198,7 +211,7 @@ pub(super) async fn delete_topics(
 }
 
 pub(super) async fn create_partitions(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
     let mut results = Vec::with_capacity(request.topics.len());
@@ -221,7 +234,7 @@ pub(super) async fn create_partitions(
 }
 
 async fn grow(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     name: &str,
     count: i32,
     validate_only: bool,
@@ -229,8 +242,8 @@ async fn grow(
     let stream = StreamName::new(name)
         .map_err(|error| (ErrorCode::INVALID_TOPIC_EXCEPTION, error.to_string()))?;
     let info = context
-        .streams()
-        .describe(&stream)
+        .broker()
+        .describe_stream(context.principal(), &stream)
         .await
         .map_err(|error| (stream_error(&error), error.to_string()))?;
     let current = info.config.partitions;
@@ -250,15 +263,15 @@ async fn grow(
         return Ok(());
     }
     context
-        .streams()
-        .update(config)
+        .broker()
+        .update_stream(context.principal(), config)
         .await
         .map(|_| ())
         .map_err(|error| (stream_error(&error), error.to_string()))
 }
 
 pub(super) async fn describe_configs(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     request: DescribeConfigsRequest,
     version: i16,
 ) -> DescribeConfigsResponse {
@@ -321,14 +334,14 @@ pub(super) async fn describe_configs(
 }
 
 async fn topic_config(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     name: &str,
 ) -> Result<StreamConfig, (ErrorCode, String)> {
     let stream = StreamName::new(name)
         .map_err(|error| (ErrorCode::INVALID_TOPIC_EXCEPTION, error.to_string()))?;
     context
-        .streams()
-        .describe(&stream)
+        .broker()
+        .describe_stream(context.principal(), &stream)
         .await
         .map(|info| info.config)
         .map_err(|error| (stream_error(&error), error.to_string()))
@@ -339,7 +352,7 @@ const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
 
 pub(super) async fn alter_configs(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
@@ -363,7 +376,7 @@ pub(super) async fn alter_configs(
 }
 
 async fn alter_one(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     resource: &crate::protocol::AlterConfigsResource,
     validate_only: bool,
 ) -> Result<(), (ErrorCode, String)> {
@@ -397,8 +410,8 @@ async fn alter_one(
             .map_err(|error| (ErrorCode::INVALID_CONFIG, error.to_string()));
     }
     context
-        .streams()
-        .update(config)
+        .broker()
+        .update_stream(context.principal(), config)
         .await
         .map(|_| ())
         .map_err(|error: StreamError| (stream_error(&error), error.to_string()))

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use weft_broker::stream::{MAX_EVENT_BYTES_LIMIT, StreamConfig};
+use weft_broker::{MAX_EVENT_BYTES_LIMIT, StreamConfig};
 
 /// Config sources (Kafka's `ConfigSource`).
 pub(crate) const SOURCE_DYNAMIC_TOPIC: i8 = 1;
@@ -91,7 +91,7 @@ pub(crate) fn describe_topic(config: &StreamConfig) -> Vec<DescribedConfig> {
         settable(
             "max.message.bytes",
             config.max_event_bytes.to_string(),
-            config.max_event_bytes == weft_broker::stream::DEFAULT_MAX_EVENT_BYTES,
+            config.max_event_bytes == weft_broker::DEFAULT_MAX_EVENT_BYTES,
             TYPE_INT,
             "the largest record batch (and event) the topic accepts",
         ),
@@ -160,7 +160,7 @@ pub(crate) fn describe_broker(auto_create: bool, default_partitions: u32) -> Vec
         ),
         fixed(
             "message.max.bytes",
-            weft_broker::stream::DEFAULT_MAX_EVENT_BYTES.to_string(),
+            weft_broker::DEFAULT_MAX_EVENT_BYTES.to_string(),
             TYPE_INT,
             "default max.message.bytes of a topic",
         ),
@@ -215,7 +215,7 @@ pub(crate) fn apply(
         }
         "max.message.bytes" => {
             config.max_event_bytes = match value.map(number).transpose()? {
-                None => weft_broker::stream::DEFAULT_MAX_EVENT_BYTES,
+                None => weft_broker::DEFAULT_MAX_EVENT_BYTES,
                 Some(bytes) => usize::try_from(bytes)
                     .ok()
                     .filter(|&bytes| bytes > 0 && bytes <= MAX_EVENT_BYTES_LIMIT)

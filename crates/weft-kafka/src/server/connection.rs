@@ -179,18 +179,19 @@ async fn handle(
 ) -> Response {
     let version = header.api_version;
     let client_id = header.client_id.clone().unwrap_or_default();
+    let caller = &context.caller(&session.principal);
     match request {
         Request::ApiVersions(_) => {
             Response::ApiVersions(ApiVersionsResponse::supported(ErrorCode::NONE))
         }
         Request::Metadata(request) => {
-            Response::Metadata(metadata::metadata(context, session, request, version).await)
+            Response::Metadata(metadata::metadata(caller, session, request, version).await)
         }
         Request::DescribeCluster(_) => {
-            Response::DescribeCluster(metadata::describe_cluster(context))
+            Response::DescribeCluster(metadata::describe_cluster(caller))
         }
         Request::FindCoordinator(request) => {
-            Response::FindCoordinator(metadata::find_coordinator(context, request, version))
+            Response::FindCoordinator(metadata::find_coordinator(caller, request, version))
         }
         Request::Produce(request) => Response::Produce(
             produce::submit(context, session, request)
@@ -201,9 +202,9 @@ async fn handle(
         Request::InitProducerId(request) => {
             Response::InitProducerId(produce::init_producer_id(context, &request))
         }
-        Request::Fetch(request) => Response::Fetch(fetch::fetch(context, request).await),
+        Request::Fetch(request) => Response::Fetch(fetch::fetch(caller, request).await),
         Request::ListOffsets(request) => {
-            Response::ListOffsets(fetch::list_offsets(context, request, version).await)
+            Response::ListOffsets(fetch::list_offsets(caller, request, version).await)
         }
         Request::JoinGroup(request) => {
             Response::JoinGroup(groups::join(context, session, &client_id, request, version).await)
@@ -216,7 +217,7 @@ async fn handle(
             Response::LeaveGroup(groups::leave(context, request, version).await)
         }
         Request::OffsetCommit(request) => {
-            Response::OffsetCommit(groups::commit(context, request).await)
+            Response::OffsetCommit(groups::commit(context, session, request).await)
         }
         Request::OffsetFetch(request) => {
             Response::OffsetFetch(groups::fetch_offsets(context, request, version))
@@ -229,19 +230,19 @@ async fn handle(
             Response::DeleteGroups(groups::delete(context, request).await)
         }
         Request::CreateTopics(request) => {
-            Response::CreateTopics(admin::create_topics(context, request).await)
+            Response::CreateTopics(admin::create_topics(caller, request).await)
         }
         Request::DeleteTopics(request) => {
-            Response::DeleteTopics(admin::delete_topics(context, request).await)
+            Response::DeleteTopics(admin::delete_topics(caller, request).await)
         }
         Request::CreatePartitions(request) => {
-            Response::CreatePartitions(admin::create_partitions(context, request).await)
+            Response::CreatePartitions(admin::create_partitions(caller, request).await)
         }
         Request::DescribeConfigs(request) => {
-            Response::DescribeConfigs(admin::describe_configs(context, request, version).await)
+            Response::DescribeConfigs(admin::describe_configs(caller, request, version).await)
         }
         Request::IncrementalAlterConfigs(request) => {
-            Response::IncrementalAlterConfigs(admin::alter_configs(context, request).await)
+            Response::IncrementalAlterConfigs(admin::alter_configs(caller, request).await)
         }
         Request::SaslHandshake(_) => {
             Response::SaslHandshake(crate::protocol::SaslHandshakeResponse {

@@ -1,8 +1,6 @@
 //! Broker errors as Kafka error codes: the one place the Kafka front end maps them.
 
-use weft_broker::PublishError;
-use weft_broker::stream::{StorageError, StreamError};
-use weft_log::{AppendError, BatchError};
+use weft_broker::{PublishError, StreamError, WriteRefusal};
 
 use crate::protocol::ErrorCode;
 
@@ -30,31 +28,23 @@ pub(crate) fn stream_error(error: &StreamError) -> ErrorCode {
         // The stream discards new events at its limits: a permanent refusal, not a retry.
         StreamError::Full { .. } => ErrorCode::POLICY_VIOLATION,
         StreamError::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
-        StreamError::Storage { source, .. } => storage_error(source),
+        StreamError::Denied(_) => ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+        StreamError::Storage { .. } => error
+            .write_refusal()
+            .map_or(ErrorCode::KAFKA_STORAGE_ERROR, write_refusal),
     }
 }
 
-fn storage_error(error: &StorageError) -> ErrorCode {
-    match error {
-        StorageError::Append { source, .. } => append_error(source),
-        _ => ErrorCode::KAFKA_STORAGE_ERROR,
-    }
-}
-
-fn append_error(error: &AppendError) -> ErrorCode {
-    match error {
-        AppendError::OutOfOrderSequence { .. } => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
-        AppendError::InvalidProducerEpoch { .. } => ErrorCode::INVALID_PRODUCER_EPOCH,
-        AppendError::BatchTooLarge { .. } => ErrorCode::MESSAGE_TOO_LARGE,
-        AppendError::InvalidBatch(BatchError::CrcMismatch { .. }) => ErrorCode::CORRUPT_MESSAGE,
-        AppendError::InvalidBatch(BatchError::UnsupportedCompression { .. }) => {
-            ErrorCode::UNSUPPORTED_COMPRESSION_TYPE
-        }
-        AppendError::InvalidBatch(BatchError::UnsupportedMagic { .. }) => {
-            ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT
-        }
-        AppendError::InvalidBatch(_) | AppendError::Encode(_) => ErrorCode::INVALID_RECORD,
-        _ => ErrorCode::KAFKA_STORAGE_ERROR,
+/// What a refused write of record batches means to a producer.
+fn write_refusal(refusal: WriteRefusal) -> ErrorCode {
+    match refusal {
+        WriteRefusal::OutOfOrderSequence => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+        WriteRefusal::InvalidProducerEpoch => ErrorCode::INVALID_PRODUCER_EPOCH,
+        WriteRefusal::TooLarge => ErrorCode::MESSAGE_TOO_LARGE,
+        WriteRefusal::Corrupt => ErrorCode::CORRUPT_MESSAGE,
+        WriteRefusal::UnsupportedCompression => ErrorCode::UNSUPPORTED_COMPRESSION_TYPE,
+        WriteRefusal::UnsupportedFormat => ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT,
+        WriteRefusal::InvalidRecord => ErrorCode::INVALID_RECORD,
     }
 }
 

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use weft_broker::stream::StreamName;
+use weft_broker::StreamName;
 
-use super::KafkaContext;
+use super::Caller;
 use super::errors::stream_error;
 use crate::protocol::{
     ErrorCode, FetchPartitionData, FetchRequest, FetchResponse, FetchableTopicResponse,
@@ -28,7 +28,7 @@ use crate::protocol::{
 /// The longest a fetch waits, whatever the client asks (Kafka clients ask 500 ms).
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
-pub(super) async fn fetch(context: &KafkaContext, request: FetchRequest) -> FetchResponse {
+pub(super) async fn fetch(context: &Caller<'_>, request: FetchRequest) -> FetchResponse {
     let wait = Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
     let deadline = Instant::now() + wait;
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0).max(1);
@@ -36,7 +36,12 @@ pub(super) async fn fetch(context: &KafkaContext, request: FetchRequest) -> Fetc
         .topics
         .iter()
         .filter_map(|topic| StreamName::new(topic.topic.clone()).ok())
-        .filter_map(|name| context.streams().appended_signal(&name).ok())
+        .filter_map(|name| {
+            context
+                .broker()
+                .appended_signal(context.principal(), &name)
+                .ok()
+        })
         .collect();
     loop {
         // Registered before reading, so an append between the read and the wait wakes us.
@@ -74,7 +79,7 @@ async fn futures_any<F: std::future::Future<Output = ()>>(mut waits: Vec<std::pi
 
 /// One pass over every requested partition: the response, its record bytes, and whether
 /// any partition had an error (which ends a long poll at once).
-async fn read_once(context: &KafkaContext, request: &FetchRequest) -> (FetchResponse, usize, bool) {
+async fn read_once(context: &Caller<'_>, request: &FetchRequest) -> (FetchResponse, usize, bool) {
     let mut budget = usize::try_from(request.max_bytes).unwrap_or(0);
     let mut total = 0usize;
     let mut errors = false;
@@ -107,8 +112,8 @@ async fn read_once(context: &KafkaContext, request: &FetchRequest) -> (FetchResp
                         partitions_offsets(context, stream, index).await
                     } else {
                         context
-                            .streams()
-                            .fetch_batches(stream, index, offset, limit)
+                            .broker()
+                            .fetch_batches(context.principal(), stream, index, offset, limit)
                             .await
                             .map_err(|error| stream_error(&error))
                     }
@@ -128,8 +133,10 @@ async fn read_once(context: &KafkaContext, request: &FetchRequest) -> (FetchResp
                     errors = true;
                     data.error_code = code;
                     if let (Ok(stream), Ok(index)) = (&name, u32::try_from(partition.partition))
-                        && let Ok((first, next)) =
-                            context.streams().partition_offsets(stream, index).await
+                        && let Ok((first, next)) = context
+                            .broker()
+                            .partition_offsets(context.principal(), stream, index)
+                            .await
                     {
                         data.high_watermark = i64::try_from(next).unwrap_or(-1);
                         data.last_stable_offset = data.high_watermark;
@@ -153,16 +160,16 @@ async fn read_once(context: &KafkaContext, request: &FetchRequest) -> (FetchResp
 
 /// A partition whose share of the response budget is used up: its offsets, no batches.
 async fn partitions_offsets(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     stream: &StreamName,
     index: u32,
-) -> Result<weft_broker::stream::FetchedBatches, ErrorCode> {
+) -> Result<weft_broker::FetchedBatches, ErrorCode> {
     let (first, next) = context
-        .streams()
-        .partition_offsets(stream, index)
+        .broker()
+        .partition_offsets(context.principal(), stream, index)
         .await
         .map_err(|error| stream_error(&error))?;
-    Ok(weft_broker::stream::FetchedBatches {
+    Ok(weft_broker::FetchedBatches {
         batches: Vec::new(),
         high_watermark: next,
         log_start_offset: first,
@@ -173,7 +180,7 @@ async fn partitions_offsets(
 /// the record with the largest timestamp separately), otherwise the first offset with a
 /// timestamp at or after the one asked.
 pub(super) async fn list_offsets(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     request: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
@@ -220,14 +227,14 @@ pub(super) async fn list_offsets(
 }
 
 async fn lookup(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     stream: &StreamName,
     index: u32,
     timestamp: i64,
 ) -> Result<Option<(i64, i64)>, ErrorCode> {
-    let streams = context.streams();
-    let offsets = streams
-        .partition_offsets(stream, index)
+    let broker = context.broker();
+    let offsets = broker
+        .partition_offsets(context.principal(), stream, index)
         .await
         .map_err(|error| stream_error(&error))?;
     let as_i64 = |offset: u64| i64::try_from(offset).unwrap_or(i64::MAX);
@@ -236,8 +243,8 @@ async fn lookup(
         -1 => Some((as_i64(offsets.1), -1)),
         -3 if offsets.1 > offsets.0 => Some((as_i64(offsets.1 - 1), -1)),
         -3 => None,
-        at => streams
-            .offset_for_timestamp(stream, index, at)
+        at => broker
+            .offset_for_timestamp(context.principal(), stream, index, at)
             .await
             .map_err(|error| stream_error(&error))?
             .map(|(offset, timestamp)| (as_i64(offset), timestamp)),

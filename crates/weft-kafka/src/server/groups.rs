@@ -17,6 +17,8 @@ use crate::protocol::{
     SyncGroupRequest, SyncGroupResponse,
 };
 
+use weft_broker::Action;
+
 use super::{KafkaContext, Session};
 
 fn code(error: Option<crate::group::GroupError>) -> ErrorCode {
@@ -34,6 +36,17 @@ pub(super) async fn join(
     request: JoinGroupRequest,
     version: i16,
 ) -> JoinGroupResponse {
+    if let Err(error) = context
+        .broker()
+        .authorize(&session.principal, Action::JoinGroup(&request.group_id))
+    {
+        tracing::debug!(%error, group = %request.group_id, "join refused");
+        return JoinGroupResponse {
+            error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
+            member_id: request.member_id,
+            ..Default::default()
+        };
+    }
     // v0 has no rebalance timeout: it is the session timeout.
     let rebalance_timeout = if request.rebalance_timeout_ms < 0 {
         request.session_timeout_ms
@@ -174,8 +187,33 @@ pub(super) async fn leave(
 
 pub(super) async fn commit(
     context: &KafkaContext,
+    session: &Session,
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
+    let allowed = context
+        .broker()
+        .authorize(&session.principal, Action::JoinGroup(&request.group_id));
+    if allowed.is_err() {
+        let topics = request
+            .topics
+            .iter()
+            .map(|topic| OffsetCommitResponseTopic {
+                name: topic.name.clone(),
+                partitions: topic
+                    .partitions
+                    .iter()
+                    .map(|partition| OffsetCommitResponsePartition {
+                        partition_index: partition.partition_index,
+                        error_code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
+                    })
+                    .collect(),
+            })
+            .collect();
+        return OffsetCommitResponse {
+            throttle_time_ms: 0,
+            topics,
+        };
+    }
     let mut offsets = Vec::new();
     for topic in &request.topics {
         for partition in &topic.partitions {

@@ -7,11 +7,11 @@
 //! Topic ids are derived from the name, so they are stable across restarts.
 
 use uuid::Uuid;
-use weft_broker::stream::{StreamConfig, StreamError, StreamName};
+use weft_broker::{StreamConfig, StreamError, StreamName};
 use weft_core::Filter;
 
 use super::errors::stream_error;
-use super::{KafkaContext, Session};
+use super::{Caller, Session};
 use crate::protocol::{
     Coordinator, DescribeClusterBroker, DescribeClusterResponse, ErrorCode, FindCoordinatorRequest,
     FindCoordinatorResponse, MetadataRequest, MetadataResponse, MetadataResponseBroker,
@@ -19,7 +19,7 @@ use crate::protocol::{
 };
 
 pub(super) async fn metadata(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     _session: &Session,
     request: MetadataRequest,
     version: i16,
@@ -52,10 +52,10 @@ pub(super) async fn metadata(
     }
 }
 
-async fn all_topics(context: &KafkaContext) -> Vec<String> {
+async fn all_topics(context: &Caller<'_>) -> Vec<String> {
     context
-        .streams()
-        .list()
+        .broker()
+        .list_streams(context.principal())
         .await
         .into_iter()
         .map(|info| info.config.name.to_string())
@@ -63,7 +63,7 @@ async fn all_topics(context: &KafkaContext) -> Vec<String> {
 }
 
 async fn describe_topic(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     name: String,
     auto_create: bool,
 ) -> MetadataResponseTopic {
@@ -79,8 +79,9 @@ async fn describe_topic(
         }
     };
     topic.topic_id = topic_id(&stream);
-    let streams = context.streams();
-    let mut count = streams.partition_count(&stream);
+    let mut count = context
+        .broker()
+        .partition_count(context.principal(), &stream);
     if matches!(count, Err(StreamError::NotFound { .. })) && auto_create {
         count = create_default(context, &stream).await;
     }
@@ -105,17 +106,23 @@ async fn describe_topic(
 
 /// Creates the stream behind an auto-created topic; its partition count.
 pub(super) async fn create_default(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     stream: &StreamName,
 ) -> Result<u32, StreamError> {
     let config = default_stream(stream, context.config().default_partitions)?;
-    match context.streams().create(config).await {
+    match context
+        .broker()
+        .create_stream(context.principal(), config)
+        .await
+    {
         Ok(info) => {
             tracing::info!(topic = %stream, "kafka topic auto-created");
             Ok(info.partitions.len() as u32)
         }
         // Created concurrently by another connection: use it.
-        Err(StreamError::AlreadyExists { .. }) => context.streams().partition_count(stream),
+        Err(StreamError::AlreadyExists { .. }) => context
+            .broker()
+            .partition_count(context.principal(), stream),
         Err(error) => Err(error),
     }
 }
@@ -145,7 +152,7 @@ pub(super) fn topic_id(stream: &StreamName) -> Uuid {
     Uuid::from_u64_pair(high, low)
 }
 
-pub(super) fn describe_cluster(context: &KafkaContext) -> DescribeClusterResponse {
+pub(super) fn describe_cluster(context: &Caller<'_>) -> DescribeClusterResponse {
     let config = context.config();
     DescribeClusterResponse {
         cluster_id: config.cluster_id.clone(),
@@ -161,7 +168,7 @@ pub(super) fn describe_cluster(context: &KafkaContext) -> DescribeClusterRespons
 }
 
 pub(super) fn find_coordinator(
-    context: &KafkaContext,
+    context: &Caller<'_>,
     request: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use weft_broker::PendingProduce;
-use weft_broker::stream::StreamName;
+use weft_broker::StreamName;
 
 use super::errors::publish_error;
 use super::{KafkaContext, Session};

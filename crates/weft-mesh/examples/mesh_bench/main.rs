@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use tokio::net::TcpListener;
-use weft_broker::{Ack, Broker, Principal, SubscribeOptions, Subscription};
+use weft_broker::{Broker, Principal, SubscribeOptions, Subscription};
 use weft_core::{Attributes, CloudEvent, Event, Filter, Topic};
 use weft_mesh::server::{MeshContext, MeshHandle, MeshOptions, MeshStatus, serve};
 use weft_mesh::wire::Compression;
@@ -183,10 +183,10 @@ async fn closed_loop(broker: &Broker, origin: &str, mut subscription: Subscripti
             tokio::time::sleep(Duration::from_micros(100)).await;
         }
         broker
-            .publish(
+            .submit(
                 &Principal::anonymous(),
                 event(origin, sequence, 0),
-                Ack::None,
+                weft_broker::PublishOptions::default(),
             )
             .await
             .unwrap();
@@ -227,7 +227,11 @@ async fn latency(mode: Mode, hops: usize) -> (u64, u64, u64) {
             let event = event(&first.name, sequence, stamp);
             first
                 .broker
-                .publish(&Principal::anonymous(), event, Ack::None)
+                .submit(
+                    &Principal::anonymous(),
+                    event,
+                    weft_broker::PublishOptions::default(),
+                )
                 .await
                 .unwrap();
             sequence += 1;
@@ -308,7 +312,11 @@ async fn reroute(mode: Mode) -> f64 {
             let stamp = epoch.elapsed().as_micros() as u64;
             let event = event("a", sequence, stamp);
             let _ = publisher
-                .publish(&Principal::anonymous(), event, Ack::None)
+                .submit(
+                    &Principal::anonymous(),
+                    event,
+                    weft_broker::PublishOptions::default(),
+                )
                 .await;
         }
     });

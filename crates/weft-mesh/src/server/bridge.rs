@@ -10,7 +10,9 @@ use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
-use weft_broker::{Broker, ForwardReceipt, ForwardRefused, Forwarder, GroupSelection};
+use weft_broker::{
+    Broker, ForwardReceipt, ForwardRefused, Forwarder, GroupSelection, PublishOptions,
+};
 use weft_core::Event;
 
 use super::MeshHandle;
@@ -271,7 +273,7 @@ async fn submit(
                     .iter()
                     .map(|group| Arc::from(group.as_str()))
                     .collect();
-                events.push((event, GroupSelection::Only(groups)));
+                events.push((event, PublishOptions::groups(GroupSelection::Only(groups))));
                 decoded.push(index);
                 stores.push(None);
             }
@@ -283,7 +285,7 @@ async fn submit(
             }
         }
     }
-    let results = broker.submit_publish_batch(principal, events).await;
+    let results = broker.submit_batch(principal, events).await;
     for (result, index) in results.into_iter().zip(decoded) {
         let delivery = &deliveries[index];
         let durable = delivery.durable.is_some();
@@ -329,7 +331,7 @@ async fn submit(
 /// event; its broker picks one member).
 pub(super) async fn follow_interest(handle: MeshHandle, broker: Broker) {
     let mut changes = broker.interest_changes();
-    let mut stream_changes = broker.streams().map(weft_broker::Streams::changes);
+    let mut stream_changes = broker.durable_interest_changes();
     loop {
         changes.mark_unchanged();
         if let Some(stream_changes) = &mut stream_changes {
@@ -370,10 +372,8 @@ fn broker_interest(broker: &Broker) -> Vec<InterestEntry> {
             }
         })
         .collect();
-    if let Some(streams) = broker.streams() {
-        for (_, filters) in streams.filters() {
-            entries.extend(filters.into_iter().map(InterestEntry::durable));
-        }
+    for (_, filters) in broker.durable_interest() {
+        entries.extend(filters.into_iter().map(InterestEntry::durable));
     }
     entries
 }

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use weft_broker::stream::Streams;
 use weft_broker::{AllowAll, Broker, ReadFrom, StreamConfig, StreamName};
 use weft_core::Filter;
 use weft_mqtt::MqttConfig;
@@ -155,24 +154,30 @@ async fn persistent_session_survives_a_node_restart() {
 #[tokio::test]
 async fn qos_1_publish_is_stored_by_a_capturing_stream_before_puback() {
     let dir = tempfile::tempdir().unwrap();
-    let streams = Streams::open(dir.path().join("streams")).await.unwrap();
+    let broker = Broker::open(
+        Arc::new(AllowAll),
+        dir.path().join("streams"),
+        Default::default(),
+    )
+    .await
+    .unwrap();
     let name = StreamName::new("telemetry").unwrap();
-    streams
-        .create(StreamConfig::new(
-            name.clone(),
-            vec![Filter::new("telemetry/>").unwrap()],
-        ))
+    let anonymous = weft_broker::Principal::anonymous();
+    broker
+        .create_stream(
+            &anonymous,
+            StreamConfig::new(name.clone(), vec![Filter::new("telemetry/>").unwrap()]),
+        )
         .await
         .unwrap();
-    let broker = Broker::with_streams(Arc::new(AllowAll), streams.clone());
-    let node = Node::start_with(dir.path(), MqttConfig::default(), broker).await;
+    let node = Node::start_with(dir.path(), MqttConfig::default(), broker.clone()).await;
     let mut publisher = Client::connect(node.addr, V5, "meter").await;
     let code = publisher
         .publish("telemetry/meter", b"42", QoS::AtLeastOnce, false)
         .await;
     assert_eq!(code, ReasonCode::Success);
-    let stored = streams
-        .read(&name, None, ReadFrom::Earliest, 10)
+    let stored = broker
+        .read_stream(&anonymous, &name, None, ReadFrom::Earliest, 10)
         .await
         .unwrap();
     assert_eq!(stored.len(), 1);

@@ -14,6 +14,7 @@
 use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use weft_broker::{Broker, Principal};
 use weft_flow::diff::Action;
 use weft_flow::{Applied, ApplyOptions, Controller, ControllerError, Kind, ManifestFile, Prune};
 use weft_http::problem::Problem;
@@ -53,8 +54,22 @@ pub(super) fn method_not_allowed(request: &ServiceRequest, allowed: &str) -> Pro
 }
 
 /// Answers one request under [`PREFIX`].
-pub(super) async fn handle(controller: &Controller, request: ServiceRequest) -> ServiceResponse {
+pub(super) async fn handle(
+    controller: &Controller,
+    broker: &Broker,
+    request: ServiceRequest,
+) -> ServiceResponse {
     let rest = request.path[PREFIX.len()..].trim_matches('/');
+    let changes = matches!(request.method, Method::POST | Method::DELETE);
+    // Anonymous until the security work authenticates HTTP clients.
+    if changes
+        && let Err(denied) = broker.authorize(
+            &Principal::anonymous(),
+            weft_broker::Action::ManageResources,
+        )
+    {
+        return problem(denied.into());
+    }
     let segments: Vec<&str> = if rest.is_empty() {
         Vec::new()
     } else {

@@ -13,7 +13,7 @@ use std::task::Poll;
 use std::time::SystemTime;
 
 use futures_util::FutureExt;
-use weft_broker::{PublishError, Published};
+use weft_broker::{PublishError, PublishOptions, Published, Submission};
 
 use super::{OWN_EVENTS, SessionTask};
 use crate::codec::{QoS, ReasonCode};
@@ -55,9 +55,10 @@ pub(super) struct Answered {
     outcome: PublishOutcome,
 }
 
-/// An inbound message whose event a stream captures: its appends must be submitted.
+/// An inbound message whose event a stream captures: its submission waits for room in
+/// the stream's queue, so the task awaits it before it handles the next output.
 pub(super) struct Captured {
-    event: weft_core::Event,
+    submission: Submission,
     message: Message,
     ack: Option<u16>,
 }
@@ -168,12 +169,18 @@ impl SessionTask {
             }
             Ok(event) => {
                 self.remember_own(&event);
-                match inner.broker.try_submit_publish(&inner.principal, event) {
-                    Err(error) => Answer::Ready(outcome_of(Err(error))),
-                    Ok(Ok(pending)) => answer_for(qos, pending),
-                    Ok(Err(event)) => {
+                let mut submission =
+                    inner
+                        .broker
+                        .submit(&inner.principal, event, PublishOptions::default());
+                // Ready at once unless a stream captures the event (its appends may
+                // wait for room): then the run loop awaits it.
+                match (&mut submission).now_or_never() {
+                    Some(Err(error)) => Answer::Ready(outcome_of(Err(error))),
+                    Some(Ok(pending)) => answer_for(qos, pending),
+                    None => {
                         return Some(Box::new(Captured {
-                            event,
+                            submission,
                             message,
                             ack,
                         }));
@@ -185,16 +192,15 @@ impl SessionTask {
         None
     }
 
-    /// [`Self::publish`] of an event a stream captures: submits its appends (waiting
-    /// for room in the stream's queue).
+    /// [`Self::publish`] of an event a stream captures: finishes submitting its appends
+    /// (waiting for room in the stream's queue).
     pub(super) async fn submit_captured(&mut self, captured: Captured) {
         let Captured {
-            event,
+            submission,
             message,
             ack,
         } = captured;
-        let inner = Arc::clone(&self.context.inner);
-        let answer = match inner.broker.submit_publish(&inner.principal, event).await {
+        let answer = match submission.await {
             Err(error) => Answer::Ready(outcome_of(Err(error))),
             Ok(pending) => answer_for(message.qos, pending),
         };
