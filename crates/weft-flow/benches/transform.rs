@@ -1,5 +1,6 @@
 //! Per-event cost of route transforms: declarative steps (set, rename, delete on JSON
-//! data) and a jq step, and a route's filter plus transform as `weft flow test` runs it.
+//! data) and a jq step, and a route's filter plus transform as the runtime and
+//! `weft flow test` run it (`explain::process`).
 //! CESQL evaluation alone (simple vs complex expressions) is benched in weft-cesql.
 //!
 //! `cargo bench -p weft-flow --bench transform`
@@ -12,7 +13,7 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use weft_core::{Attributes, CloudEvent};
 use weft_flow::transform::{self, Step};
-use weft_flow::{Spec, load_str, route_tests};
+use weft_flow::{Spec, explain, load_str};
 
 const ROUTE: &str = r#"
 apiVersion: weft/v1
@@ -67,7 +68,7 @@ fn transforms(c: &mut Criterion) {
         b.iter(|| transform::apply(black_box(&jq_route.transform), black_box(&event)).unwrap())
     });
     c.bench_function("route/filter-and-transform", |b| {
-        b.iter(|| route_tests::process(black_box(&steps_route), black_box(&event)).unwrap())
+        b.iter(|| explain::process(black_box(&steps_route), black_box(&event)).unwrap())
     });
 }
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use weft_cesql::{EvalOptions, Evaluation, Expression};
+use weft_cesql::{EvalOptions, Evaluation, Expression, TraceNode};
 use weft_core::CloudEvent;
 
 /// A compiled CESQL expression that names only known functions. Stored and compared as
@@ -84,6 +84,14 @@ impl Cesql {
     #[must_use]
     pub fn evaluate(&self, event: &CloudEvent) -> Evaluation {
         self.0.evaluate(event, &EvalOptions::with_data_fields())
+    }
+
+    /// [`Self::evaluate`] with the value and errors of every evaluated sub-expression
+    /// (for `weft flow explain`); the evaluation is the same.
+    #[must_use]
+    pub fn evaluate_traced(&self, event: &CloudEvent) -> (Evaluation, TraceNode) {
+        self.0
+            .evaluate_traced(event, &EvalOptions::with_data_fields())
     }
 }
 

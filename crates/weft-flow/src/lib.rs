@@ -7,8 +7,10 @@
 //! [`load_str`], [`check_path`]); validation across manifests (references and route
 //! cycles, [`validate()`]); the desired state with a digest per resource and the diff
 //! that `weft apply` prints ([`DesiredState`], [`diff()`], [`Plan`]); the declarative
-//! transform steps on a [`weft_core::CloudEvent`] ([`transform`]); and running a
-//! route's `tests` without a node ([`route_tests`]).
+//! transform steps on a [`weft_core::CloudEvent`] ([`transform`]); what a route makes
+//! of one event — the filter-then-transform that the runtime, route tests and
+//! `weft flow explain` all run, and the step-by-step [`Explanation`] ([`explain()`]); and
+//! running a route's `tests` without a node ([`route_tests`]).
 //!
 //! Apart from [`runtime`] and [`controller`] it does no I/O beyond reading manifest
 //! files and does not use tokio or the broker; [`runtime`] runs routes and sources
@@ -35,6 +37,7 @@ pub mod controller;
 pub mod cron;
 pub mod data_path;
 pub mod diff;
+pub mod explain;
 pub mod load;
 pub mod manifest;
 pub mod route_tests;
@@ -50,9 +53,10 @@ pub use controller::{
     ResourceStatus,
 };
 pub use diff::{Plan, PlanLine, Prune, delete_plan, diff};
+pub use explain::{Explanation, Outcome, explain};
 pub use load::{Loaded, ManifestSet, Origin, check_path, check_str, load_path, load_str};
 pub use manifest::{Kind, Manifest, Metadata, ResourceName, Spec, StreamRef};
-pub use route_tests::{Outcome, TestReport};
+pub use route_tests::TestReport;
 pub use runtime::{RouteRunner, RouteStatus, RunnerOptions, RuntimeError};
 pub use serde_text::format_duration;
 pub use state::{DesiredState, Digest, Resource, ResourceKey};

@@ -1,6 +1,6 @@
-//! Running a route's `tests` without a node: the CESQL filter (data-field mode), then the
-//! declarative transform steps, compared with `expect`. This is what
-//! `weft flow test -f DIR` prints as `N passed, N failed`.
+//! Running a route's `tests` without a node: [`crate::explain::process`] — the filter and
+//! transform steps exactly as the runtime runs them — compared with `expect`. This is
+//! what `weft flow test -f DIR` prints as `N passed, N failed`.
 //!
 //! The comparison is exact for attributes; data is compared as JSON values when both
 //! events carry JSON data (so formatting and member order do not matter), and as bytes
@@ -10,36 +10,10 @@ use std::fmt;
 
 use weft_core::CloudEvent;
 
+use crate::explain::{Outcome, process};
 use crate::load::ManifestSet;
 use crate::manifest::route::{Expect, RouteSpec};
 use crate::manifest::{ResourceName, Spec};
-use crate::transform::{self, TransformError};
-
-/// What a route makes of one event.
-#[derive(Debug, Clone, PartialEq)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "the event is returned once per call, never stored in bulk"
-)]
-pub enum Outcome {
-    /// The filter passed and the transform produced this event.
-    Delivered(CloudEvent),
-    /// The filter did not pass (its value was not `true`, or it raised errors).
-    Dropped,
-}
-
-/// Runs `route`'s filter and transform over `event`.
-///
-/// # Errors
-/// A failing transform step (the runtime dead-letters the event).
-pub fn process(route: &RouteSpec, event: &CloudEvent) -> Result<Outcome, TransformError> {
-    if let Some(filter) = &route.filter
-        && !filter.evaluate(event).is_match()
-    {
-        return Ok(Outcome::Dropped);
-    }
-    transform::apply(&route.transform, event).map(Outcome::Delivered)
-}
 
 /// The result of one test.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,10 +1,10 @@
-//! `weft flow test` and `weft flow explain`: running routes locally, without a node.
+//! `weft flow test` and `weft flow explain`: running routes locally, without a node,
+//! through weft-flow's `route_tests` and `explain`.
 
 mod explain;
 
 use std::process::ExitCode;
 
-use weft_flow::Spec;
 use weft_flow::route_tests::{self, TestReport};
 
 use crate::cli::{FlowCommand, FlowTestArgs};
@@ -33,13 +33,7 @@ fn test(args: &FlowTestArgs) -> anyhow::Result<ExitCode> {
     };
     let mut report = TestReport::default();
     for set in &sets {
-        for manifest in set.manifests() {
-            if let Spec::Route(route) = &manifest.spec {
-                report
-                    .results
-                    .extend(route_tests::run_route(&manifest.metadata.name, route));
-            }
-        }
+        report.results.extend(route_tests::run(set).results);
     }
     out!("{}", render(&report))?;
     Ok(if report.success() {

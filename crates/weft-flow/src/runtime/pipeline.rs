@@ -13,9 +13,9 @@ use weft_core::{CloudEvent, Event};
 
 use super::deliver::{Env, Target, error_text};
 use super::status::{Counters, InFlight};
+use crate::explain;
 use crate::manifest::ResourceName;
 use crate::manifest::route::RouteSpec;
-use crate::transform;
 
 pub use weft_broker::dead_letter::{DESTINATION_ATTRIBUTE, ROUTE_ATTRIBUTE};
 
@@ -79,14 +79,13 @@ impl Route {
         let counters = &self.counters;
         let _in_flight = InFlight::new(counters);
         Counters::bump(&counters.received);
-        if let Some(filter) = &self.spec.filter
-            && !filter.evaluate(&event.cloudevent).is_match()
-        {
-            Counters::bump(&counters.filtered_out);
-            return Outcome::Settled;
-        }
-        let cloudevent = match transform::apply(&self.spec.transform, &event.cloudevent) {
-            Ok(cloudevent) => cloudevent,
+        // The same filter and transform as route tests and `weft flow explain`.
+        let cloudevent = match explain::process(&self.spec, &event.cloudevent) {
+            Ok(explain::Outcome::Delivered(cloudevent)) => cloudevent,
+            Ok(explain::Outcome::Dropped) => {
+                Counters::bump(&counters.filtered_out);
+                return Outcome::Settled;
+            }
             Err(error) => {
                 let message = format!("transform failed: {error}");
                 return self
