@@ -377,3 +377,6 @@ impl Broker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -50,3 +50,23 @@ fn write_refusal(refusal: WriteRefusal) -> ErrorCode {
 
 /// An error and its causes on one line, for `error_message` fields.
 pub(crate) use weft_core::error_chain;
+
+#[cfg(test)]
+mod tests {
+    use weft_broker::{Action, Denied, Principal, StreamName};
+
+    use super::*;
+
+    #[test]
+    fn a_refused_stream_operation_is_a_topic_authorization_failure() {
+        let stream = StreamName::new("orders").unwrap();
+        let denied = Denied::new(&Principal::named("guest"), Action::ReadStream(&stream));
+        assert_eq!(
+            stream_error(&StreamError::Denied(denied.clone())),
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED
+        );
+        let (code, message) = publish_error(&PublishError::Denied(denied));
+        assert_eq!(code, ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        assert_eq!(message, "principal guest may not read stream orders");
+    }
+}
