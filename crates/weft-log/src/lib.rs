@@ -30,6 +30,7 @@ mod offset;
 mod segment;
 mod storage;
 mod varint;
+mod view;
 
 pub use batch::compression::{Compression, MAX_DECOMPRESSED_BYTES};
 pub use batch::{
@@ -37,7 +38,7 @@ pub use batch::{
     encode_batch, rewrite_base_offset,
 };
 pub use error::{AppendError, CompactionError, OpenError, ReadError, RetentionError};
-pub use handle::{AppendTicket, FlushPolicy, HandleConfig, LogHandle};
+pub use handle::{AppendCallback, AppendTicket, COALESCE_BYTES, FlushPolicy, HandleConfig, LogHandle, MAX_GROUP};
 pub use log::{
     Appended, CACHED_BATCHES, CompactionPolicy, CompactionReport, LogConfig, PartitionLog,
     RetentionOutcome, RetentionPolicy,
@@ -45,3 +46,4 @@ pub use log::{
 pub use offset::Offset;
 pub use storage::{FsStorage, Storage, StorageFile};
 pub use storage::{SimulatedStorage, TornWrite};
+pub use view::{LogView, TAIL_BATCHES, TAIL_BYTES};
