@@ -8,7 +8,9 @@
 //! Key types: [`PartitionLog`] (the synchronous log: append, read, sync, recovery on
 //! open, retention, compaction by key), [`LogHandle`] (a cheap, cloneable async handle to
 //! a log run by its own writer thread, which batches concurrent appends into one
-//! `fdatasync`), [`BatchBuilder`] / [`BatchView`] (encode and validate batches),
+//! `fdatasync` and coalesces queued records into one batch), [`LogView`] (the snapshot
+//! readers read without the writer: segments up to the durable high watermark, and the
+//! recent batches in memory), [`BatchBuilder`] / [`BatchView`] (encode and validate batches),
 //! [`Storage`] with [`FsStorage`] and, for crash tests here and in other crates,
 //! [`SimulatedStorage`].
 //!

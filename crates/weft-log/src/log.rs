@@ -189,6 +189,11 @@ impl PartitionLog {
         }
     }
 
+    /// The largest batch an append accepts.
+    pub(crate) fn max_batch_bytes(&self) -> usize {
+        self.config.max_batch_bytes
+    }
+
     /// Number of segments.
     pub fn segment_count(&self) -> usize {
         self.segments.len()

@@ -242,3 +242,6 @@ impl LogView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

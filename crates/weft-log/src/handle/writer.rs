@@ -164,7 +164,10 @@ struct Coalescer {
 impl Coalescer {
     fn push(&mut self, log: &mut PartitionLog, pending: &mut Vec<Pending>, record: Record, reply: Reply) {
         let size = estimated_size(&record);
-        if !self.records.is_empty() && self.bytes + size > COALESCE_BYTES {
+        // The estimate is an upper bound, so a coalesced batch never exceeds the log's
+        // limit because of its neighbours (a record too large alone fails alone).
+        let limit = COALESCE_BYTES.min(log.max_batch_bytes().saturating_sub(BATCH_HEADER_BYTES));
+        if !self.records.is_empty() && self.bytes + size > limit {
             self.flush(log, pending);
         }
         self.bytes += size;
@@ -196,7 +199,11 @@ impl Coalescer {
     }
 }
 
-/// About the bytes `record` adds to a batch.
+/// The fixed header of a record batch.
+const BATCH_HEADER_BYTES: usize = 61;
+
+/// At least the bytes `record` adds to a batch: its fields plus the most framing a
+/// record (36 bytes) and each header (10 bytes) can take.
 fn estimated_size(record: &Record) -> usize {
     let field = |bytes: &Option<Bytes>| bytes.as_ref().map_or(0, Bytes::len);
     let headers: usize = record

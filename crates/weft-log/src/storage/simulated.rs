@@ -13,13 +13,16 @@
 //! reading and writing its file after the name is removed or renamed over (as on Unix),
 //! and the file goes away with its last handle. A power loss forgets unnamed files.
 //!
+//! [`SimulatedStorage::hold_syncs`] makes every `sync_data` wait until released, so a
+//! test can keep a writer busy in the middle of a group commit.
+//!
 //! [`SimulatedStorage::crash_after`] stops the disk after a number of mutating operations
 //! (every later call fails), so a test can cut the power at every step of a multi-step
 //! operation such as compaction.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::{Storage, StorageFile};
 
@@ -39,6 +42,39 @@ pub enum TornWrite {
 #[derive(Debug, Clone, Default)]
 pub struct SimulatedStorage {
     state: Arc<Mutex<State>>,
+    /// Syncs wait while held; apart from `state` so that waiting holds no lock on it.
+    gate: Arc<SyncGate>,
+}
+
+#[derive(Debug, Default)]
+struct SyncGate {
+    /// Whether syncs are held, and how many are waiting.
+    held: Mutex<(bool, usize)>,
+    changed: Condvar,
+}
+
+impl SyncGate {
+    fn lock(&self) -> MutexGuard<'_, (bool, usize)> {
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn pass(&self) {
+        let mut held = self.lock();
+        if !held.0 {
+            return;
+        }
+        held.1 += 1;
+        self.changed.notify_all();
+        while held.0 {
+            held = self
+                .changed
+                .wait(held)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        held.1 -= 1;
+    }
 }
 
 #[derive(Debug, Default)]
@@ -159,6 +195,32 @@ impl SimulatedStorage {
     /// (or `crash_after(None)`): the machine stopped in the middle of what it was doing.
     pub fn crash_after(&self, operations: Option<u64>) {
         self.lock().operations_left = operations;
+    }
+
+    /// Makes every `sync_data` wait (or lets the waiting ones and later ones through).
+    pub fn hold_syncs(&self, hold: bool) {
+        self.gate.lock().0 = hold;
+        self.gate.changed.notify_all();
+    }
+
+    /// Blocks until `count` syncs are waiting at the gate of [`Self::hold_syncs`], or
+    /// `timeout` passed; returns whether they are.
+    pub fn wait_for_held_syncs(&self, count: usize, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut held = self.gate.lock();
+        while held.1 < count {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            held = self
+                .gate
+                .changed
+                .wait_timeout(held, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        true
     }
 
     /// Successful `sync_data` calls so far.
@@ -348,6 +410,7 @@ impl StorageFile for SimulatedFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
+        self.storage.gate.pass();
         self.with(|state, id| {
             state.spend_operation()?;
             if state.fail_syncs {
@@ -422,6 +485,27 @@ mod tests {
         assert!(storage.rename("a", "c").is_err());
         storage.power_loss(TornWrite::DropUnsynced);
         assert!(storage.create("b").is_ok());
+    }
+
+    #[test]
+    fn an_open_file_outlives_its_name_until_the_last_handle_goes() {
+        let storage = SimulatedStorage::new();
+        let file = storage.create("a").unwrap();
+        file.append(b"old").unwrap();
+        let replacement = storage.create("b").unwrap();
+        replacement.append(b"new").unwrap();
+        storage.rename("b", "a").unwrap();
+        let mut buf = [0u8; 3];
+        file.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"old", "renamed over, the open file keeps its bytes");
+        storage.remove("a").unwrap();
+        replacement.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"new", "removed, the open file keeps its bytes");
+        assert!(storage.open("a").is_err());
+        assert_eq!(storage.lock().files.len(), 2);
+        drop(file);
+        drop(replacement);
+        assert!(storage.lock().files.is_empty(), "the last handle frees the file");
     }
 
     #[test]
