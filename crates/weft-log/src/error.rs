@@ -97,6 +97,10 @@ pub enum ReadError {
     /// The storage failed.
     #[error("cannot read the log")]
     Io(#[source] io::Error),
+    /// Acknowledged but unsynced bytes the read used were discarded by a failed sync while
+    /// it ran (only under the weaker flush policies); read again from a new view.
+    #[error("unsynced data was rolled back during the read")]
+    RolledBack,
     /// The log's writer has stopped.
     #[error("log writer has stopped")]
     Closed,

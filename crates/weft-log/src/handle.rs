@@ -1,22 +1,37 @@
-//! [`LogHandle`]: one writer thread per partition log, with group commit.
+//! [`LogHandle`]: one writer thread per partition log, with group commit; readers read
+//! a published [`LogView`] and never wait for the writer.
 //!
 //! Appenders (async tasks) send requests over a channel to a dedicated std thread that
 //! owns the [`PartitionLog`]. The thread takes every request waiting in the channel (up
 //! to [`MAX_GROUP`]), appends them all, then, with [`FlushPolicy::Always`], calls
-//! `fdatasync` once and only then answers each appender through a `tokio::sync::oneshot`.
-//! One sync therefore covers every append that arrived while the previous sync ran. A
-//! failed write or sync is answered as an error to every appender it affects, never as an
-//! acknowledgement. Reads and other requests run after the group's sync, so they never
-//! see unacknowledged data under `Always`.
+//! `fdatasync` once, publishes a new view, and only then answers each appender. One sync
+//! therefore covers every append that arrived while the previous sync ran. A failed write
+//! or sync is answered as an error to every appender it affects, never as an
+//! acknowledgement.
+//!
+//! This is the one batching stage between publishers and the disk: single records
+//! queued with [`LogHandle::queue_record`] that follow each other in a group are written
+//! as **one** record batch (up to about [`COALESCE_BYTES`]), each appender getting its
+//! own offset back; raw batches from Kafka producers are stored as they came, in order
+//! with the records around them.
+//!
+//! Reads ([`LogHandle::view`], and `read`, `offsets`, `offset_for_time`, `size_bytes`
+//! built on it) use the view the writer published last: under `Always` it ends at the
+//! durable end of the log, so a reader never sees a batch before it is synced; under
+//! the weaker policies it ends at the last acknowledged batch. Retention, compaction and
+//! recovery publish a new view before they answer.
 //!
 //! Backpressure: a semaphore bounds the requests in flight ([`HandleConfig::queue_depth`]);
 //! an appender waits for a permit asynchronously, so the channel itself never grows
 //! without bound and nothing blocks the runtime.
 
-use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
+mod writer;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
@@ -27,9 +42,11 @@ use crate::log::{
     Appended, CompactionPolicy, CompactionReport, PartitionLog, RetentionOutcome, RetentionPolicy,
 };
 use crate::offset::Offset;
+use crate::view::LogView;
+use writer::{Payload, Reply, Request};
 
-/// Most requests handled in one group commit.
-pub const MAX_GROUP: usize = 1024;
+pub use writer::{COALESCE_BYTES, MAX_GROUP};
+
 
 /// When appended bytes are synced to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,26 +80,27 @@ impl Default for HandleConfig {
     }
 }
 
-type Job = Box<dyn FnOnce(&mut PartitionLog) + Send>;
-
-enum Payload {
-    Records(Vec<Record>),
-    Raw(Bytes),
+/// What the writer shares with every handle: the view readers use.
+#[derive(Debug)]
+struct Published {
+    view: Mutex<LogView>,
+    /// Set once the writer has stopped.
+    closed: AtomicBool,
 }
 
-enum Request {
-    Append {
-        payload: Payload,
-        reply: oneshot::Sender<Result<Appended, AppendError>>,
-        _permit: OwnedSemaphorePermit,
-    },
-    Run {
-        job: Job,
-        _permit: OwnedSemaphorePermit,
-    },
-    Close {
-        reply: oneshot::Sender<PartitionLog>,
-    },
+impl Published {
+    fn lock(&self) -> MutexGuard<'_, LogView> {
+        // Only ever replaced whole; a poisoned lock still holds a valid view.
+        self.view
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn publish(&self, view: LogView) {
+        // The old view is dropped outside the lock (it may release segment files).
+        let old = std::mem::replace(&mut *self.lock(), view);
+        drop(old);
+    }
 }
 
 /// A cheap, cloneable handle to a log owned by its writer thread.
@@ -90,6 +108,7 @@ enum Request {
 pub struct LogHandle {
     sender: mpsc::Sender<Request>,
     permits: Arc<Semaphore>,
+    published: Arc<Published>,
 }
 
 /// The writer thread has stopped (closed, or it could not be reached).
@@ -107,17 +126,26 @@ impl AppendTicket {
     }
 }
 
+/// Called once with the outcome of an append, on the writer thread: it must not block.
+pub type AppendCallback = Box<dyn FnOnce(Result<Appended, AppendError>) + Send>;
+
 impl LogHandle {
     /// Starts the writer thread for `log`.
     pub fn spawn(log: PartitionLog, config: HandleConfig) -> std::io::Result<LogHandle> {
         // Unbounded by type only: the semaphore bounds what is in flight.
         let (sender, receiver) = mpsc::channel();
+        let published = Arc::new(Published {
+            view: Mutex::new(writer::visible(&log, config.flush)),
+            closed: AtomicBool::new(false),
+        });
+        let shared = Arc::clone(&published);
         thread::Builder::new()
             .name("weft-log-writer".to_owned())
-            .spawn(move || run(log, &receiver, config.flush))?;
+            .spawn(move || writer::run(log, &receiver, config.flush, &shared))?;
         Ok(LogHandle {
             sender,
             permits: Arc::new(Semaphore::new(config.queue_depth.max(1))),
+            published,
         })
     }
 
@@ -139,51 +167,116 @@ impl LogHandle {
     /// queues several before waiting keeps their order and lets one group commit cover
     /// them all.
     pub async fn queue_raw_batch(&self, batch: Bytes) -> Result<AppendTicket, AppendError> {
-        self.queue_append(Payload::Raw(batch)).await
-    }
-
-    async fn send_append(&self, payload: Payload) -> Result<Appended, AppendError> {
-        self.queue_append(payload).await?.wait().await
-    }
-
-    async fn queue_append(&self, payload: Payload) -> Result<AppendTicket, AppendError> {
-        let permit = self.permit().await.map_err(|Closed| AppendError::Closed)?;
         let (reply, answer) = oneshot::channel();
-        self.sender
-            .send(Request::Append {
-                payload,
-                reply,
-                _permit: permit,
-            })
+        self.queue(Payload::Raw(batch), Reply::Channel(reply))
+            .await
             .map_err(|_| AppendError::Closed)?;
         Ok(AppendTicket(answer))
     }
 
-    /// See [`PartitionLog::read`].
+    /// [`Self::queue_raw_batch`] with a callback instead of a ticket: `done` is called
+    /// exactly once, on the writer thread after the group commit (or at once with
+    /// [`AppendError::Closed`] if the writer has stopped, which is also returned).
+    pub async fn queue_raw_batch_with(
+        &self,
+        batch: Bytes,
+        done: AppendCallback,
+    ) -> Result<(), AppendError> {
+        self.queue_with(Payload::Raw(batch), done).await
+    }
+
+    /// Queues one record (after waiting for queue room); `done` is called exactly once
+    /// with its offset (`base_offset == last_offset`), on the writer thread once the
+    /// record is acknowledged or failed, or at once with [`AppendError::Closed`] if the
+    /// writer has stopped (also returned). Records queued one after the other are written
+    /// together as one batch by the writer's group commit, in queue order.
+    pub async fn queue_record(
+        &self,
+        record: Record,
+        done: AppendCallback,
+    ) -> Result<(), AppendError> {
+        self.queue_with(Payload::Record(record), done).await
+    }
+
+    async fn queue_with(&self, payload: Payload, done: AppendCallback) -> Result<(), AppendError> {
+        if let Err(reply) = self.queue(payload, Reply::Callback(done)).await {
+            // The callback did not reach the writer: run it here.
+            if let Some(reply) = reply {
+                reply.send(Err(AppendError::Closed));
+            }
+            return Err(AppendError::Closed);
+        }
+        Ok(())
+    }
+
+    async fn send_append(&self, payload: Payload) -> Result<Appended, AppendError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue(payload, Reply::Channel(reply))
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        AppendTicket(answer).wait().await
+    }
+
+    /// Sends an append to the writer; gives the reply back if the writer has stopped.
+    async fn queue(&self, payload: Payload, reply: Reply) -> Result<(), Option<Reply>> {
+        let Ok(permit) = self.permit().await else {
+            return Err(Some(reply));
+        };
+        let request = Request::Append {
+            payload,
+            reply,
+            _permit: permit,
+        };
+        self.sender
+            .send(request)
+            .map_err(|mpsc::SendError(request)| request.into_reply())
+    }
+
+    /// The view the writer published last, or `None` once the writer stopped. Reading
+    /// through it never waits for the writer; its file reads block, so from async code
+    /// try [`LogView::read_cached`] first and run other reads in a blocking task.
+    pub fn view(&self) -> Option<LogView> {
+        if self.published.closed.load(Ordering::SeqCst) {
+            return None;
+        }
+        Some(self.published.lock().clone())
+    }
+
+    /// See [`LogView::read`]. Answers from memory at the tail; otherwise reads the files
+    /// on the calling thread (prefer [`Self::view`] and a blocking task for large reads).
     pub async fn read(&self, from: Offset, max_bytes: usize) -> Result<Vec<Bytes>, ReadError> {
-        self.call(move |log| log.read(from, max_bytes))
-            .await
-            .unwrap_or(Err(ReadError::Closed))
+        loop {
+            let view = self.view().ok_or(ReadError::Closed)?;
+            match view.read(from, max_bytes) {
+                Err(ReadError::RolledBack) => continue,
+                other => return other,
+            }
+        }
     }
 
-    /// See [`PartitionLog::offset_for_time`].
+    /// See [`LogView::offset_for_time`] (reads the files on the calling thread).
     pub async fn offset_for_time(&self, timestamp_ms: i64) -> Result<Option<Offset>, ReadError> {
-        self.call(move |log| log.offset_for_time(timestamp_ms))
-            .await
-            .unwrap_or(Err(ReadError::Closed))
+        loop {
+            let view = self.view().ok_or(ReadError::Closed)?;
+            match view.offset_for_time(timestamp_ms) {
+                Err(ReadError::RolledBack) => continue,
+                other => return other,
+            }
+        }
     }
 
-    /// The first stored offset and the next offset, or `None` once the writer stopped.
+    /// The first stored offset and the high watermark (the next offset a reader may see;
+    /// the next offset, once every append queued before was acknowledged), or `None` once
+    /// the writer stopped.
     pub async fn offsets(&self) -> Option<(Offset, Offset)> {
-        self.call(|log| (log.first_offset(), log.next_offset()))
-            .await
-            .ok()
+        self.view()
+            .map(|view| (view.first_offset(), view.next_offset()))
     }
 
-    /// The total bytes of the log's segment files (see [`PartitionLog::size_bytes`]), or
-    /// `None` once the writer stopped.
+    /// The bytes of the log's segment files up to the view's end, or `None` once the
+    /// writer stopped.
     pub async fn size_bytes(&self) -> Option<u64> {
-        self.call(|log| log.size_bytes()).await.ok()
+        self.view().map(|view| view.size_bytes())
     }
 
     /// See [`PartitionLog::apply_retention`].
@@ -198,7 +291,7 @@ impl LogHandle {
     }
 
     /// See [`PartitionLog::compact`]. Runs on the writer thread between groups, so
-    /// appends wait while a segment is rewritten.
+    /// appends wait while a segment is rewritten (readers do not).
     pub async fn compact(
         &self,
         policy: CompactionPolicy,
@@ -225,14 +318,19 @@ impl LogHandle {
             .map_err(|_| Closed)
     }
 
+    /// Runs `action` on the writer thread between groups; the answer comes after the
+    /// view that shows its effect is published.
     async fn call<T: Send + 'static>(
         &self,
         action: impl FnOnce(&mut PartitionLog) -> T + Send + 'static,
     ) -> Result<T, Closed> {
         let permit = self.permit().await?;
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |log| {
-            let _ = reply.send(action(log));
+        let job: writer::Job = Box::new(move |log| {
+            let result = action(log);
+            Box::new(move || {
+                let _ = reply.send(result);
+            })
         });
         self.sender
             .send(Request::Run {
@@ -241,114 +339,5 @@ impl LogHandle {
             })
             .map_err(|_| Closed)?;
         answer.await.map_err(|_| Closed)
-    }
-}
-
-/// The writer thread: group commit until every handle is gone or `Close` arrives.
-fn run(mut log: PartitionLog, receiver: &mpsc::Receiver<Request>, flush: FlushPolicy) {
-    let mut last_sync = Instant::now();
-    loop {
-        let first = match flush {
-            FlushPolicy::Interval(interval) => {
-                let wait = interval.saturating_sub(last_sync.elapsed());
-                match receiver.recv_timeout(wait) {
-                    Ok(request) => request,
-                    Err(RecvTimeoutError::Timeout) => {
-                        sync_logging(&mut log);
-                        last_sync = Instant::now();
-                        continue;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
-            }
-            FlushPolicy::Always | FlushPolicy::Never => match receiver.recv() {
-                Ok(request) => request,
-                Err(_) => break,
-            },
-        };
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match receiver.try_recv() {
-                Ok(request) => group.push(request),
-                Err(_) => break,
-            }
-        }
-        if let Some(reply) = commit_group(&mut log, group, flush, &mut last_sync) {
-            sync_logging(&mut log);
-            let _ = reply.send(log);
-            return;
-        }
-    }
-    sync_logging(&mut log);
-}
-
-/// Appends a group, syncs once if the policy asks, answers every appender, then runs the
-/// other requests. Returns the reply of a `Close` request if the group had one.
-fn commit_group(
-    log: &mut PartitionLog,
-    group: Vec<Request>,
-    flush: FlushPolicy,
-    last_sync: &mut Instant,
-) -> Option<oneshot::Sender<PartitionLog>> {
-    let mut pending = Vec::new();
-    let mut jobs = Vec::new();
-    let mut close = None;
-    for request in group {
-        match request {
-            Request::Append {
-                payload,
-                reply,
-                _permit,
-            } => {
-                let rollbacks = log.rollbacks();
-                let result = match payload {
-                    Payload::Records(records) => log.append(&records),
-                    Payload::Raw(batch) => log.append_raw_batch(batch),
-                };
-                match result {
-                    Ok(appended) => pending.push((reply, appended, rollbacks)),
-                    Err(error) => {
-                        let _ = reply.send(Err(error));
-                    }
-                }
-            }
-            Request::Run { job, _permit } => jobs.push(job),
-            Request::Close { reply } => close = Some(reply),
-        }
-    }
-    let should_sync = match flush {
-        FlushPolicy::Always => !pending.is_empty(),
-        FlushPolicy::Interval(interval) => last_sync.elapsed() >= interval,
-        FlushPolicy::Never => false,
-    };
-    let sync_error = if should_sync {
-        *last_sync = Instant::now();
-        log.sync().err()
-    } else {
-        None
-    };
-    for (reply, appended, rollbacks) in pending {
-        let durable = flush != FlushPolicy::Always || appended.last_offset < log.durable_offset();
-        let result = if log.rollbacks() == rollbacks && durable {
-            Ok(appended)
-        } else if let Some(source) = &sync_error {
-            Err(AppendError::Io {
-                operation: "sync",
-                source: source.clone(),
-            })
-        } else {
-            Err(AppendError::RolledBack)
-        };
-        let _ = reply.send(result);
-    }
-    for job in jobs {
-        job(log);
-    }
-    close
-}
-
-fn sync_logging(log: &mut PartitionLog) {
-    if let Err(error) = log.sync() {
-        tracing::warn!(%error, "log sync failed; unsynced appends were discarded");
     }
 }

@@ -8,7 +8,9 @@
 //! Key types: [`PartitionLog`] (the synchronous log: append, read, sync, recovery on
 //! open, retention, compaction by key), [`LogHandle`] (a cheap, cloneable async handle to
 //! a log run by its own writer thread, which batches concurrent appends into one
-//! `fdatasync`), [`BatchBuilder`] / [`BatchView`] (encode and validate batches),
+//! `fdatasync` and coalesces queued records into one batch), [`LogView`] (the snapshot
+//! readers read without the writer: segments up to the durable high watermark, and the
+//! recent batches in memory), [`BatchBuilder`] / [`BatchView`] (encode and validate batches),
 //! [`Storage`] with [`FsStorage`] and, for crash tests here and in other crates,
 //! [`SimulatedStorage`].
 //!
@@ -30,6 +32,7 @@ mod offset;
 mod segment;
 mod storage;
 mod varint;
+mod view;
 
 pub use batch::compression::{Compression, MAX_DECOMPRESSED_BYTES};
 pub use batch::{
@@ -37,7 +40,7 @@ pub use batch::{
     encode_batch, rewrite_base_offset,
 };
 pub use error::{AppendError, CompactionError, OpenError, ReadError, RetentionError};
-pub use handle::{AppendTicket, FlushPolicy, HandleConfig, LogHandle};
+pub use handle::{AppendCallback, AppendTicket, COALESCE_BYTES, FlushPolicy, HandleConfig, LogHandle, MAX_GROUP};
 pub use log::{
     Appended, CACHED_BATCHES, CompactionPolicy, CompactionReport, LogConfig, PartitionLog,
     RetentionOutcome, RetentionPolicy,
@@ -45,3 +48,4 @@ pub use log::{
 pub use offset::Offset;
 pub use storage::{FsStorage, Storage, StorageFile};
 pub use storage::{SimulatedStorage, TornWrite};
+pub use view::{LogView, TAIL_BATCHES, TAIL_BYTES};

@@ -7,8 +7,11 @@ mod producers;
 mod recovery;
 mod retention;
 
+use std::cell::OnceCell;
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
@@ -17,6 +20,7 @@ use crate::error::{AppendError, ReadError};
 use crate::offset::Offset;
 use crate::segment::Segment;
 use crate::storage::Storage;
+use crate::view::{CachedBatch, LogView, SegmentView, TAIL_BATCHES, TAIL_BYTES};
 
 pub use compaction::{CompactionPolicy, CompactionReport};
 pub use producers::CACHED_BATCHES;
@@ -68,12 +72,19 @@ pub struct PartitionLog {
     durable_next: Offset,
     /// Bytes of the active segment that are durable.
     durable_len: u64,
-    /// Bumped whenever written-but-unsynced batches are discarded after a failure, so a
-    /// group commit can tell whether an append it made is still there.
-    rollbacks: u64,
+    /// Bumped whenever written-but-unsynced batches are discarded after a failure (before
+    /// they are cut), so a group commit can tell whether an append it made is still
+    /// there, and a reader of a view with unsynced bytes whether they changed under it.
+    rollbacks: Arc<AtomicU64>,
     poisoned: bool,
     /// Idempotent producers' last batches.
     producers: ProducerTable,
+    /// The latest batches written, contiguous and ending at `next_offset` (or empty), for
+    /// views to answer tail reads from memory.
+    recent: VecDeque<CachedBatch>,
+    recent_bytes: usize,
+    /// Views of the sealed segments, built once per change of the segment list.
+    sealed_views: OnceCell<Arc<[SegmentView]>>,
 }
 
 impl std::fmt::Debug for PartitionLog {
@@ -104,7 +115,83 @@ impl PartitionLog {
 
     /// How many times unsynced appends were discarded after a failure.
     pub fn rollbacks(&self) -> u64 {
-        self.rollbacks
+        self.rollbacks.load(Ordering::SeqCst)
+    }
+
+    /// What a reader may see under `FlushPolicy::Always`: the log up to its durable end.
+    pub fn durable_view(&self) -> LogView {
+        self.view_upto(self.durable_next, self.durable_len, false)
+    }
+
+    /// Everything written, synced or not (what readers see under the weaker flush
+    /// policies, which acknowledge before syncing).
+    pub fn written_view(&self) -> LogView {
+        self.view_upto(self.next_offset(), self.active().len(), true)
+    }
+
+    /// A view ending at `next`, at byte `len` of the active segment.
+    fn view_upto(&self, next: Offset, len: u64, unsynced: bool) -> LogView {
+        let sealed = self.sealed_views.get_or_init(|| {
+            let sealed = &self.segments[..self.segments.len() - 1];
+            sealed.iter().map(Segment::view).collect()
+        });
+        let active = self.active().view_upto(next, len);
+        let mut tail: Vec<CachedBatch> = self
+            .recent
+            .iter()
+            .take_while(|batch| batch.next <= next)
+            .cloned()
+            .collect();
+        if tail.last().is_some_and(|batch| batch.next != next) {
+            tail.clear();
+        }
+        let rollbacks = unsynced.then(|| (Arc::clone(&self.rollbacks), self.rollbacks()));
+        LogView::new(Arc::clone(sealed), active, tail, rollbacks)
+    }
+
+    /// Keeps `batch` among the recent batches, dropping the oldest beyond the limits.
+    fn remember(&mut self, header: &crate::BatchHeader, bytes: &Bytes) {
+        if bytes.len() > TAIL_BYTES {
+            // The tail must stay contiguous up to the end of the log.
+            self.recent.clear();
+            self.recent_bytes = 0;
+            return;
+        }
+        self.recent.push_back(CachedBatch {
+            base: header.base_offset,
+            next: header.next_offset(),
+            records: header.record_count,
+            bytes: bytes.clone(),
+        });
+        self.recent_bytes += bytes.len();
+        while self.recent.len() > TAIL_BATCHES || self.recent_bytes > TAIL_BYTES {
+            self.forget_oldest();
+        }
+    }
+
+    fn forget_oldest(&mut self) {
+        if let Some(batch) = self.recent.pop_front() {
+            self.recent_bytes -= batch.bytes.len();
+        }
+    }
+
+    /// Forgets the recent batches before `first` (removed by retention) or, with
+    /// `rewritten`, in sealed segments (rewritten by compaction); the segment list changed.
+    pub(crate) fn segments_changed(&mut self, rewritten: bool) {
+        self.sealed_views = OnceCell::new();
+        let keep_from = if rewritten {
+            self.active().base()
+        } else {
+            self.first_offset()
+        };
+        while self.recent.front().is_some_and(|batch| batch.base < keep_from) {
+            self.forget_oldest();
+        }
+    }
+
+    /// The largest batch an append accepts.
+    pub(crate) fn max_batch_bytes(&self) -> usize {
+        self.config.max_batch_bytes
     }
 
     /// Number of segments.
@@ -190,6 +277,7 @@ impl PartitionLog {
             });
         }
         self.producers.observe(&header);
+        self.remember(&header, view.as_bytes());
         Ok(Appended {
             base_offset: header.base_offset,
             last_offset: header.last_offset(),
@@ -215,6 +303,7 @@ impl PartitionLog {
             source: Arc::new(error),
         })?;
         self.segments.push(segment);
+        self.sealed_views = OnceCell::new();
         self.durable_len = 0;
         Ok(())
     }
@@ -244,13 +333,19 @@ impl PartitionLog {
 
     fn roll_back_unsynced(&mut self) {
         let durable_len = self.durable_len;
-        self.rollbacks += 1;
+        // Counted before the cut, so a reader that raced it sees the count change.
+        self.rollbacks.fetch_add(1, Ordering::SeqCst);
         if let Err(error) = self.active_mut().truncate(durable_len) {
             tracing::error!(%error, "cannot discard unsynced batches; log needs reopening");
             self.poisoned = true;
         }
         let next = self.next_offset();
         self.producers.truncate(next);
+        while self.recent.back().is_some_and(|batch| batch.next > next) {
+            if let Some(batch) = self.recent.pop_back() {
+                self.recent_bytes -= batch.bytes.len();
+            }
+        }
     }
 
     /// Whole stored batches, starting with the one that contains `from` (which may start
@@ -262,44 +357,13 @@ impl PartitionLog {
     /// no records are never returned), and the result is empty when no record at or after
     /// `from` is left.
     pub fn read(&self, from: Offset, max_bytes: usize) -> Result<Vec<Bytes>, ReadError> {
-        let (first, next) = (self.first_offset(), self.next_offset());
-        if from < first || from > next {
-            return Err(ReadError::OffsetOutOfRange {
-                requested: from,
-                first,
-                next,
-            });
-        }
-        let start = self
-            .segments
-            .partition_point(|segment| segment.base() <= from)
-            .saturating_sub(1);
-        let mut out = Vec::new();
-        let mut budget = max_bytes;
-        for segment in &self.segments[start..] {
-            let (read, reached_end) = segment
-                .read(from.max(segment.base()), budget, &mut out)
-                .map_err(ReadError::Io)?;
-            budget = budget.saturating_sub(read);
-            if budget == 0 || !reached_end {
-                break;
-            }
-        }
-        Ok(out)
+        self.written_view().read(from, max_bytes)
     }
 
     /// The first offset whose record timestamp is at least `timestamp_ms`; `None` when
     /// every stored record is older.
     pub fn offset_for_time(&self, timestamp_ms: i64) -> Result<Option<Offset>, ReadError> {
-        for segment in &self.segments {
-            if let Some(offset) = segment
-                .offset_for_time(timestamp_ms)
-                .map_err(ReadError::Io)?
-            {
-                return Ok(Some(offset));
-            }
-        }
-        Ok(None)
+        self.written_view().offset_for_time(timestamp_ms)
     }
 
     fn active(&self) -> &Segment {

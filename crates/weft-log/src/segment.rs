@@ -2,6 +2,7 @@
 //! in-memory index (offset → position, and the maximum timestamp before each entry).
 
 use std::io;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
 
@@ -9,6 +10,7 @@ use crate::batch::{BatchError, BatchHeader, BatchView, layout};
 use crate::log::ProducerTable;
 use crate::offset::Offset;
 use crate::storage::{Storage, StorageFile};
+use crate::view::SegmentView;
 
 /// The file name of the segment starting at `base`: 20 digits, zero padded, `.log`.
 pub(crate) fn file_name(base: Offset) -> String {
@@ -37,10 +39,28 @@ pub(crate) fn parse_file_name(name: &str) -> Option<Offset> {
 /// One sparse index entry: the batch starting at `base + relative` is at `position`, and
 /// every batch before it in the segment has timestamps up to `max_timestamp_before`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct IndexEntry {
-    relative: u64,
-    position: u64,
-    max_timestamp_before: i64,
+pub(crate) struct IndexEntry {
+    pub relative: u64,
+    pub position: u64,
+    pub max_timestamp_before: i64,
+}
+
+/// A segment's index, shared with the readers' views of the segment. The writer only
+/// adds entries, except when it cuts back unsynced batches; a reader never uses an entry
+/// at or past the end of its view, and the writer never cuts below the end of a view
+/// under `FlushPolicy::Always` (see `crate::view` for the other policies).
+#[derive(Debug, Default)]
+pub(crate) struct SharedIndex(RwLock<Vec<IndexEntry>>);
+
+impl SharedIndex {
+    pub fn read(&self) -> RwLockReadGuard<'_, Vec<IndexEntry>> {
+        // Entries are plain data pushed whole; a poisoned lock still holds valid ones.
+        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Vec<IndexEntry>> {
+        self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// How a scan of a segment file ended.
@@ -55,8 +75,11 @@ pub(crate) struct ScanOutcome {
 pub(crate) struct Segment {
     base: Offset,
     next: Offset,
-    file: Box<dyn StorageFile>,
-    index: Vec<IndexEntry>,
+    /// Shared with readers' views, which read it through `&self`.
+    file: Arc<dyn StorageFile>,
+    index: Arc<SharedIndex>,
+    /// Entries in `index` (kept here so the writer needs no lock to know).
+    index_len: usize,
     max_timestamp: i64,
     bytes_since_index: u64,
     index_interval: u64,
@@ -89,8 +112,9 @@ impl Segment {
         Segment {
             base,
             next: base,
-            file,
-            index: Vec::new(),
+            file: Arc::from(file),
+            index: Arc::default(),
+            index_len: 0,
             max_timestamp: i64::MIN,
             bytes_since_index: 0,
             index_interval: index_interval.max(1),
@@ -177,12 +201,13 @@ impl Segment {
     }
 
     fn note_batch(&mut self, position: u64, header: &BatchHeader) {
-        if self.index.is_empty() || self.bytes_since_index >= self.index_interval {
-            self.index.push(IndexEntry {
+        if self.index_len == 0 || self.bytes_since_index >= self.index_interval {
+            self.index.write().push(IndexEntry {
                 relative: header.base_offset.distance_from(self.base),
                 position,
                 max_timestamp_before: self.max_timestamp,
             });
+            self.index_len += 1;
             self.bytes_since_index = 0;
         }
         self.bytes_since_index += header.size() as u64;
@@ -213,8 +238,13 @@ impl Segment {
     /// Cuts the segment to `len` bytes (a batch boundary) and re-indexes its tail.
     pub fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.file.truncate(len)?;
-        self.index.retain(|entry| entry.position < len);
-        let restart = self.index.pop();
+        let restart = {
+            let mut index = self.index.write();
+            index.retain(|entry| entry.position < len);
+            let restart = index.pop();
+            self.index_len = index.len();
+            restart
+        };
         self.next = self.base;
         self.max_timestamp = i64::MIN;
         self.bytes_since_index = 0;
@@ -230,125 +260,34 @@ impl Segment {
         self.scan_from(position, false).map(|_| ())
     }
 
-    fn read_header(&self, position: u64) -> io::Result<BatchHeader> {
-        let mut head = [0u8; layout::HEADER_LEN];
-        self.file.read_at(position, &mut head)?;
-        BatchHeader::parse(&head).map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
-    }
-
     /// The whole batch at `position` (a batch boundary), not CRC-checked, and where the
     /// next batch starts.
     pub fn read_batch_at(&self, position: u64) -> io::Result<(Bytes, u64)> {
-        let header = self.read_header(position)?;
+        let mut head = [0u8; layout::HEADER_LEN];
+        self.file.read_at(position, &mut head)?;
+        let header = BatchHeader::parse(&head)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
         let mut bytes = vec![0u8; header.size()];
         self.file.read_at(position, &mut bytes)?;
         Ok((Bytes::from(bytes), position + header.size() as u64))
     }
 
-    /// Position and header of the batch containing `offset` (which must be in range).
-    fn locate(&self, offset: Offset) -> io::Result<(u64, BatchHeader)> {
-        let relative = offset.distance_from(self.base);
-        let entry = self
-            .index
-            .partition_point(|entry| entry.relative <= relative);
-        let mut position = self
-            .index
-            .get(entry.saturating_sub(1))
-            .map_or(0, |entry| entry.position);
-        loop {
-            let header = self.read_header(position)?;
-            if header.next_offset() > offset {
-                return Ok((position, header));
-            }
-            position += header.size() as u64;
-        }
+    /// What readers may see of this segment: everything now.
+    pub fn view(&self) -> SegmentView {
+        self.view_upto(self.next, self.len())
     }
 
-    /// Appends to `out` whole batches from the one containing `from`, while their total
-    /// stays within `budget` (the first batch is always taken when `out` is empty).
-    /// Batches without records (offset ranges left by compaction) are skipped, so after a
-    /// compaction the first batch returned is the one holding the next record kept.
-    /// Returns the bytes added and whether the read reached the end of the segment.
-    pub fn read(
-        &self,
-        from: Offset,
-        budget: usize,
-        out: &mut Vec<Bytes>,
-    ) -> io::Result<(usize, bool)> {
-        if from >= self.next {
-            return Ok((0, true));
+    /// What readers may see of this segment: the batches before `next`, which end at byte
+    /// `len` (a batch boundary the writer will not cut below, such as the durable length).
+    pub fn view_upto(&self, next: Offset, len: u64) -> SegmentView {
+        SegmentView {
+            base: self.base,
+            next,
+            len,
+            max_timestamp: self.max_timestamp,
+            file: Arc::clone(&self.file),
+            index: Arc::clone(&self.index),
         }
-        let (mut position, mut header) = self.locate(from)?;
-        let len = self.file.len();
-        let mut taken: Vec<(u64, usize)> = Vec::new();
-        let mut total = 0usize;
-        let reached_end = loop {
-            let size = header.size();
-            if header.record_count > 0 {
-                let first = out.is_empty() && taken.is_empty();
-                if !first && total + size > budget {
-                    break false;
-                }
-                taken.push((position, size));
-                total += size;
-            }
-            position += size as u64;
-            if position >= len {
-                break true;
-            }
-            if total >= budget {
-                break false;
-            }
-            header = self.read_header(position)?;
-        };
-        let (Some(&(start, _)), Some(&(last, last_size))) = (taken.first(), taken.last()) else {
-            return Ok((0, reached_end));
-        };
-        let span = usize::try_from(last - start).unwrap_or(usize::MAX) + last_size;
-        let mut buffer = vec![0u8; span];
-        self.file.read_at(start, &mut buffer)?;
-        let bytes = Bytes::from(buffer);
-        for (position, size) in taken {
-            let at = usize::try_from(position - start).unwrap_or(usize::MAX);
-            out.push(bytes.slice(at..at + size));
-        }
-        Ok((total, reached_end))
-    }
-
-    /// The first offset whose record timestamp is at least `timestamp`, if the segment has one.
-    pub fn offset_for_time(&self, timestamp: i64) -> io::Result<Option<Offset>> {
-        if self.max_timestamp < timestamp {
-            return Ok(None);
-        }
-        let entry = self
-            .index
-            .partition_point(|entry| entry.max_timestamp_before < timestamp);
-        let mut position = self
-            .index
-            .get(entry.saturating_sub(1))
-            .map_or(0, |entry| entry.position);
-        while position < self.file.len() {
-            let header = self.read_header(position)?;
-            if header.max_timestamp >= timestamp {
-                let mut bytes = vec![0u8; header.size()];
-                self.file.read_at(position, &mut bytes)?;
-                let view = BatchView::parse(Bytes::from(bytes))
-                    .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
-                for record in view.records() {
-                    match record {
-                        Ok((offset, record)) if record.timestamp_ms >= timestamp => {
-                            return Ok(Some(offset));
-                        }
-                        Ok(_) => {}
-                        // Compressed: the batch's first offset is the best answer without decoding.
-                        Err(_) => return Ok(Some(header.base_offset)),
-                    }
-                }
-                // No record reaches the timestamp: an empty batch left by compaction.
-            }
-            position += header.size() as u64;
-        }
-        Ok(None)
     }
 }
 

@@ -32,10 +32,15 @@ pub trait Storage: Send + Sync + 'static {
 }
 
 /// One open file: appended at the end, read anywhere.
+///
+/// Every method takes `&self` so that one open file can be shared (`Arc`) between the
+/// log's single writer and its readers; only the writer appends, syncs and truncates.
+/// An open file stays readable after it is removed or renamed over (Unix semantics):
+/// a reader holding an old view of the log keeps reading the bytes it saw.
 pub trait StorageFile: Send + Sync {
     /// Appends all of `data` at the end. On error, some prefix of `data` may have been
     /// written; the caller truncates back.
-    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    fn append(&self, data: &[u8]) -> io::Result<()>;
     /// Fills `buf` from `position`; an error if the file ends first.
     fn read_at(&self, position: u64, buf: &mut [u8]) -> io::Result<()>;
     /// Current length in bytes, including unsynced appends.
@@ -45,7 +50,7 @@ pub trait StorageFile: Send + Sync {
         self.len() == 0
     }
     /// Makes the file's data durable (`fdatasync`).
-    fn sync_data(&mut self) -> io::Result<()>;
+    fn sync_data(&self) -> io::Result<()>;
     /// Cuts the file to `len` bytes.
-    fn truncate(&mut self, len: u64) -> io::Result<()>;
+    fn truncate(&self, len: u64) -> io::Result<()>;
 }

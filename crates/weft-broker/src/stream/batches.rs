@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{Notify, oneshot};
 use weft_core::Event;
-use weft_log::{BatchView, Offset};
+use weft_log::{BatchView, Offset, ReadError};
 
 use super::config::Discard;
 use super::error::{StorageError, StreamError};
@@ -197,31 +197,25 @@ impl Streams {
     ) -> Result<FetchedBatches, StreamError> {
         let stream = self.get(name)?;
         let target = partition_of(&stream, partition)?;
-        let storage = |source| StreamError::storage(name.to_string(), source);
-        let (first, next) = target.offsets().await.map_err(storage)?;
-        if offset < first || offset > next {
-            return Err(StreamError::OffsetOutOfRange {
+        // Batches, first offset and high watermark all come from one view of the log.
+        match target.fetch(offset, max_bytes.max(1)).await {
+            Ok(fetched) => Ok(FetchedBatches {
+                batches: fetched.batches,
+                high_watermark: fetched.next,
+                log_start_offset: fetched.first,
+            }),
+            Err(StorageError::Read {
+                source: ReadError::OffsetOutOfRange { first, next, .. },
+                ..
+            }) => Err(StreamError::OffsetOutOfRange {
                 stream: name.to_string(),
                 partition,
                 offset,
-                first,
-                next,
-            });
+                first: first.get(),
+                next: next.get(),
+            }),
+            Err(source) => Err(StreamError::storage(name.to_string(), source)),
         }
-        let batches = if offset == next {
-            Vec::new()
-        } else {
-            target
-                .handle()
-                .read(Offset::new(offset), max_bytes.max(1))
-                .await
-                .map_err(|source| storage(StorageError::Read { partition, source }))?
-        };
-        Ok(FetchedBatches {
-            batches,
-            high_watermark: next,
-            log_start_offset: first,
-        })
     }
 
     /// The first stored offset and the next offset of one partition.
@@ -249,10 +243,9 @@ impl Streams {
         let target = partition_of(&stream, partition)?;
         let storage = |source| StreamError::storage(name.to_string(), source);
         let found = target
-            .handle()
             .offset_for_time(timestamp_ms)
             .await
-            .map_err(|source| storage(StorageError::Read { partition, source }))?;
+            .map_err(storage)?;
         let Some(offset) = found else {
             return Ok(None);
         };

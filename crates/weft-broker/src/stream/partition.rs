@@ -1,24 +1,29 @@
-//! One partition of a stream at run time: its [`LogHandle`] and the appender task that
-//! feeds it in publish order.
+//! One partition of a stream at run time: its [`LogHandle`], and the usage it meters.
 //!
-//! Publishers hand appends to a bounded channel (awaiting capacity, which is the
-//! backpressure); the appender takes every append waiting in the channel (up to
-//! [`MAX_GROUP_EVENTS`] / about [`MAX_GROUP_BYTES`]) and writes them as **one** record
-//! batch, so a partition's order is the order publishers submitted in, and one
-//! `fdatasync` of the log covers the whole group. Each publisher gets its own offset back.
+//! Publishers queue their events one by one on the log's writer thread
+//! ([`LogHandle::queue_record`], awaiting queue room, which is the backpressure); the
+//! writer's group commit is the **only** batching stage: the records that arrived while
+//! the previous sync ran are written as one record batch and covered by one `fdatasync`,
+//! in the order publishers submitted them, and each publisher gets its own offset back.
+//! Raw batches from Kafka producers go through the same queue, in order with the events.
+//! Reads (offsets, records, fetches) use the log's published view and never wait for
+//! the writer: recent batches come from memory, older ones from the files in a blocking
+//! task.
 //!
 //! For streams that discard new events, a partition also keeps its [`Usage`]: what the
-//! log holds (refreshed by the appender after every group, and after maintenance) plus
-//! what publishers have reserved and the appender has not stored yet. A publish reserves
-//! room before it submits anything ([`Partition::reserve`]), so concurrent publishes can
-//! never take a partition past its limits together.
+//! log holds (refreshed from the log's view when each append is answered, and after
+//! maintenance) plus what publishers have reserved and the log has not stored yet. A
+//! publish reserves room before it submits anything ([`Partition::reserve`]), so
+//! concurrent publishes can never take a partition past its limits together; the room
+//! is given back only after the usage was refreshed with the stored append, so an event
+//! is never counted as neither stored nor pending.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc, oneshot};
-use weft_log::{AppendError, Appended, BatchView, LogHandle, Offset, Record};
+use tokio::sync::{Notify, oneshot};
+use weft_log::{AppendError, Appended, BatchView, LogHandle, Offset, ReadError, Record};
 
 use weft_core::Event;
 
@@ -27,12 +32,6 @@ use super::error::{StorageError, StreamLimit};
 use super::record::Position;
 use super::{ReadFrom, StreamName};
 
-/// Appends waiting per partition before publishers wait.
-pub const APPEND_QUEUE_DEPTH: usize = 1024;
-/// Most events written as one batch.
-pub const MAX_GROUP_EVENTS: usize = 1024;
-/// A group is closed once it holds about this many bytes.
-pub const MAX_GROUP_BYTES: usize = 1024 * 1024;
 /// Bytes asked of the log per read call.
 const READ_CHUNK_BYTES: usize = 1024 * 1024;
 /// The header of a Kafka record batch v2.
@@ -49,6 +48,10 @@ pub(crate) type AppendReply = oneshot::Sender<Result<u64, AppendError>>;
 /// One event on its way into a partition.
 pub(crate) struct PendingAppend {
     pub(crate) record: Record,
+    /// Its [`super::record::stored_size`]. No longer read: the log's writer sizes the
+    /// batches it coalesces itself. Left for the callers (capture, dead letters) to drop
+    /// with the broker API rework, which owns those files.
+    #[expect(dead_code, reason = "callers outside this change still set it")]
     pub(crate) size: usize,
     pub(crate) reply: AppendReply,
     /// On failure, the dedupe entry to remove so that a retry is stored.
@@ -89,8 +92,8 @@ impl Usage {
 #[derive(Debug, Default)]
 struct Meter {
     usage: Mutex<Usage>,
-    /// Whether the appender refreshes `usage` from the log after every group (only
-    /// streams that discard new events need it).
+    /// Whether `usage` is refreshed from the log as appends are answered (only streams
+    /// that discard new events need it).
     tracking: AtomicBool,
 }
 
@@ -101,10 +104,24 @@ impl Meter {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Sets the stored part to what the log's current view holds. The view is taken
+    /// under the lock, so of two refreshes racing, the later one never writes an older
+    /// view (the writer publishes a view before it answers the appends in it).
+    fn refresh(&self, handle: &LogHandle) {
+        let mut usage = self.lock();
+        if let Some(view) = handle.view() {
+            usage.stored_events = view
+                .next_offset()
+                .get()
+                .saturating_sub(view.first_offset().get());
+            usage.stored_bytes = view.size_bytes();
+        }
+    }
 }
 
-/// Room for one event taken in a partition; given back when dropped (the appender drops
-/// it once the event is stored, or failed, and the usage was refreshed).
+/// Room for one event taken in a partition; given back when dropped (once the event is
+/// stored, or failed, and the usage was refreshed).
 #[derive(Debug)]
 pub(crate) struct Reservation {
     meter: Arc<Meter>,
@@ -129,19 +146,19 @@ pub(crate) fn log_bytes_bound(record: &Record, size: usize) -> u64 {
         + size as u64
 }
 
+/// Batches read from one view of a partition.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub(crate) batches: Vec<Bytes>,
+    /// The view's first offset.
+    pub(crate) first: u64,
+    /// The view's high watermark.
+    pub(crate) next: u64,
+}
+
 /// The partition was stopped (its stream closed or deleted).
 #[derive(Debug)]
 pub(crate) struct PartitionClosed;
-
-enum Command {
-    /// An append, with the room reserved for it under the stream's limits, if any.
-    Append(PendingAppend, Option<Reservation>),
-    /// A record batch as a Kafka producer sent it, with its reservation.
-    AppendRaw(RawAppend, Option<Reservation>),
-    /// Refresh the usage from the log, then answer.
-    Refresh(oneshot::Sender<()>),
-    Stop(oneshot::Sender<()>),
-}
 
 /// A running partition.
 #[derive(Debug)]
@@ -151,24 +168,14 @@ pub(crate) struct Partition {
     stream: StreamName,
     node: Arc<str>,
     handle: LogHandle,
-    appends: mpsc::Sender<Command>,
     meter: Arc<Meter>,
-}
-
-impl std::fmt::Debug for Command {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Command::Append(..) => "Append",
-            Command::AppendRaw(..) => "AppendRaw",
-            Command::Refresh(_) => "Refresh",
-            Command::Stop(_) => "Stop",
-        })
-    }
+    /// Woken after every stored append (long polls wait on it).
+    appended: Arc<Notify>,
 }
 
 impl Partition {
-    /// Starts the appender task for `handle`, whose log holds `stored` (events and bytes);
-    /// `appended` is woken after every stored group. Must be called within a tokio runtime.
+    /// A partition over `handle`, whose log holds `stored` (events and bytes);
+    /// `appended` is woken after every stored append.
     pub(crate) fn start(
         index: u32,
         stream: StreamName,
@@ -177,29 +184,22 @@ impl Partition {
         stored: Usage,
         appended: Arc<Notify>,
     ) -> Arc<Partition> {
-        let (appends, receiver) = mpsc::channel(APPEND_QUEUE_DEPTH);
         let meter = Arc::new(Meter {
             usage: Mutex::new(stored),
             tracking: AtomicBool::new(false),
         });
-        tokio::spawn(run_appender(
-            handle.clone(),
-            receiver,
-            appended,
-            Arc::clone(&meter),
-        ));
         Arc::new(Partition {
             index,
             stream,
             node,
             handle,
-            appends,
             meter,
+            appended,
         })
     }
 
-    /// Starts or stops keeping the usage up to date after every group; when it starts,
-    /// the usage is refreshed from the log first.
+    /// Starts or stops keeping the usage up to date as appends are stored; when it
+    /// starts, the usage is refreshed from the log first.
     pub(crate) async fn track_usage(&self, on: bool) {
         let was = self.meter.tracking.swap(on, Ordering::SeqCst);
         if on && !was {
@@ -207,15 +207,12 @@ impl Partition {
         }
     }
 
-    /// Refreshes the usage from the log, in order with the appends queued before (after
-    /// retention or compaction removed data). Does nothing unless usage is tracked.
+    /// Refreshes the usage from the log (after retention or compaction removed data,
+    /// which publish their view before they answer). Does nothing unless usage is
+    /// tracked.
     pub(crate) async fn refresh_usage(&self) {
-        if !self.meter.tracking.load(Ordering::SeqCst) {
-            return;
-        }
-        let (reply, done) = oneshot::channel();
-        if self.appends.send(Command::Refresh(reply)).await.is_ok() {
-            let _ = done.await;
+        if self.meter.tracking.load(Ordering::SeqCst) {
+            self.meter.refresh(&self.handle);
         }
     }
 
@@ -285,8 +282,28 @@ impl Partition {
         append: PendingAppend,
         reservation: Option<Reservation>,
     ) -> Result<(), PartitionClosed> {
-        self.appends
-            .send(Command::Append(append, reservation))
+        let PendingAppend {
+            record,
+            reply,
+            forget,
+            ..
+        } = append;
+        let settle = self.settlement(reservation);
+        let done = Box::new(move |result: Result<Appended, AppendError>| {
+            settle.run();
+            if let Err(error) = &result {
+                tracing::debug!(%error, "stream append failed");
+                if let Some((window, key)) = forget {
+                    window
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .forget(&key);
+                }
+            }
+            let _ = reply.send(result.map(|appended| appended.base_offset.get()));
+        });
+        self.handle
+            .queue_record(record, done)
             .await
             .map_err(|_| PartitionClosed)
     }
@@ -297,27 +314,98 @@ impl Partition {
         append: RawAppend,
         reservation: Option<Reservation>,
     ) -> Result<(), PartitionClosed> {
-        self.appends
-            .send(Command::AppendRaw(append, reservation))
+        let RawAppend { batch, reply } = append;
+        let settle = self.settlement(reservation);
+        let done = Box::new(move |result: Result<Appended, AppendError>| {
+            settle.run();
+            if let Err(error) = &result {
+                tracing::debug!(%error, "raw batch append failed");
+            }
+            let _ = reply.send(result);
+        });
+        self.handle
+            .queue_raw_batch_with(batch, done)
             .await
             .map_err(|_| PartitionClosed)
     }
 
-    /// Stores everything queued before, then closes the log (synced). Later appends fail.
-    pub(crate) async fn stop(&self) {
-        let (reply, done) = oneshot::channel();
-        if self.appends.send(Command::Stop(reply)).await.is_ok() {
-            let _ = done.await;
+    fn settlement(&self, reservation: Option<Reservation>) -> Settlement {
+        Settlement {
+            handle: self.handle.clone(),
+            meter: Arc::clone(&self.meter),
+            appended: Arc::clone(&self.appended),
+            reservation,
         }
     }
 
-    /// The first stored offset and the next offset.
+    /// Stores everything queued before, then closes the log (synced). Later appends fail.
+    pub(crate) async fn stop(&self) {
+        let _ = self.handle.clone().close().await;
+    }
+
+    /// The first stored offset and the next offset (the high watermark).
     pub(crate) async fn offsets(&self) -> Result<(u64, u64), StorageError> {
         self.handle
             .offsets()
             .await
             .map(|(first, next)| (first.get(), next.get()))
             .ok_or(StorageError::Closed)
+    }
+
+    /// Whole stored batches from the one holding `from`, up to about `max_bytes` (see
+    /// `weft_log::LogView::read`), with the first offset and the high watermark of the
+    /// same view: from memory at the tail, otherwise from the files in a blocking task,
+    /// so the runtime never waits for the disk.
+    pub(crate) async fn fetch(&self, from: u64, max_bytes: usize) -> Result<Fetched, StorageError> {
+        let from = Offset::new(from);
+        let read = |source| StorageError::Read {
+            partition: self.index,
+            source,
+        };
+        loop {
+            let view = self.handle.view().ok_or(read(ReadError::Closed))?;
+            let (first, next) = (view.first_offset().get(), view.next_offset().get());
+            let answer = match view.read_cached(from, max_bytes) {
+                Some(answer) => answer,
+                None => tokio::task::spawn_blocking(move || view.read(from, max_bytes))
+                    .await
+                    .map_err(|_| StorageError::Task)?,
+            };
+            match answer {
+                // Unsynced bytes the view showed were cut (weak flush policies only).
+                Err(ReadError::RolledBack) => continue,
+                Ok(batches) => {
+                    return Ok(Fetched {
+                        batches,
+                        first,
+                        next,
+                    });
+                }
+                Err(source) => return Err(read(source)),
+            }
+        }
+    }
+
+    /// The first offset whose record timestamp is at least `timestamp_ms` (a blocking
+    /// task: it reads the files).
+    pub(crate) async fn offset_for_time(
+        &self,
+        timestamp_ms: i64,
+    ) -> Result<Option<Offset>, StorageError> {
+        let read = |source| StorageError::Read {
+            partition: self.index,
+            source,
+        };
+        loop {
+            let view = self.handle.view().ok_or(read(ReadError::Closed))?;
+            let answer = tokio::task::spawn_blocking(move || view.offset_for_time(timestamp_ms))
+                .await
+                .map_err(|_| StorageError::Task)?;
+            match answer {
+                Err(ReadError::RolledBack) => continue,
+                other => return other.map_err(read),
+            }
+        }
     }
 
     /// The offset a read starting at `from` begins with.
@@ -329,14 +417,7 @@ impl Partition {
             ReadFrom::Offset(offset) => offset.clamp(first, next),
             ReadFrom::Time(time) => {
                 let ms = super::record::millis_since_epoch(time);
-                self.handle
-                    .offset_for_time(ms)
-                    .await
-                    .map_err(|source| StorageError::Read {
-                        partition: self.index,
-                        source,
-                    })?
-                    .map_or(next, Offset::get)
+                self.offset_for_time(ms).await?.map_or(next, Offset::get)
             }
         })
     }
@@ -350,14 +431,7 @@ impl Partition {
         let mut out = Vec::new();
         let mut next = start;
         while out.len() < max {
-            let batches = self
-                .handle
-                .read(Offset::new(next), READ_CHUNK_BYTES)
-                .await
-                .map_err(|source| StorageError::Read {
-                    partition: self.index,
-                    source,
-                })?;
+            let batches = self.fetch(next, READ_CHUNK_BYTES).await?.batches;
             if batches.is_empty() {
                 break;
             }
@@ -414,141 +488,22 @@ impl Partition {
     }
 }
 
-async fn run_appender(
+/// What an answered append leaves to do, on the log's writer thread (nothing here
+/// blocks): refresh the usage, then give the reservation back, then wake long polls.
+struct Settlement {
     handle: LogHandle,
-    mut receiver: mpsc::Receiver<Command>,
-    appended: Arc<Notify>,
     meter: Arc<Meter>,
-) {
-    while let Some(command) = receiver.recv().await {
-        let mut group = Vec::new();
-        let mut stop = None;
-        let mut refreshed = None;
-        let mut raw = None;
-        match command {
-            Command::Append(append, reservation) => group.push((append, reservation)),
-            Command::AppendRaw(append, reservation) => raw = Some((append, reservation)),
-            Command::Refresh(reply) => refreshed = Some(reply),
-            Command::Stop(reply) => stop = Some(reply),
-        }
-        let mut bytes = group.first().map_or(0, |(append, _)| append.size);
-        while stop.is_none()
-            && refreshed.is_none()
-            && raw.is_none()
-            && group.len() < MAX_GROUP_EVENTS
-            && bytes < MAX_GROUP_BYTES
-        {
-            match receiver.try_recv() {
-                Ok(Command::Append(append, reservation)) => {
-                    bytes += append.size;
-                    group.push((append, reservation));
-                }
-                Ok(Command::AppendRaw(append, reservation)) => raw = Some((append, reservation)),
-                Ok(Command::Refresh(reply)) => refreshed = Some(reply),
-                Ok(Command::Stop(reply)) => stop = Some(reply),
-                Err(_) => break,
-            }
-        }
-        let mut reservations = Vec::new();
-        if !group.is_empty() {
-            reservations = commit(&handle, group).await;
-            appended.notify_waiters();
-        }
-        if let Some((append, reservation)) = raw {
-            queue_raw(&handle, append, reservation, &appended, &meter).await;
-        }
-        if refreshed.is_some() || meter.tracking.load(Ordering::SeqCst) {
-            refresh(&handle, &meter).await;
-        }
-        // Given back only now, so the group is never counted as neither stored nor pending.
-        drop(reservations);
-        if let Some(reply) = refreshed {
-            let _ = reply.send(());
-        }
-        if let Some(reply) = stop {
-            receiver.close();
-            let _ = handle.clone().close().await;
-            let _ = reply.send(());
-            return;
-        }
-    }
-    let _ = handle.close().await;
-}
-
-/// Queues a raw batch on the log in order with everything before it, and waits for it in
-/// a task of its own, so that batches arriving together share one group commit.
-async fn queue_raw(
-    handle: &LogHandle,
-    append: RawAppend,
+    appended: Arc<Notify>,
     reservation: Option<Reservation>,
-    appended: &Arc<Notify>,
-    meter: &Arc<Meter>,
-) {
-    let ticket = match handle.queue_raw_batch(append.batch).await {
-        Ok(ticket) => ticket,
-        Err(error) => {
-            let _ = append.reply.send(Err(error));
-            return;
-        }
-    };
-    let (handle, appended, meter) = (handle.clone(), Arc::clone(appended), Arc::clone(meter));
-    tokio::spawn(async move {
-        let result = ticket.wait().await;
-        if let Err(error) = &result {
-            tracing::debug!(%error, "raw batch append failed");
-        }
-        if meter.tracking.load(Ordering::SeqCst) {
-            refresh(&handle, &meter).await;
-        }
-        drop(reservation);
-        appended.notify_waiters();
-        let _ = append.reply.send(result);
-    });
 }
 
-/// Sets the stored part of `meter` to what the log holds now.
-async fn refresh(handle: &LogHandle, meter: &Meter) {
-    let (Some((first, next)), Some(bytes)) = (handle.offsets().await, handle.size_bytes().await)
-    else {
-        return;
-    };
-    let mut usage = meter.lock();
-    usage.stored_events = next.get().saturating_sub(first.get());
-    usage.stored_bytes = bytes;
-}
-
-/// Appends `group` as one batch and answers every publisher; returns the group's
-/// reservations, for the caller to give back once the usage is refreshed.
-async fn commit(
-    handle: &LogHandle,
-    group: Vec<(PendingAppend, Option<Reservation>)>,
-) -> Vec<Reservation> {
-    let mut records = Vec::with_capacity(group.len());
-    let mut waiting = Vec::with_capacity(group.len());
-    let mut reservations = Vec::new();
-    for (append, reservation) in group {
-        records.push(append.record);
-        waiting.push((append.reply, append.forget));
-        reservations.extend(reservation);
-    }
-    match handle.append(records).await {
-        Ok(appended) => {
-            for (position, (reply, _)) in waiting.into_iter().enumerate() {
-                let _ = reply.send(Ok(appended.base_offset.get() + position as u64));
-            }
+impl Settlement {
+    fn run(self) {
+        if self.meter.tracking.load(Ordering::SeqCst) {
+            self.meter.refresh(&self.handle);
         }
-        Err(error) => {
-            tracing::warn!(%error, events = waiting.len(), "stream append failed");
-            for (reply, forget) in waiting {
-                if let Some((window, key)) = forget {
-                    window
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .forget(&key);
-                }
-                let _ = reply.send(Err(error.clone()));
-            }
-        }
+        // Given back only now, so the append is never counted as neither stored nor pending.
+        drop(self.reservation);
+        self.appended.notify_waiters();
     }
-    reservations
 }

@@ -162,7 +162,7 @@ impl PartitionLog {
         let base = self.segments[index].base();
         let expected_next = self.segments[index].next();
         let (name, cleaned) = (file_name(base), cleaned_file_name(base));
-        let mut file = self
+        let file = self
             .storage
             .create(&cleaned)
             .map_err(io("create", &cleaned))?;
@@ -198,7 +198,10 @@ impl PartitionLog {
             }
         });
         match reopened {
-            Ok(segment) => self.segments[index] = segment,
+            Ok(segment) => {
+                self.segments[index] = segment;
+                self.segments_changed(true);
+            }
             Err(source) => {
                 tracing::error!(error = %source, segment = %name, "cannot reopen a compacted segment; log needs reopening");
                 self.poisoned = true;

@@ -109,9 +109,12 @@ impl PartitionLog {
             segments,
             durable_next: Offset::ZERO,
             durable_len: 0,
-            rollbacks: 0,
+            rollbacks: Arc::default(),
             poisoned: false,
             producers: super::ProducerTable::default(),
+            recent: std::collections::VecDeque::new(),
+            recent_bytes: 0,
+            sealed_views: std::cell::OnceCell::new(),
         };
         for segment in &mut log.segments {
             let table = segment.take_producers();

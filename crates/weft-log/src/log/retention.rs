@@ -67,6 +67,7 @@ impl PartitionLog {
                     source,
                 })?;
             self.segments.remove(0);
+            self.segments_changed(false);
             tracing::debug!(segment = %name, bytes, "retention removed segment");
             total_bytes -= bytes;
             outcome.segments_removed += 1;

@@ -2,6 +2,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -76,28 +77,30 @@ impl Storage for FsStorage {
 
 struct FsFile {
     file: File,
-    len: u64,
+    /// Only the writer changes it; readers of the log use the lengths of their view.
+    len: AtomicU64,
 }
 
 impl FsFile {
     fn boxed(file: File) -> io::Result<Box<dyn StorageFile>> {
         let len = file.metadata()?.len();
-        Ok(Box::new(FsFile { file, len }))
+        Ok(Box::new(FsFile {
+            file,
+            len: AtomicU64::new(len),
+        }))
     }
 }
 
 impl StorageFile for FsFile {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        let result = self.file.write_all(data);
+    fn append(&self, data: &[u8]) -> io::Result<()> {
+        let result = (&self.file).write_all(data);
         if result.is_err() {
             // A partial write may have landed; learn the real length for the caller's truncate.
-            self.len = self
-                .file
-                .metadata()
-                .map(|meta| meta.len())
-                .unwrap_or(self.len);
+            if let Ok(meta) = self.file.metadata() {
+                self.len.store(meta.len(), Ordering::Release);
+            }
         } else {
-            self.len += data.len() as u64;
+            self.len.fetch_add(data.len() as u64, Ordering::AcqRel);
         }
         result
     }
@@ -107,16 +110,16 @@ impl StorageFile for FsFile {
     }
 
     fn len(&self) -> u64 {
-        self.len
+        self.len.load(Ordering::Acquire)
     }
 
-    fn sync_data(&mut self) -> io::Result<()> {
+    fn sync_data(&self) -> io::Result<()> {
         self.file.sync_data()
     }
 
-    fn truncate(&mut self, len: u64) -> io::Result<()> {
+    fn truncate(&self, len: u64) -> io::Result<()> {
         self.file.set_len(len)?;
-        self.len = len;
+        self.len.store(len, Ordering::Release);
         Ok(())
     }
 }

@@ -9,13 +9,20 @@
 //! A rename is atomic and moves the file's visible and durable bytes together, so bytes
 //! not synced before the rename are still lost by a power loss after it.
 //!
+//! Names point at files the way directory entries point at inodes: an open handle keeps
+//! reading and writing its file after the name is removed or renamed over (as on Unix),
+//! and the file goes away with its last handle. A power loss forgets unnamed files.
+//!
+//! [`SimulatedStorage::hold_syncs`] makes every `sync_data` wait until released, so a
+//! test can keep a writer busy in the middle of a group commit.
+//!
 //! [`SimulatedStorage::crash_after`] stops the disk after a number of mutating operations
 //! (every later call fails), so a test can cut the power at every step of a multi-step
 //! operation such as compaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::{Storage, StorageFile};
 
@@ -35,11 +42,48 @@ pub enum TornWrite {
 #[derive(Debug, Clone, Default)]
 pub struct SimulatedStorage {
     state: Arc<Mutex<State>>,
+    /// Syncs wait while held; apart from `state` so that waiting holds no lock on it.
+    gate: Arc<SyncGate>,
+}
+
+#[derive(Debug, Default)]
+struct SyncGate {
+    /// Whether syncs are held, and how many are waiting.
+    held: Mutex<(bool, usize)>,
+    changed: Condvar,
+}
+
+impl SyncGate {
+    fn lock(&self) -> MutexGuard<'_, (bool, usize)> {
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn pass(&self) {
+        let mut held = self.lock();
+        if !held.0 {
+            return;
+        }
+        held.1 += 1;
+        self.changed.notify_all();
+        while held.0 {
+            held = self
+                .changed
+                .wait(held)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        held.1 -= 1;
+    }
 }
 
 #[derive(Debug, Default)]
 struct State {
-    files: BTreeMap<String, SimulatedFileData>,
+    /// Directory entries: name → file id.
+    names: BTreeMap<String, u64>,
+    /// Files by id, named or still open.
+    files: HashMap<u64, SimulatedFileData>,
+    next_id: u64,
     /// Bumped by every power loss; handles from an earlier boot fail.
     boot: u64,
     /// Bytes that may still be appended before appends fail with "storage full".
@@ -63,12 +107,36 @@ impl State {
             None => Ok(()),
         }
     }
+
+    fn named(&self, name: &str) -> Option<&SimulatedFileData> {
+        self.files.get(self.names.get(name)?)
+    }
+
+    fn named_mut(&mut self, name: &str) -> Option<&mut SimulatedFileData> {
+        self.files.get_mut(self.names.get(name)?)
+    }
+
+    /// Removes the directory entry `name`; its file lives on while a handle has it open.
+    fn unlink(&mut self, name: &str) -> Option<u64> {
+        let id = self.names.remove(name)?;
+        if let Some(file) = self.files.get_mut(&id) {
+            file.linked = false;
+            if file.handles == 0 {
+                self.files.remove(&id);
+            }
+        }
+        Some(id)
+    }
 }
 
 #[derive(Debug, Default, Clone)]
 struct SimulatedFileData {
     data: Vec<u8>,
     durable: Vec<u8>,
+    /// Whether a name points at it.
+    linked: bool,
+    /// Open handles.
+    handles: usize,
 }
 
 impl SimulatedStorage {
@@ -83,7 +151,10 @@ impl SimulatedStorage {
         let mut state = self.lock();
         state.boot += 1;
         state.operations_left = None;
+        // The process died: its open handles are gone, and so are files without a name.
+        state.files.retain(|_, file| file.linked);
         for file in state.files.values_mut() {
+            file.handles = 0;
             let unsynced = if file.data.starts_with(&file.durable) {
                 &file.data[file.durable.len()..]
             } else {
@@ -126,6 +197,32 @@ impl SimulatedStorage {
         self.lock().operations_left = operations;
     }
 
+    /// Makes every `sync_data` wait (or lets the waiting ones and later ones through).
+    pub fn hold_syncs(&self, hold: bool) {
+        self.gate.lock().0 = hold;
+        self.gate.changed.notify_all();
+    }
+
+    /// Blocks until `count` syncs are waiting at the gate of [`Self::hold_syncs`], or
+    /// `timeout` passed; returns whether they are.
+    pub fn wait_for_held_syncs(&self, count: usize, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut held = self.gate.lock();
+        while held.1 < count {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            held = self
+                .gate
+                .changed
+                .wait_timeout(held, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        true
+    }
+
     /// Successful `sync_data` calls so far.
     pub fn sync_count(&self) -> u64 {
         self.lock().syncs
@@ -133,13 +230,13 @@ impl SimulatedStorage {
 
     /// The bytes a reader of `name` sees now.
     pub fn contents(&self, name: &str) -> Option<Vec<u8>> {
-        self.lock().files.get(name).map(|file| file.data.clone())
+        self.lock().named(name).map(|file| file.data.clone())
     }
 
     /// Flips bits of `name` at `position` (both visible and durable bytes): bit rot.
     pub fn corrupt(&self, name: &str, position: usize, mask: u8) {
         let mut state = self.lock();
-        if let Some(file) = state.files.get_mut(name) {
+        if let Some(file) = state.named_mut(name) {
             for bytes in [&mut file.data, &mut file.durable] {
                 if let Some(byte) = bytes.get_mut(position) {
                     *byte ^= mask;
@@ -156,61 +253,64 @@ impl SimulatedStorage {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn handle(&self, name: &str) -> Box<dyn StorageFile> {
-        let boot = self.lock().boot;
-        Box::new(SimulatedFile {
+    /// A new handle on the file named `name`, which must exist.
+    fn handle(&self, state: &mut State, name: &str) -> io::Result<Box<dyn StorageFile>> {
+        let id = *state.names.get(name).ok_or_else(|| not_found(name))?;
+        let file = state.files.get_mut(&id).ok_or_else(|| not_found(name))?;
+        file.handles += 1;
+        Ok(Box::new(SimulatedFile {
             storage: self.clone(),
             name: name.to_owned(),
-            boot,
-        })
+            id,
+            boot: state.boot,
+        }))
     }
+}
+
+fn not_found(name: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, format!("no file {name}"))
 }
 
 impl Storage for SimulatedStorage {
     fn open(&self, name: &str) -> io::Result<Box<dyn StorageFile>> {
-        if !self.lock().files.contains_key(name) {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("no file {name}"),
-            ));
-        }
-        Ok(self.handle(name))
+        let mut state = self.lock();
+        self.handle(&mut state, name)
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn StorageFile>> {
         let mut state = self.lock();
         state.spend_operation()?;
-        state
-            .files
-            .insert(name.to_owned(), SimulatedFileData::default());
-        drop(state);
-        Ok(self.handle(name))
+        state.unlink(name);
+        let id = state.next_id;
+        state.next_id += 1;
+        state.files.insert(
+            id,
+            SimulatedFileData {
+                linked: true,
+                ..SimulatedFileData::default()
+            },
+        );
+        state.names.insert(name.to_owned(), id);
+        self.handle(&mut state, name)
     }
 
     fn list(&self) -> io::Result<Vec<String>> {
-        Ok(self.lock().files.keys().cloned().collect())
+        Ok(self.lock().names.keys().cloned().collect())
     }
 
     fn remove(&self, name: &str) -> io::Result<()> {
         let mut state = self.lock();
         state.spend_operation()?;
-        match state.files.remove(name) {
-            Some(_) => Ok(()),
-            None => Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("no file {name}"),
-            )),
-        }
+        state.unlink(name).map(|_| ()).ok_or_else(|| not_found(name))
     }
 
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         let mut state = self.lock();
         state.spend_operation()?;
-        let data = state
-            .files
-            .remove(from)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no file {from}")))?;
-        state.files.insert(to.to_owned(), data);
+        let id = *state.names.get(from).ok_or_else(|| not_found(from))?;
+        state.names.remove(from);
+        state.unlink(to);
+        state.names.insert(to.to_owned(), id);
         Ok(())
     }
 
@@ -221,36 +321,50 @@ impl Storage for SimulatedStorage {
 
 struct SimulatedFile {
     storage: SimulatedStorage,
+    /// The name it was opened by (for error messages; it may since have been removed).
     name: String,
+    id: u64,
     boot: u64,
 }
 
 impl SimulatedFile {
-    fn with<T>(&self, action: impl FnOnce(&mut State, &str) -> io::Result<T>) -> io::Result<T> {
+    fn with<T>(&self, action: impl FnOnce(&mut State, u64) -> io::Result<T>) -> io::Result<T> {
         let mut state = self.storage.lock();
         if state.boot != self.boot {
             return Err(io::Error::other("file handle from before a power loss"));
         }
-        if !state.files.contains_key(&self.name) {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("no file {}", self.name),
-            ));
+        if !state.files.contains_key(&self.id) {
+            return Err(not_found(&self.name));
         }
-        action(&mut state, &self.name)
+        action(&mut state, self.id)
     }
 }
 
-fn file<'a>(state: &'a mut State, name: &str) -> io::Result<&'a mut SimulatedFileData> {
+impl Drop for SimulatedFile {
+    fn drop(&mut self) {
+        let mut state = self.storage.lock();
+        if state.boot != self.boot {
+            return;
+        }
+        if let Some(file) = state.files.get_mut(&self.id) {
+            file.handles = file.handles.saturating_sub(1);
+            if file.handles == 0 && !file.linked {
+                state.files.remove(&self.id);
+            }
+        }
+    }
+}
+
+fn file(state: &mut State, id: u64) -> io::Result<&mut SimulatedFileData> {
     state
         .files
-        .get_mut(name)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no file {name}")))
+        .get_mut(&id)
+        .ok_or_else(|| io::Error::other("file is gone"))
 }
 
 impl StorageFile for SimulatedFile {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.with(|state, name| {
+    fn append(&self, data: &[u8]) -> io::Result<()> {
+        self.with(|state, id| {
             state.spend_operation()?;
             if state.fail_appends {
                 return Err(io::Error::other("injected write error"));
@@ -262,7 +376,7 @@ impl StorageFile for SimulatedFile {
             if let Some(left) = state.space_left.as_mut() {
                 *left -= allowed as u64;
             }
-            file(state, name)?.data.extend_from_slice(&data[..allowed]);
+            file(state, id)?.data.extend_from_slice(&data[..allowed]);
             if allowed < data.len() {
                 return Err(io::Error::new(
                     io::ErrorKind::StorageFull,
@@ -274,8 +388,8 @@ impl StorageFile for SimulatedFile {
     }
 
     fn read_at(&self, position: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.with(|state, name| {
-            let data = &file(state, name)?.data;
+        self.with(|state, id| {
+            let data = &file(state, id)?.data;
             let start = usize::try_from(position).unwrap_or(usize::MAX);
             match data.get(start..start.saturating_add(buf.len())) {
                 Some(bytes) => {
@@ -291,27 +405,28 @@ impl StorageFile for SimulatedFile {
     }
 
     fn len(&self) -> u64 {
-        self.with(|state, name| Ok(file(state, name)?.data.len() as u64))
+        self.with(|state, id| Ok(file(state, id)?.data.len() as u64))
             .unwrap_or(0)
     }
 
-    fn sync_data(&mut self) -> io::Result<()> {
-        self.with(|state, name| {
+    fn sync_data(&self) -> io::Result<()> {
+        self.storage.gate.pass();
+        self.with(|state, id| {
             state.spend_operation()?;
             if state.fail_syncs {
                 return Err(io::Error::other("injected fsync error"));
             }
             state.syncs += 1;
-            let file = file(state, name)?;
+            let file = file(state, id)?;
             file.durable = file.data.clone();
             Ok(())
         })
     }
 
-    fn truncate(&mut self, len: u64) -> io::Result<()> {
-        self.with(|state, name| {
+    fn truncate(&self, len: u64) -> io::Result<()> {
+        self.with(|state, id| {
             state.spend_operation()?;
-            let file = file(state, name)?;
+            let file = file(state, id)?;
             let len = usize::try_from(len)
                 .unwrap_or(usize::MAX)
                 .min(file.data.len());
@@ -328,7 +443,7 @@ mod tests {
     #[test]
     fn power_loss_keeps_synced_bytes_and_the_torn_prefix() {
         let storage = SimulatedStorage::new();
-        let mut file = storage.create("a").unwrap();
+        let file = storage.create("a").unwrap();
         file.append(b"durable").unwrap();
         file.sync_data().unwrap();
         file.append(b"-lost").unwrap();
@@ -345,10 +460,10 @@ mod tests {
     #[test]
     fn rename_replaces_the_target_and_keeps_unsynced_bytes_unsynced() {
         let storage = SimulatedStorage::new();
-        let mut old = storage.create("target").unwrap();
+        let old = storage.create("target").unwrap();
         old.append(b"old").unwrap();
         old.sync_data().unwrap();
-        let mut new = storage.create("source").unwrap();
+        let new = storage.create("source").unwrap();
         new.append(b"new").unwrap();
         new.sync_data().unwrap();
         new.append(b"-unsynced").unwrap();
@@ -362,7 +477,7 @@ mod tests {
     #[test]
     fn crash_after_stops_every_operation_until_power_loss() {
         let storage = SimulatedStorage::new();
-        let mut file = storage.create("a").unwrap();
+        let file = storage.create("a").unwrap();
         storage.crash_after(Some(1));
         file.append(b"x").unwrap();
         assert!(file.sync_data().is_err());
@@ -373,9 +488,30 @@ mod tests {
     }
 
     #[test]
+    fn an_open_file_outlives_its_name_until_the_last_handle_goes() {
+        let storage = SimulatedStorage::new();
+        let file = storage.create("a").unwrap();
+        file.append(b"old").unwrap();
+        let replacement = storage.create("b").unwrap();
+        replacement.append(b"new").unwrap();
+        storage.rename("b", "a").unwrap();
+        let mut buf = [0u8; 3];
+        file.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"old", "renamed over, the open file keeps its bytes");
+        storage.remove("a").unwrap();
+        replacement.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"new", "removed, the open file keeps its bytes");
+        assert!(storage.open("a").is_err());
+        assert_eq!(storage.lock().files.len(), 2);
+        drop(file);
+        drop(replacement);
+        assert!(storage.lock().files.is_empty(), "the last handle frees the file");
+    }
+
+    #[test]
     fn full_disk_writes_a_prefix_then_fails() {
         let storage = SimulatedStorage::new();
-        let mut file = storage.create("a").unwrap();
+        let file = storage.create("a").unwrap();
         storage.set_space_left(Some(3));
         let error = file.append(b"hello").unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::StorageFull);

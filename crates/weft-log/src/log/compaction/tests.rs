@@ -195,7 +195,7 @@ fn a_leftover_cleaned_file_is_removed_on_open() {
             .unwrap();
     }
     drop(log);
-    let mut half = storage.create(&cleaned_file_name(Offset::ZERO)).unwrap();
+    let half = storage.create(&cleaned_file_name(Offset::ZERO)).unwrap();
     half.append(b"torn compacted bytes").unwrap();
     let log = open(&storage);
     assert!(
