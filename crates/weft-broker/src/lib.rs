@@ -65,6 +65,18 @@ pub use stream::{
     WriteRefusal,
 };
 
+/// The storage seam: what keeps a stream's partitions. The local segmented log
+/// ([`LocalLog`](storage::LocalLog)) is the implementation [`StreamsOptions`] uses by
+/// default; another backend implements [`PartitionStore`](storage::PartitionStore),
+/// [`PartitionReader`](storage::PartitionReader) and
+/// [`StoreFactory`](storage::StoreFactory). Front ends never see it.
+pub mod storage {
+    pub use crate::stream::{
+        AppendDone, LocalLog, PartitionReader, PartitionStore, StorageFactory, StoreClosed,
+        StoreFactory, StoreFuture,
+    };
+}
+
 /// Dead letters: the `weftdl*` attributes and what a dead letter says
 /// ([`DeadLetterNote`](dead_letter::DeadLetterNote)); sent with
 /// [`Broker::send_dead_letter`].

@@ -19,18 +19,17 @@ mod name;
 mod partition;
 mod partitioner;
 pub(crate) mod record;
+mod storage;
 mod store;
 
 use std::collections::BTreeMap;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 use weft_core::{Clock, Event, Filter, SystemClock};
-use weft_log::{CompactionPolicy, FsStorage, LogConfig, Storage};
 use weft_topic::SubscriptionIndex;
 
 use crate::broker::WeakBroker;
@@ -48,6 +47,10 @@ pub(crate) use partition::Partition;
 pub use partitioner::PARTITION_KEY_EXTENSION;
 pub(crate) use partitioner::partition_for_key;
 pub(crate) use partitioner::partition_key;
+pub use storage::{
+    AppendDone, LocalLog, PartitionReader, PartitionStore, StorageFactory, StoreClosed,
+    StoreFactory, StoreFuture,
+};
 
 use dedupe::DedupeWindow;
 
@@ -122,19 +125,14 @@ pub struct PartitionInfo {
     pub bytes: u64,
 }
 
-/// Opens a partition's storage in the given directory.
-pub type StorageFactory = Arc<dyn Fn(&Path) -> io::Result<Arc<dyn Storage>> + Send + Sync>;
-
 /// Knobs of [`Streams::open_with`]; [`Streams::open`] uses the defaults.
 #[derive(Clone)]
 pub struct StreamsOptions {
     /// Time for dedupe windows and maintenance.
     pub clock: Arc<dyn Clock>,
-    /// Segment sizes of every partition log.
-    pub log: LogConfig,
-    /// The storage of each partition directory (the file system by default; tests use
-    /// `weft_log::SimulatedStorage` to inject failures).
-    pub storage: StorageFactory,
+    /// Where partitions are stored: the storage seam ([`LocalLog`], the local segmented
+    /// log on the file system, by default; crash tests give it `SimulatedStorage`).
+    pub store: Arc<dyn StoreFactory>,
     /// This node's name: the origin and `source` of stored records that carry none
     /// (records produced by Kafka clients).
     pub node: Arc<str>,
@@ -144,10 +142,7 @@ impl Default for StreamsOptions {
     fn default() -> Self {
         StreamsOptions {
             clock: Arc::new(SystemClock),
-            log: LogConfig::default(),
-            storage: Arc::new(|path: &Path| {
-                FsStorage::new(path).map(|storage| Arc::new(storage) as Arc<dyn Storage>)
-            }),
+            store: Arc::new(LocalLog::default()),
             node: Arc::from("weft"),
         }
     }
@@ -156,7 +151,7 @@ impl Default for StreamsOptions {
 impl std::fmt::Debug for StreamsOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamsOptions")
-            .field("log", &self.log)
+            .field("node", &self.node)
             .finish_non_exhaustive()
     }
 }
@@ -459,14 +454,15 @@ impl Streams {
             let name = &stream.config.name;
             let retention = stream.config.log_retention();
             for partition in &stream.partitions {
-                if let Err(error) = partition.handle().apply_retention(retention, now_ms).await {
+                if let Err(error) = partition.store().apply_retention(retention, now_ms).await {
                     tracing::warn!(%error, stream = %name, partition = partition.index, "retention failed");
                 }
                 if stream.config.compact {
-                    let policy = CompactionPolicy {
-                        tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
-                    };
-                    if let Err(error) = partition.handle().compact(policy, now_ms).await {
+                    let compacted = partition
+                        .store()
+                        .compact(DEFAULT_TOMBSTONE_RETENTION, now_ms)
+                        .await;
+                    if let Err(error) = compacted {
                         tracing::warn!(%error, stream = %name, partition = partition.index, "compaction failed");
                     }
                 }

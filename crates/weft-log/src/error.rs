@@ -104,27 +104,6 @@ pub enum ReadError {
     /// The log's writer has stopped.
     #[error("log writer has stopped")]
     Closed,
-    /// An idempotent producer's batch does not follow its previous one (a gap or a
-    /// reordering); nothing is stored.
-    #[error("producer {producer_id} sent sequence {received}, expected {expected}")]
-    OutOfOrderSequence {
-        /// The producer id.
-        producer_id: i64,
-        /// The sequence the next batch must start with.
-        expected: i32,
-        /// The batch's base sequence.
-        received: i32,
-    },
-    /// An idempotent producer's epoch is older than one already seen (it was fenced).
-    #[error("producer {producer_id} epoch {epoch} is older than the current epoch {current}")]
-    InvalidProducerEpoch {
-        /// The producer id.
-        producer_id: i64,
-        /// The batch's epoch.
-        epoch: i16,
-        /// The newest epoch stored.
-        current: i16,
-    },
 }
 
 /// Applying retention failed.

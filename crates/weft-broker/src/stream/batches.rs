@@ -249,14 +249,11 @@ impl Streams {
         let Some(offset) = found else {
             return Ok(None);
         };
-        let records = target
-            .read_records(offset.get(), 1)
-            .await
-            .map_err(storage)?;
+        let records = target.read_records(offset, 1).await.map_err(storage)?;
         Ok(records
             .first()
             .map(|(at, record)| (*at, record.timestamp_ms))
-            .or(Some((offset.get(), timestamp_ms))))
+            .or(Some((offset, timestamp_ms))))
     }
 }
 

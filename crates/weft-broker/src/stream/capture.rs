@@ -149,7 +149,6 @@ impl Streams {
             let (reply, answer) = oneshot::channel();
             let append = PendingAppend {
                 record: stored.clone(),
-                size,
                 reply,
                 forget: admitted.forget.clone(),
             };
@@ -219,7 +218,6 @@ impl Streams {
         let (reply, answer) = oneshot::channel();
         let append = PendingAppend {
             record: stored,
-            size,
             reply,
             forget: None,
         };

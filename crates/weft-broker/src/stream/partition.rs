@@ -1,13 +1,14 @@
-//! One partition of a stream at run time: its [`LogHandle`], and the usage it meters.
+//! One partition of a stream at run time: its store (the storage seam,
+//! [`super::storage::PartitionStore`]), and the usage it meters.
 //!
-//! Publishers queue their events one by one on the log's writer thread
-//! ([`LogHandle::queue_record`], awaiting queue room, which is the backpressure); the
-//! writer's group commit is the **only** batching stage: the records that arrived while
+//! Publishers queue their events one by one on the store
+//! ([`PartitionStore::queue_record`], awaiting queue room, which is the backpressure); with
+//! the local log, the writer thread's group commit is the **only** batching stage: the records that arrived while
 //! the previous sync ran are written as one record batch and covered by one `fdatasync`,
 //! in the order publishers submitted them, and each publisher gets its own offset back.
 //! Raw batches from Kafka producers go through the same queue, in order with the events.
-//! Reads (offsets, records, fetches) use the log's published view and never wait for
-//! the writer: recent batches come from memory, older ones from the files in a blocking
+//! Reads (offsets, records, fetches) use the store's reader (the log's published view)
+//! and never wait for the writer: recent batches come from memory, older ones from the files in a blocking
 //! task.
 //!
 //! For streams that discard new events, a partition also keeps its [`Usage`]: what the
@@ -23,13 +24,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use tokio::sync::{Notify, oneshot};
-use weft_log::{AppendError, Appended, BatchView, LogHandle, Offset, ReadError, Record};
+use weft_log::{AppendError, Appended, BatchView, ReadError, Record};
 
 use weft_core::Event;
 
 use super::dedupe::{DedupeKey, DedupeWindow};
 use super::error::{StorageError, StreamLimit};
 use super::record::Position;
+use super::storage::{PartitionReader, PartitionStore};
 use super::{ReadFrom, StreamName};
 
 /// Bytes asked of the log per read call.
@@ -48,11 +50,6 @@ pub(crate) type AppendReply = oneshot::Sender<Result<u64, AppendError>>;
 /// One event on its way into a partition.
 pub(crate) struct PendingAppend {
     pub(crate) record: Record,
-    /// Its [`super::record::stored_size`]. No longer read: the log's writer sizes the
-    /// batches it coalesces itself. Left for the callers (capture, dead letters) to drop
-    /// with the broker API rework, which owns those files.
-    #[expect(dead_code, reason = "callers outside this change still set it")]
-    pub(crate) size: usize,
     pub(crate) reply: AppendReply,
     /// On failure, the dedupe entry to remove so that a retry is stored.
     pub(crate) forget: Option<(Arc<Mutex<DedupeWindow>>, DedupeKey)>,
@@ -108,13 +105,10 @@ impl Meter {
     /// Sets the stored part to what the log's current view holds. The view is taken
     /// under the lock, so of two refreshes racing, the later one never writes an older
     /// view (the writer publishes a view before it answers the appends in it).
-    fn refresh(&self, handle: &LogHandle) {
+    fn refresh(&self, store: &dyn PartitionStore) {
         let mut usage = self.lock();
-        if let Some(view) = handle.view() {
-            usage.stored_events = view
-                .next_offset()
-                .get()
-                .saturating_sub(view.first_offset().get());
+        if let Some(view) = store.reader() {
+            usage.stored_events = view.next_offset().saturating_sub(view.first_offset());
             usage.stored_bytes = view.size_bytes();
         }
     }
@@ -167,20 +161,20 @@ pub(crate) struct Partition {
     /// Its stream's name and this node's name, for decoding records that carry neither.
     stream: StreamName,
     node: Arc<str>,
-    handle: LogHandle,
+    store: Arc<dyn PartitionStore>,
     meter: Arc<Meter>,
     /// Woken after every stored append (long polls wait on it).
     appended: Arc<Notify>,
 }
 
 impl Partition {
-    /// A partition over `handle`, whose log holds `stored` (events and bytes);
-    /// `appended` is woken after every stored append.
+    /// A partition over `store`, which holds `stored` (events and bytes); `appended` is
+    /// woken after every stored append.
     pub(crate) fn start(
         index: u32,
         stream: StreamName,
         node: Arc<str>,
-        handle: LogHandle,
+        store: Arc<dyn PartitionStore>,
         stored: Usage,
         appended: Arc<Notify>,
     ) -> Arc<Partition> {
@@ -192,7 +186,7 @@ impl Partition {
             index,
             stream,
             node,
-            handle,
+            store,
             meter,
             appended,
         })
@@ -212,7 +206,7 @@ impl Partition {
     /// tracked.
     pub(crate) async fn refresh_usage(&self) {
         if self.meter.tracking.load(Ordering::SeqCst) {
-            self.meter.refresh(&self.handle);
+            self.meter.refresh(self.store.as_ref());
         }
     }
 
@@ -260,22 +254,22 @@ impl Partition {
         &self.stream
     }
 
-    /// The bytes of the log's segment files.
+    /// The bytes the store holds.
     pub(crate) async fn size_bytes(&self) -> Result<u64, StorageError> {
-        self.handle.size_bytes().await.ok_or(StorageError::Closed)
+        Ok(self.reader()?.size_bytes())
     }
 
-    /// The log, for retention, compaction and offsets.
-    pub(crate) fn handle(&self) -> &LogHandle {
-        &self.handle
+    /// The store, for retention and compaction.
+    pub(crate) fn store(&self) -> &dyn PartitionStore {
+        self.store.as_ref()
     }
 
-    /// Queues an append (waiting for room); the reply says when it is stored.
-    pub(crate) async fn submit(&self, append: PendingAppend) -> Result<(), PartitionClosed> {
-        self.submit_reserved(append, None).await
+    /// What the store holds now.
+    fn reader(&self) -> Result<Arc<dyn PartitionReader>, StorageError> {
+        self.store.reader().ok_or(StorageError::Closed)
     }
 
-    /// [`Self::submit`] with the room reserved for it (see [`Self::reserve`]), held until
+    /// Queues an append (waiting for room), with the room reserved for it (see [`Self::reserve`]), held until
     /// the append is stored or failed.
     pub(crate) async fn submit_reserved(
         &self,
@@ -302,7 +296,7 @@ impl Partition {
             }
             let _ = reply.send(result.map(|appended| appended.base_offset.get()));
         });
-        self.handle
+        self.store
             .queue_record(record, done)
             .await
             .map_err(|_| PartitionClosed)
@@ -323,15 +317,15 @@ impl Partition {
             }
             let _ = reply.send(result);
         });
-        self.handle
-            .queue_raw_batch_with(batch, done)
+        self.store
+            .queue_batch(batch, done)
             .await
             .map_err(|_| PartitionClosed)
     }
 
     fn settlement(&self, reservation: Option<Reservation>) -> Settlement {
         Settlement {
-            handle: self.handle.clone(),
+            store: Arc::clone(&self.store),
             meter: Arc::clone(&self.meter),
             appended: Arc::clone(&self.appended),
             reservation,
@@ -340,16 +334,13 @@ impl Partition {
 
     /// Stores everything queued before, then closes the log (synced). Later appends fail.
     pub(crate) async fn stop(&self) {
-        let _ = self.handle.clone().close().await;
+        self.store.close().await;
     }
 
     /// The first stored offset and the next offset (the high watermark).
     pub(crate) async fn offsets(&self) -> Result<(u64, u64), StorageError> {
-        self.handle
-            .offsets()
-            .await
-            .map(|(first, next)| (first.get(), next.get()))
-            .ok_or(StorageError::Closed)
+        let reader = self.reader()?;
+        Ok((reader.first_offset(), reader.next_offset()))
     }
 
     /// Whole stored batches from the one holding `from`, up to about `max_bytes` (see
@@ -357,14 +348,13 @@ impl Partition {
     /// same view: from memory at the tail, otherwise from the files in a blocking task,
     /// so the runtime never waits for the disk.
     pub(crate) async fn fetch(&self, from: u64, max_bytes: usize) -> Result<Fetched, StorageError> {
-        let from = Offset::new(from);
         let read = |source| StorageError::Read {
             partition: self.index,
             source,
         };
         loop {
-            let view = self.handle.view().ok_or(read(ReadError::Closed))?;
-            let (first, next) = (view.first_offset().get(), view.next_offset().get());
+            let view = self.store.reader().ok_or(read(ReadError::Closed))?;
+            let (first, next) = (view.first_offset(), view.next_offset());
             let answer = match view.read_cached(from, max_bytes) {
                 Some(answer) => answer,
                 None => tokio::task::spawn_blocking(move || view.read(from, max_bytes))
@@ -391,13 +381,13 @@ impl Partition {
     pub(crate) async fn offset_for_time(
         &self,
         timestamp_ms: i64,
-    ) -> Result<Option<Offset>, StorageError> {
+    ) -> Result<Option<u64>, StorageError> {
         let read = |source| StorageError::Read {
             partition: self.index,
             source,
         };
         loop {
-            let view = self.handle.view().ok_or(read(ReadError::Closed))?;
+            let view = self.store.reader().ok_or(read(ReadError::Closed))?;
             let answer = tokio::task::spawn_blocking(move || view.offset_for_time(timestamp_ms))
                 .await
                 .map_err(|_| StorageError::Task)?;
@@ -417,7 +407,7 @@ impl Partition {
             ReadFrom::Offset(offset) => offset.clamp(first, next),
             ReadFrom::Time(time) => {
                 let ms = super::record::millis_since_epoch(time);
-                self.offset_for_time(ms).await?.map_or(next, Offset::get)
+                self.offset_for_time(ms).await?.unwrap_or(next)
             }
         })
     }
@@ -491,7 +481,7 @@ impl Partition {
 /// What an answered append leaves to do, on the log's writer thread (nothing here
 /// blocks): refresh the usage, then give the reservation back, then wake long polls.
 struct Settlement {
-    handle: LogHandle,
+    store: Arc<dyn PartitionStore>,
     meter: Arc<Meter>,
     appended: Arc<Notify>,
     reservation: Option<Reservation>,
@@ -500,7 +490,7 @@ struct Settlement {
 impl Settlement {
     fn run(self) {
         if self.meter.tracking.load(Ordering::SeqCst) {
-            self.meter.refresh(&self.handle);
+            self.meter.refresh(self.store.as_ref());
         }
         // Given back only now, so the append is never counted as neither stored nor pending.
         drop(self.reservation);

@@ -11,12 +11,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use weft_log::{HandleConfig, LogHandle, PartitionLog};
-
 use super::StreamsOptions;
 use super::config::{StoredConfig, StreamConfig};
 use super::error::{StorageError, StreamError};
 use super::partition::Usage;
+use super::storage::{PartitionStore, stored_usage};
 
 /// The config file of a stream.
 pub const CONFIG_FILE: &str = "stream.json";
@@ -109,32 +108,18 @@ pub(crate) fn remove_stream(stream_dir: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Opens (creating if needed) partition `partition` of the stream in `stream_dir` and
-/// starts its writer thread; also returns what the log holds.
+/// Opens (creating if needed) partition `partition` of the stream in `stream_dir` through
+/// the configured store; also returns what it holds.
 pub(crate) fn open_partition(
     stream_dir: &Path,
     partition: u32,
     config: &StreamConfig,
     options: &StreamsOptions,
-) -> Result<(LogHandle, Usage), StorageError> {
+) -> Result<(Arc<dyn PartitionStore>, Usage), StorageError> {
     let path = partition_dir(stream_dir, partition);
-    fs::create_dir_all(&path).map_err(StorageError::io("create", &path))?;
-    let storage = (options.storage)(&path).map_err(StorageError::io("open", &path))?;
-    let log = PartitionLog::open(Arc::clone(&storage), options.log)
-        .map_err(|source| StorageError::Open { partition, source })?;
-    let stored = Usage::stored(
-        log.next_offset()
-            .get()
-            .saturating_sub(log.first_offset().get()),
-        log.size_bytes(),
-    );
-    let handle_config = HandleConfig {
-        flush: config.flush.for_log(),
-        ..HandleConfig::default()
-    };
-    let handle = LogHandle::spawn(log, handle_config)
-        .map_err(StorageError::io("start a writer for", &path))?;
-    Ok((handle, stored))
+    let store = options.store.open(&path, partition, config.flush)?;
+    let stored = stored_usage(store.as_ref());
+    Ok((store, stored))
 }
 
 pub(crate) fn partition_dir(stream_dir: &Path, partition: u32) -> PathBuf {

@@ -7,6 +7,7 @@ use weft_core::{Attributes, CloudEvent, Filter, Topic};
 use weft_log::SimulatedStorage;
 
 use super::*;
+use crate::stream::LocalLog;
 use crate::{AllowAll, Broker, Principal, PublishError};
 
 /// A clock that moves only when told to.
@@ -382,7 +383,12 @@ async fn a_failed_sync_reaches_the_publisher_as_an_error_and_a_retry_is_stored()
     let disk = SimulatedStorage::new();
     let shared = disk.clone();
     let options = StreamsOptions {
-        storage: Arc::new(move |_: &Path| Ok(Arc::new(shared.clone()) as Arc<dyn Storage>)),
+        store: Arc::new(LocalLog {
+            storage: Arc::new(move |_: &std::path::Path| {
+                Ok(Arc::new(shared.clone()) as Arc<dyn weft_log::Storage>)
+            }),
+            ..LocalLog::default()
+        }),
         ..StreamsOptions::default()
     };
     let streams = Streams::open_with(dir.path().to_owned(), options)

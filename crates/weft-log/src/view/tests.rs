@@ -64,7 +64,13 @@ fn the_durable_view_ends_at_the_last_sync_and_the_written_view_at_the_last_write
     log.append(&[record(10), record(10)]).unwrap();
     assert_eq!(log.durable_view().next_offset(), Offset::new(1));
     assert_eq!(log.written_view().next_offset(), Offset::new(3));
-    assert_eq!(log.durable_view().read(Offset::ZERO, usize::MAX).unwrap().len(), 1);
+    assert_eq!(
+        log.durable_view()
+            .read(Offset::ZERO, usize::MAX)
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(log.durable_view().read(Offset::new(2), 100).is_err());
     assert!(log.durable_view().size_bytes() < log.written_view().size_bytes());
 }
@@ -79,7 +85,10 @@ fn a_view_with_unsynced_bytes_cut_by_a_failed_sync_answers_rolled_back() {
     let durable = log.durable_view();
     let written = log.written_view();
     storage.fail_syncs(true);
-    assert!(log.sync().is_err(), "the failed sync cuts the unsynced batch");
+    assert!(
+        log.sync().is_err(),
+        "the failed sync cuts the unsynced batch"
+    );
     assert!(matches!(
         written.read_files(Offset::ZERO, usize::MAX),
         Err(crate::ReadError::RolledBack)
