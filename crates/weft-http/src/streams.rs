@@ -473,6 +473,91 @@ mod tests {
         assert!(error.detail.contains("partitons"), "{}", error.detail);
     }
 
+    /// The request forms the API has always taken: numbers (milliseconds, bytes), text
+    /// with units, `null`, and each flush spelling.
+    #[test]
+    fn stream_definitions_accept_numbers_text_and_null() {
+        let body = parse_body(
+            br#"{"filters":["a"],"retention":{"max_age":3600000,"max_bytes":4096,"max_events":null},
+                 "max_event_bytes":"2KiB","dedupe_window":0,"flush":"interval","compact":true}"#,
+        )
+        .unwrap();
+        let config = config_from(stream_name("x").unwrap(), body).unwrap();
+        assert_eq!(config.retention.max_age, Some(Duration::from_secs(3600)));
+        assert_eq!(config.retention.max_bytes, Some(4096));
+        assert_eq!(config.max_event_bytes, 2048);
+        assert_eq!(config.dedupe_window, Duration::ZERO);
+        assert_eq!(
+            config.flush,
+            FlushPolicy::Interval(Duration::from_millis(100))
+        );
+        assert!(config.compact);
+        for (flush, expected) in [
+            ("always", FlushPolicy::Always),
+            ("never", FlushPolicy::Never),
+        ] {
+            let text = format!(r#"{{"filters":["a"],"flush":"{flush}"}}"#);
+            let config = config_from(
+                stream_name("x").unwrap(),
+                parse_body(text.as_bytes()).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(config.flush, expected);
+        }
+        let defaults = config_from(
+            stream_name("x").unwrap(),
+            parse_body(br#"{"filters":["a"]}"#).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(defaults.partitions, 1);
+        assert_eq!(defaults.dedupe_window, Duration::from_secs(120));
+        assert_eq!(defaults.max_event_bytes, 1 << 20);
+        for bad in [
+            r#"{"filters":["a"],"flush":"sometimes"}"#,
+            r#"{"filters":["a"],"flush":"interval:soon"}"#,
+            r#"{"filters":["a"],"dedupe_window":"5"}"#,
+            r#"{"filters":["a"],"retention":{"max_bytes":"lots"}}"#,
+        ] {
+            let outcome = parse_body(bad.as_bytes())
+                .and_then(|body| config_from(stream_name("x").unwrap(), body));
+            assert_eq!(
+                outcome.unwrap_err().kind,
+                "urn:weft:problem:invalid-parameter",
+                "{bad}"
+            );
+        }
+        let body = parse_body(br#"{"filters":["a/#"]}"#).unwrap();
+        let error = config_from(stream_name("x").unwrap(), body).unwrap_err();
+        assert_eq!(error.kind, "urn:weft:problem:invalid-filter");
+    }
+
+    /// The answer's shape is a contract with clients: milliseconds for durations, the
+    /// flush interval in milliseconds.
+    #[test]
+    fn described_streams_keep_their_json_shape() {
+        let body = parse_body(
+            br#"{"filters":["orders/>","b"],"partitions":2,
+                 "retention":{"max_age":"7d","max_bytes":"1GiB","max_events":10},
+                 "max_event_bytes":2048,"dedupe_window":"90s","flush":"interval:1500ms",
+                 "discard":"new","compact":true}"#,
+        )
+        .unwrap();
+        let config = config_from(stream_name("orders").unwrap(), body).unwrap();
+        let info = StreamInfo {
+            config,
+            partitions: vec![weft_broker::PartitionInfo {
+                partition: 0,
+                first_offset: 2,
+                next_offset: 5,
+                bytes: 300,
+            }],
+        };
+        assert_eq!(
+            info_json(&info).to_string(),
+            "{\"bytes\":300,\"compact\":true,\"dedupe_window_ms\":90000,\"discard\":\"new\",\"events\":3,\"filters\":[\"orders/>\",\"b\"],\"flush\":\"interval:1500ms\",\"max_event_bytes\":2048,\"name\":\"orders\",\"partition_offsets\":[{\"bytes\":300,\"first_offset\":2,\"next_offset\":5,\"partition\":0}],\"partitions\":2,\"retention\":{\"max_age_ms\":604800000,\"max_bytes\":1073741824,\"max_events\":10}}"
+        );
+    }
+
     #[test]
     fn read_positions_parse() {
         assert!(matches!(

@@ -252,3 +252,97 @@ pub(crate) fn apply(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use weft_broker::{StreamConfig, StreamName};
+    use weft_core::Filter;
+
+    use super::*;
+
+    fn config() -> StreamConfig {
+        StreamConfig::new(
+            StreamName::new("orders").unwrap(),
+            vec![Filter::new("orders").unwrap()],
+        )
+    }
+
+    fn described(config: &StreamConfig) -> String {
+        describe_topic(config)
+            .iter()
+            .map(|described| {
+                format!(
+                    "{}={} ro={} default={} type={}",
+                    described.name,
+                    described.value,
+                    described.read_only,
+                    described.is_default,
+                    described.config_type
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// DescribeConfigs answers are what Kafka tools show: names, values and flags must
+    /// not drift.
+    #[test]
+    fn topic_configs_describe_defaults_and_settings() {
+        assert_eq!(
+            described(&config()),
+            "cleanup.policy=delete ro=true default=true type=7\nretention.ms=-1 ro=false default=true type=5\nretention.bytes=-1 ro=false default=true type=5\nmax.message.bytes=1048576 ro=false default=true type=3\ncompression.type=producer ro=true default=true type=2\nmessage.timestamp.type=CreateTime ro=true default=true type=2\nmin.insync.replicas=1 ro=true default=true type=3\nsegment.bytes=134217728 ro=true default=true type=3\nunclean.leader.election.enable=false ro=true default=true type=2\nmessage.downconversion.enable=false ro=true default=true type=2"
+        );
+        let mut config = config();
+        for (name, value) in [
+            ("retention.ms", "3600000"),
+            ("retention.bytes", "1073741824"),
+            ("max.message.bytes", "2048"),
+            ("cleanup.policy", "compact"),
+        ] {
+            apply(&mut config, name, Some(value), true).unwrap();
+        }
+        assert_eq!(config.retention.max_age, Some(Duration::from_secs(3600)));
+        assert_eq!(config.retention.max_bytes, Some(1 << 30));
+        assert_eq!(config.max_event_bytes, 2048);
+        assert!(config.compact);
+        assert_eq!(
+            described(&config),
+            "cleanup.policy=compact ro=true default=false type=7\nretention.ms=3600000 ro=false default=false type=5\nretention.bytes=1073741824 ro=false default=false type=5\nmax.message.bytes=2048 ro=false default=false type=3\ncompression.type=producer ro=true default=true type=2\nmessage.timestamp.type=CreateTime ro=true default=true type=2\nmin.insync.replicas=1 ro=true default=true type=3\nsegment.bytes=134217728 ro=true default=true type=3\nunclean.leader.election.enable=false ro=true default=true type=2\nmessage.downconversion.enable=false ro=true default=true type=2"
+        );
+        for name in ["retention.ms", "retention.bytes", "max.message.bytes"] {
+            apply(&mut config, name, None, false).unwrap();
+        }
+        assert_eq!(config.retention.max_age, None);
+        assert_eq!(config.retention.max_bytes, None);
+        assert_eq!(config.max_event_bytes, weft_broker::DEFAULT_MAX_EVENT_BYTES);
+        apply(&mut config, "retention.ms", Some("-1"), false).unwrap();
+        assert_eq!(config.retention.max_age, None);
+    }
+
+    #[test]
+    fn topic_configs_refuse_values_out_of_range() {
+        let mut config = config();
+        for (name, value, creating) in [
+            ("retention.ms", "0", false),
+            ("retention.ms", "7d", false),
+            ("retention.bytes", "-2", false),
+            ("max.message.bytes", "0", false),
+            ("max.message.bytes", "4194305", false),
+            ("cleanup.policy", "compact", false),
+            ("cleanup.policy", "delete,compact", true),
+            ("segment.ms", "1", true),
+        ] {
+            let rejected = apply(&mut config, name, Some(value), creating).unwrap_err();
+            assert!(!rejected.0.is_empty());
+        }
+        apply(&mut config, "max.message.bytes", Some("4194304"), false).unwrap();
+        assert_eq!(config.max_event_bytes, weft_broker::MAX_EVENT_BYTES_LIMIT);
+        assert_eq!(config, {
+            let mut expected = self::config();
+            expected.max_event_bytes = weft_broker::MAX_EVENT_BYTES_LIMIT;
+            expected
+        });
+    }
+}
