@@ -31,31 +31,6 @@ pub(crate) mod text {
     }
 }
 
-/// A list of values, each as [`text`].
-pub(crate) mod text_vec {
-    use super::*;
-
-    pub(crate) fn serialize<T: Display, S: Serializer>(
-        values: &[T],
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(values.iter().map(ToString::to_string))
-    }
-
-    pub(crate) fn deserialize<'de, T, D>(deserializer: D) -> Result<Vec<T>, D::Error>
-    where
-        T: FromStr,
-        T::Err: Display,
-        D: Deserializer<'de>,
-    {
-        let texts = Vec::<String>::deserialize(deserializer)?;
-        texts
-            .iter()
-            .map(|text| text.parse().map_err(D::Error::custom))
-            .collect()
-    }
-}
-
 /// The shortest exact spelling of a duration (`200ms`, `5s`, `2h`), as every stored and
 /// printed manifest writes it; the one implementation is in `weft_core::units`.
 pub use weft_core::units::format_duration;
@@ -76,29 +51,6 @@ pub(crate) mod duration {
     ) -> Result<Duration, D::Error> {
         let text = String::deserialize(deserializer)?;
         weft_core::units::parse_duration(&text).map_err(D::Error::custom)
-    }
-}
-
-/// An optional duration as text or `null`.
-pub(crate) mod opt_duration {
-    use super::*;
-
-    pub(crate) fn serialize<S: Serializer>(
-        value: &Option<Duration>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(value) => serializer.serialize_str(&format_duration(*value)),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        let text = Option::<String>::deserialize(deserializer)?;
-        text.map(|text| weft_core::units::parse_duration(&text).map_err(D::Error::custom))
-            .transpose()
     }
 }
 

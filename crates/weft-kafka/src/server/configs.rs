@@ -1,4 +1,6 @@
-//! Kafka topic configs ↔ stream configuration.
+//! Kafka topic configs ↔ stream settings: a thin adapter over the broker's
+//! [`StreamSettings`], which owns the defaults and limits; this file owns only Kafka's
+//! names and spellings (milliseconds, `-1` for no limit, `delete`/`compact`).
 //!
 //! Settable (CreateTopics, IncrementalAlterConfigs): `retention.ms`, `retention.bytes`,
 //! `max.message.bytes`, `cleanup.policy` (at creation only; `delete` or `compact`).
@@ -6,7 +8,7 @@
 
 use std::time::Duration;
 
-use weft_broker::{MAX_EVENT_BYTES_LIMIT, StreamConfig};
+use weft_broker::{DEFAULT_MAX_EVENT_BYTES, StreamSettings};
 
 /// Config sources (Kafka's `ConfigSource`).
 pub(crate) const SOURCE_DYNAMIC_TOPIC: i8 = 1;
@@ -40,8 +42,8 @@ impl DescribedConfig {
     }
 }
 
-/// Every topic config of `config`, with defaults.
-pub(crate) fn describe_topic(config: &StreamConfig) -> Vec<DescribedConfig> {
+/// Every topic config of a stream's settings, with defaults.
+pub(crate) fn describe_topic(config: &StreamSettings) -> Vec<DescribedConfig> {
     let retention = &config.retention;
     let settable = |name, value: String, is_default, config_type, documentation| DescribedConfig {
         name,
@@ -91,7 +93,7 @@ pub(crate) fn describe_topic(config: &StreamConfig) -> Vec<DescribedConfig> {
         settable(
             "max.message.bytes",
             config.max_event_bytes.to_string(),
-            config.max_event_bytes == weft_broker::DEFAULT_MAX_EVENT_BYTES,
+            config.max_event_bytes == DEFAULT_MAX_EVENT_BYTES,
             TYPE_INT,
             "the largest record batch (and event) the topic accepts",
         ),
@@ -160,7 +162,7 @@ pub(crate) fn describe_broker(auto_create: bool, default_partitions: u32) -> Vec
         ),
         fixed(
             "message.max.bytes",
-            weft_broker::DEFAULT_MAX_EVENT_BYTES.to_string(),
+            DEFAULT_MAX_EVENT_BYTES.to_string(),
             TYPE_INT,
             "default max.message.bytes of a topic",
         ),
@@ -177,10 +179,10 @@ pub(crate) fn describe_broker(auto_create: bool, default_partitions: u32) -> Vec
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConfigRejected(pub(crate) String);
 
-/// Applies one topic config (`None` resets it to its default). `creating` allows
-/// `cleanup.policy`.
+/// Applies one topic config to a stream's settings (`None` resets it to its default).
+/// `creating` allows `cleanup.policy`.
 pub(crate) fn apply(
-    config: &mut StreamConfig,
+    config: &mut StreamSettings,
     name: &str,
     value: Option<&str>,
     creating: bool,
@@ -215,15 +217,15 @@ pub(crate) fn apply(
         }
         "max.message.bytes" => {
             config.max_event_bytes = match value.map(number).transpose()? {
-                None => weft_broker::DEFAULT_MAX_EVENT_BYTES,
-                Some(bytes) => usize::try_from(bytes)
-                    .ok()
-                    .filter(|&bytes| bytes > 0 && bytes <= MAX_EVENT_BYTES_LIMIT)
-                    .ok_or_else(|| {
-                        ConfigRejected(format!(
-                            "max.message.bytes must be between 1 and {MAX_EVENT_BYTES_LIMIT}"
-                        ))
-                    })?,
+                None => DEFAULT_MAX_EVENT_BYTES,
+                Some(bytes) if bytes < 1 => {
+                    return Err(ConfigRejected(format!(
+                        "max.message.bytes {bytes} is not positive"
+                    )));
+                }
+                // The limit is the stream's: one place says what a stream may accept.
+                Some(bytes) => StreamSettings::checked_max_event_bytes(bytes.unsigned_abs())
+                    .map_err(|error| ConfigRejected(format!("max.message.bytes: {error}")))?,
             };
         }
         "cleanup.policy" if creating => {
