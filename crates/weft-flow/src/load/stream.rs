@@ -86,3 +86,29 @@ fn checked<T>(
         .map_err(|error| value.report_invalid(doc.errors, error.to_string()))
         .ok()
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every problem of a stream spec at once, each at the value it is about, in the
+    /// settings' own words.
+    #[test]
+    fn every_stream_problem_is_reported_at_its_value() {
+        let text = "apiVersion: weft/v1\nkind: Stream\nmetadata: {name: s}\nspec:\n  \
+                    filters: [a]\n  max_event_bytes: 5MiB\n  flush: sometimes\n  discard: new\n";
+        let errors = crate::load_str("s.yaml", text).unwrap_err().to_string();
+        assert_eq!(
+            errors,
+            "s.yaml:6:20: spec.max_event_bytes: max_event_bytes must be from 1 to 4194304 (4MiB), got 5242880\n\
+             s.yaml:7:10: spec.flush: `flush` must be `always`, `never`, `interval` or `interval:DURATION`, got `sometimes`\n\
+             s.yaml:8:12: spec.discard: discard `new` needs a retention.max_bytes or retention.max_events limit"
+        );
+        let text = "apiVersion: weft/v1\nkind: Stream\nmetadata: {name: s}\nspec:\n  \
+                    filters: [a]\n  discard: newest\n  dedupe_window: 5\n";
+        let errors = crate::load_str("s.yaml", text).unwrap_err().to_string();
+        assert_eq!(
+            errors,
+            "s.yaml:6:12: spec.discard: `discard` must be `old` or `new`, got `newest`\n\
+             s.yaml:7:18: spec.dedupe_window: duration `5` needs a unit, such as 5s or 5ms"
+        );
+    }
+}
