@@ -24,7 +24,8 @@
 //! capture published events by topic, with Kafka-compatible partitioning, a dedupe
 //! window, retention and compaction, stored through `weft-log`; durable consumers with
 //! acks, redelivery with backoff, dead letters, key-ordered parallelism and members
-//! sharing the partitions. The types on this crate's surface ([`StreamConfig`],
+//! sharing the partitions. The types on this crate's surface ([`StreamConfig`] and its
+//! [`StreamSettings`] — the one schema of a stream's settings, with their text forms —,
 //! [`StreamInfo`], [`ConsumerConfig`], [`Delivery`], ...) are the facade; no front end
 //! needs `weft-log`.
 //!
@@ -58,11 +59,11 @@ pub use queue::{
     SubscriptionId,
 };
 pub use stream::{
-    BatchesAppended, DEFAULT_DEDUPE_WINDOW, DEFAULT_MAX_EVENT_BYTES, Discard, FetchedBatches,
-    FlushPolicy, MAX_EVENT_BYTES_LIMIT, MAX_PARTITIONS, MAX_STREAM_NAME_LEN,
-    PARTITION_KEY_EXTENSION, PartitionInfo, ReadFrom, StorageError, StoredEvent, StreamConfig,
-    StreamError, StreamInfo, StreamLimit, StreamName, StreamRetention, StreamsOptions,
-    WriteRefusal,
+    BatchesAppended, DEFAULT_DEDUPE_WINDOW, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_EVENT_BYTES,
+    Discard, FetchedBatches, FlushPolicy, MAX_EVENT_BYTES_LIMIT, MAX_PARTITIONS,
+    MAX_STREAM_NAME_LEN, PARTITION_KEY_EXTENSION, PartitionInfo, ReadFrom, SettingsError,
+    StorageError, StoredEvent, StreamConfig, StreamError, StreamInfo, StreamLimit, StreamName,
+    StreamRetention, StreamSettings, StreamSettingsForm, StreamsOptions, WriteRefusal,
 };
 
 /// The storage seam: what keeps a stream's partitions. The local segmented log

@@ -19,6 +19,7 @@ mod name;
 mod partition;
 mod partitioner;
 pub(crate) mod record;
+mod settings;
 mod storage;
 mod store;
 
@@ -37,16 +38,18 @@ use crate::consumer::ConsumerSet;
 
 pub use batches::{BatchesAppended, FetchedBatches, SubmittedBatches};
 pub(crate) use capture::Capture;
-pub use config::{
-    DEFAULT_DEDUPE_WINDOW, DEFAULT_MAX_EVENT_BYTES, Discard, FlushPolicy, MAX_EVENT_BYTES_LIMIT,
-    MAX_PARTITIONS, StreamConfig, StreamRetention,
-};
+pub use config::StreamConfig;
 pub use error::{StorageError, StreamError, StreamLimit, WriteRefusal};
 pub use name::{MAX_STREAM_NAME_LEN, StreamName};
 pub(crate) use partition::Partition;
 pub use partitioner::PARTITION_KEY_EXTENSION;
 pub(crate) use partitioner::partition_for_key;
 pub(crate) use partitioner::partition_key;
+pub use settings::{
+    DEFAULT_DEDUPE_WINDOW, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_EVENT_BYTES, Discard, FlushPolicy,
+    MAX_EVENT_BYTES_LIMIT, MAX_PARTITIONS, SettingsError, StreamRetention, StreamSettings,
+    StreamSettingsForm,
+};
 pub use storage::{
     AppendDone, LocalLog, PartitionReader, PartitionStore, StorageFactory, StoreClosed,
     StoreFactory, StoreFuture,

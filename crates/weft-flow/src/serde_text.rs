@@ -31,55 +31,9 @@ pub(crate) mod text {
     }
 }
 
-/// A list of values, each as [`text`].
-pub(crate) mod text_vec {
-    use super::*;
-
-    pub(crate) fn serialize<T: Display, S: Serializer>(
-        values: &[T],
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(values.iter().map(ToString::to_string))
-    }
-
-    pub(crate) fn deserialize<'de, T, D>(deserializer: D) -> Result<Vec<T>, D::Error>
-    where
-        T: FromStr,
-        T::Err: Display,
-        D: Deserializer<'de>,
-    {
-        let texts = Vec::<String>::deserialize(deserializer)?;
-        texts
-            .iter()
-            .map(|text| text.parse().map_err(D::Error::custom))
-            .collect()
-    }
-}
-
-/// The shortest exact spelling of `duration` that [`weft_yaml::parse_duration`] reads
-/// back: `200ms`, `5s`, `2h`, `0s`.
-#[must_use]
-pub fn format_duration(duration: Duration) -> String {
-    const UNITS: [(&str, u128); 7] = [
-        ("d", 86_400_000_000_000),
-        ("h", 3_600_000_000_000),
-        ("m", 60_000_000_000),
-        ("s", 1_000_000_000),
-        ("ms", 1_000_000),
-        ("us", 1_000),
-        ("ns", 1),
-    ];
-    let nanos = duration.as_nanos();
-    if nanos == 0 {
-        return "0s".to_owned();
-    }
-    for (unit, size) in UNITS {
-        if nanos.is_multiple_of(size) {
-            return format!("{}{unit}", nanos / size);
-        }
-    }
-    format!("{nanos}ns")
-}
+/// The shortest exact spelling of a duration (`200ms`, `5s`, `2h`), as every stored and
+/// printed manifest writes it; the one implementation is in `weft_core::units`.
+pub use weft_core::units::format_duration;
 
 /// A duration as text (see [`format_duration`]).
 pub(crate) mod duration {
@@ -96,30 +50,7 @@ pub(crate) mod duration {
         deserializer: D,
     ) -> Result<Duration, D::Error> {
         let text = String::deserialize(deserializer)?;
-        weft_yaml::parse_duration(&text).map_err(D::Error::custom)
-    }
-}
-
-/// An optional duration as text or `null`.
-pub(crate) mod opt_duration {
-    use super::*;
-
-    pub(crate) fn serialize<S: Serializer>(
-        value: &Option<Duration>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(value) => serializer.serialize_str(&format_duration(*value)),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        let text = Option::<String>::deserialize(deserializer)?;
-        text.map(|text| weft_yaml::parse_duration(&text).map_err(D::Error::custom))
-            .transpose()
+        weft_core::units::parse_duration(&text).map_err(D::Error::custom)
     }
 }
 

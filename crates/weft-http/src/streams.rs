@@ -8,93 +8,54 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use weft_broker::{
-    Discard, FlushPolicy, ReadFrom, StoredEvent, StreamConfig, StreamError, StreamInfo, StreamName,
-    StreamRetention,
+    FlushPolicy, ReadFrom, SettingsError, StoredEvent, StreamConfig, StreamError, StreamInfo,
+    StreamName, StreamSettingsForm,
 };
 use weft_core::{Filter, Timestamp};
 
 use crate::context::{HttpContext, request_principal};
 use crate::problem::Problem;
 
+/// A number, or text with a unit; the consumers API reads its durations with it too.
+pub(crate) use weft_core::units::Quantity;
+
 /// Most events one read returns.
 const MAX_READ_EVENTS: usize = 10_000;
 /// Events one read returns unless `max` says otherwise.
 const DEFAULT_READ_EVENTS: usize = 100;
-/// The interval of `flush: interval` when none is given.
-const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
-/// A number, or text with a unit (`"7d"`, `"1GiB"`).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum Quantity {
-    Number(u64),
-    Text(String),
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RetentionBody {
-    max_age: Option<Quantity>,
-    max_bytes: Option<Quantity>,
-    max_events: Option<u64>,
-}
-
-/// The body of `POST /v1/streams` and `PUT /v1/streams/{name}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The body of `POST /v1/streams` and `PUT /v1/streams/{name}`: an optional `name` and
+/// the stream's settings in the broker's one document form.
+#[derive(Debug)]
 struct StreamBody {
     name: Option<String>,
-    filters: Vec<String>,
-    partitions: Option<u32>,
-    #[serde(default)]
-    retention: RetentionBody,
-    compact: Option<bool>,
-    max_event_bytes: Option<Quantity>,
-    dedupe_window: Option<Quantity>,
-    flush: Option<String>,
-    discard: Option<String>,
+    settings: StreamSettingsForm,
 }
 
+/// A duration field of a request: milliseconds or text.
 pub(crate) fn duration(field: &str, quantity: &Quantity) -> Result<Duration, Problem> {
-    match quantity {
-        Quantity::Number(millis) => Ok(Duration::from_millis(*millis)),
-        Quantity::Text(text) => weft_yaml::parse_duration(text)
-            .map_err(|error| Problem::invalid_parameter(format!("`{field}`: {error}"))),
+    quantity
+        .millis()
+        .map_err(|error| Problem::invalid_parameter(format!("`{field}`: {error}")))
+}
+
+/// Settings that do not read: a bad filter is `invalid-filter`, anything else
+/// `invalid-parameter`, the detail naming the setting.
+fn settings_problem(error: &SettingsError) -> Problem {
+    match error {
+        SettingsError::Filter { error, .. } => Problem::invalid_filter(error),
+        other => Problem::invalid_parameter(weft_core::error_chain(other)),
     }
 }
 
-fn size(field: &str, quantity: &Quantity) -> Result<u64, Problem> {
-    match quantity {
-        Quantity::Number(bytes) => Ok(*bytes),
-        Quantity::Text(text) => weft_yaml::parse_size(text)
-            .map_err(|error| Problem::invalid_parameter(format!("`{field}`: {error}"))),
-    }
-}
-
-fn parse_flush(text: &str) -> Result<FlushPolicy, Problem> {
-    match text {
-        "always" => Ok(FlushPolicy::Always),
-        "never" => Ok(FlushPolicy::Never),
-        "interval" => Ok(FlushPolicy::Interval(DEFAULT_FLUSH_INTERVAL)),
-        other => match other.strip_prefix("interval:") {
-            Some(every) => weft_yaml::parse_duration(every)
-                .map(FlushPolicy::Interval)
-                .map_err(|error| Problem::invalid_parameter(format!("`flush`: {error}"))),
-            None => Err(Problem::invalid_parameter(format!(
-                "`flush` must be `always`, `never`, `interval` or `interval:DURATION`, got `{other}`"
-            ))),
-        },
-    }
-}
-
+/// The flush policy as this API has always answered it: an interval in milliseconds
+/// (`interval:1000ms`, where the canonical text is `interval:1s`), which clients may parse.
 fn flush_text(flush: &FlushPolicy) -> String {
     match flush {
-        FlushPolicy::Always => "always".to_owned(),
-        FlushPolicy::Never => "never".to_owned(),
         FlushPolicy::Interval(every) => format!("interval:{}ms", every.as_millis()),
+        other => other.to_string(),
     }
 }
 
@@ -110,54 +71,32 @@ pub(crate) fn stream_name(text: &str) -> Result<StreamName, Problem> {
 }
 
 fn config_from(name: StreamName, body: StreamBody) -> Result<StreamConfig, Problem> {
-    let filters = body
-        .filters
-        .into_iter()
-        .map(|filter| Filter::new(filter).map_err(|error| Problem::invalid_filter(&error)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut config = StreamConfig::new(name, filters);
-    if let Some(partitions) = body.partitions {
-        config.partitions = partitions;
-    }
-    config.retention = StreamRetention {
-        max_age: body
-            .retention
-            .max_age
-            .as_ref()
-            .map(|age| duration("retention.max_age", age))
-            .transpose()?,
-        max_bytes: body
-            .retention
-            .max_bytes
-            .as_ref()
-            .map(|bytes| size("retention.max_bytes", bytes))
-            .transpose()?,
-        max_events: body.retention.max_events,
-    };
-    if let Some(compact) = body.compact {
-        config.compact = compact;
-    }
-    if let Some(max) = &body.max_event_bytes {
-        config.max_event_bytes = usize::try_from(size("max_event_bytes", max)?)
-            .map_err(|_| Problem::invalid_parameter("`max_event_bytes` is too large"))?;
-    }
-    if let Some(window) = &body.dedupe_window {
-        config.dedupe_window = duration("dedupe_window", window)?;
-    }
-    if let Some(flush) = &body.flush {
-        config.flush = parse_flush(flush)?;
-    }
-    if let Some(discard) = &body.discard {
-        config.discard = discard.parse::<Discard>().map_err(|_| {
-            Problem::invalid_parameter(format!("`discard` must be `old` or `new`, got `{discard}`"))
-        })?;
-    }
-    Ok(config)
+    let settings = body
+        .settings
+        .parse()
+        .map_err(|error| settings_problem(&error))?;
+    Ok(StreamConfig { name, settings })
 }
 
+/// Reads a definition: `name` is this API's own field, everything else the settings'
+/// form (which refuses unknown fields). Values are read later, by [`config_from`].
 fn parse_body(bytes: &[u8]) -> Result<StreamBody, Problem> {
-    serde_json::from_slice(bytes)
-        .map_err(|error| Problem::invalid_parameter(format!("invalid stream definition: {error}")))
+    let invalid = |error: serde_json::Error| {
+        Problem::invalid_parameter(format!("invalid stream definition: {error}"))
+    };
+    let mut object: serde_json::Map<String, Value> =
+        serde_json::from_slice(bytes).map_err(invalid)?;
+    let name = match object.remove("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name),
+        Some(other) => {
+            return Err(Problem::invalid_parameter(format!(
+                "invalid stream definition: `name` must be a string, got {other}"
+            )));
+        }
+    };
+    let settings = serde_json::from_value(Value::Object(object)).map_err(invalid)?;
+    Ok(StreamBody { name, settings })
 }
 
 /// The JSON form of a stream, shared by every answer that shows one.
@@ -441,6 +380,8 @@ pub(crate) async fn read(
 
 #[cfg(test)]
 mod tests {
+    use weft_broker::Discard;
+
     use super::*;
 
     #[test]
@@ -471,6 +412,91 @@ mod tests {
         assert!(error.detail.contains("`discard`"), "{}", error.detail);
         let error = parse_body(br#"{"name":"x","filters":["a"],"partitons":2}"#).unwrap_err();
         assert!(error.detail.contains("partitons"), "{}", error.detail);
+    }
+
+    /// The request forms the API has always taken: numbers (milliseconds, bytes), text
+    /// with units, `null`, and each flush spelling.
+    #[test]
+    fn stream_definitions_accept_numbers_text_and_null() {
+        let body = parse_body(
+            br#"{"filters":["a"],"retention":{"max_age":3600000,"max_bytes":4096,"max_events":null},
+                 "max_event_bytes":"2KiB","dedupe_window":0,"flush":"interval","compact":true}"#,
+        )
+        .unwrap();
+        let config = config_from(stream_name("x").unwrap(), body).unwrap();
+        assert_eq!(config.retention.max_age, Some(Duration::from_secs(3600)));
+        assert_eq!(config.retention.max_bytes, Some(4096));
+        assert_eq!(config.max_event_bytes, 2048);
+        assert_eq!(config.dedupe_window, Duration::ZERO);
+        assert_eq!(
+            config.flush,
+            FlushPolicy::Interval(Duration::from_millis(100))
+        );
+        assert!(config.compact);
+        for (flush, expected) in [
+            ("always", FlushPolicy::Always),
+            ("never", FlushPolicy::Never),
+        ] {
+            let text = format!(r#"{{"filters":["a"],"flush":"{flush}"}}"#);
+            let config = config_from(
+                stream_name("x").unwrap(),
+                parse_body(text.as_bytes()).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(config.flush, expected);
+        }
+        let defaults = config_from(
+            stream_name("x").unwrap(),
+            parse_body(br#"{"filters":["a"]}"#).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(defaults.partitions, 1);
+        assert_eq!(defaults.dedupe_window, Duration::from_secs(120));
+        assert_eq!(defaults.max_event_bytes, 1 << 20);
+        for bad in [
+            r#"{"filters":["a"],"flush":"sometimes"}"#,
+            r#"{"filters":["a"],"flush":"interval:soon"}"#,
+            r#"{"filters":["a"],"dedupe_window":"5"}"#,
+            r#"{"filters":["a"],"retention":{"max_bytes":"lots"}}"#,
+        ] {
+            let outcome = parse_body(bad.as_bytes())
+                .and_then(|body| config_from(stream_name("x").unwrap(), body));
+            assert_eq!(
+                outcome.unwrap_err().kind,
+                "urn:weft:problem:invalid-parameter",
+                "{bad}"
+            );
+        }
+        let body = parse_body(br#"{"filters":["a/#"]}"#).unwrap();
+        let error = config_from(stream_name("x").unwrap(), body).unwrap_err();
+        assert_eq!(error.kind, "urn:weft:problem:invalid-filter");
+    }
+
+    /// The answer's shape is a contract with clients: milliseconds for durations, the
+    /// flush interval in milliseconds.
+    #[test]
+    fn described_streams_keep_their_json_shape() {
+        let body = parse_body(
+            br#"{"filters":["orders/>","b"],"partitions":2,
+                 "retention":{"max_age":"7d","max_bytes":"1GiB","max_events":10},
+                 "max_event_bytes":2048,"dedupe_window":"90s","flush":"interval:1500ms",
+                 "discard":"new","compact":true}"#,
+        )
+        .unwrap();
+        let config = config_from(stream_name("orders").unwrap(), body).unwrap();
+        let info = StreamInfo {
+            config,
+            partitions: vec![weft_broker::PartitionInfo {
+                partition: 0,
+                first_offset: 2,
+                next_offset: 5,
+                bytes: 300,
+            }],
+        };
+        assert_eq!(
+            info_json(&info).to_string(),
+            "{\"bytes\":300,\"compact\":true,\"dedupe_window_ms\":90000,\"discard\":\"new\",\"events\":3,\"filters\":[\"orders/>\",\"b\"],\"flush\":\"interval:1500ms\",\"max_event_bytes\":2048,\"name\":\"orders\",\"partition_offsets\":[{\"bytes\":300,\"first_offset\":2,\"next_offset\":5,\"partition\":0}],\"partitions\":2,\"retention\":{\"max_age_ms\":604800000,\"max_bytes\":1073741824,\"max_events\":10}}"
+        );
     }
 
     #[test]

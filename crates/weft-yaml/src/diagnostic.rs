@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::node::Mark;
-use crate::units::{DurationError, SizeError};
+use weft_core::units::{DurationError, SizeError};
 
 /// One problem found in a source, with its place: `FILE:LINE:COLUMN: PATH: message`.
 #[derive(Debug, Clone, PartialEq)]

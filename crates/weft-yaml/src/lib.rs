@@ -5,10 +5,11 @@
 //! ([`Node`], [`Mark`]), and a toolkit for reading typed values out of that tree that
 //! *collects* problems instead of stopping at the first ([`Value`], [`Mapping`],
 //! [`Errors`], [`Diagnostic`]). A diagnostic prints as `FILE:LINE:COLUMN: PATH: message`.
-//! It also owns the spellings of sizes and durations shared by every config and manifest
-//! ([`parse_size`], [`parse_duration`]) and "did you mean" suggestions ([`suggest`]).
+//! It reads sizes and durations with the spellings every config and manifest shares
+//! ([`parse_size`], [`parse_duration`], re-exported from `weft_core::units`, the one
+//! implementation) and makes "did you mean" suggestions ([`suggest`]).
 //!
-//! It depends on nothing in weft, so any crate may use it.
+//! It depends only on `weft-core` in weft, so any crate may use it.
 //!
 //! # Choices
 //! - Scalars resolve with the YAML 1.2 core schema: `yes`, `no`, `on` and `off` are
@@ -42,12 +43,11 @@ mod node;
 mod parse;
 mod path;
 mod suggest;
-mod units;
 mod view;
 
 pub use diagnostic::{Diagnostic, Errors, Problem};
 pub use node::{Mark, Node, NodeValue};
 pub use parse::{Document, parse, parse_collecting};
 pub use suggest::suggest;
-pub use units::{DurationError, SizeError, parse_duration, parse_size};
 pub use view::{Mapping, Sequence, Value};
+pub use weft_core::units::{DurationError, SizeError, parse_duration, parse_size};

@@ -13,7 +13,7 @@ use crate::diagnostic::{Diagnostic, Errors, Problem};
 use crate::node::{Mark, Node, NodeValue};
 use crate::path;
 use crate::suggest::suggest;
-use crate::units::{parse_duration, parse_size};
+use weft_core::units::{parse_duration, parse_size};
 
 /// A node together with its file and path, ready to be read as a type.
 #[derive(Debug, Clone)]
@@ -159,7 +159,7 @@ impl<'n> Value<'n> {
         match &self.node.value {
             NodeValue::Int(0) => Some(Duration::ZERO),
             NodeValue::Int(value) => {
-                let error = crate::units::DurationError::MissingUnit {
+                let error = weft_core::units::DurationError::MissingUnit {
                     input: value.to_string(),
                 };
                 self.report(errors, Problem::Duration { error });

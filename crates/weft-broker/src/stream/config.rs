@@ -1,5 +1,7 @@
-//! [`StreamConfig`] and its persisted form, `stream.json`.
+//! [`StreamConfig`] (a stream's name and its [`StreamSettings`]) and its persisted form,
+//! `stream.json` (its own, older shape: durations in milliseconds).
 
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -7,171 +9,58 @@ use weft_core::Filter;
 
 use super::error::StreamError;
 use super::name::StreamName;
+// `Discard` is also named here because the capture and batch paths import it from this
+// module, as they did when the settings were defined here.
+pub(crate) use super::settings::Discard;
+use super::settings::{FlushPolicy, StreamRetention, StreamSettings};
 
-/// Most partitions a stream may have.
-pub const MAX_PARTITIONS: u32 = 1024;
-/// Default `max_event_bytes`: 1 MiB.
-pub const DEFAULT_MAX_EVENT_BYTES: usize = 1024 * 1024;
-/// The largest `max_event_bytes` a stream may set: 4 MiB (the log's batches stay below
-/// its 8 MiB batch limit).
-pub const MAX_EVENT_BYTES_LIMIT: usize = 4 * 1024 * 1024;
-/// Default deduplication window: 2 minutes.
-pub const DEFAULT_DEDUPE_WINDOW: Duration = Duration::from_secs(120);
-
-/// How a stream is configured. Build one with [`StreamConfig::new`] and change fields.
+/// How a stream is configured: its name and its [`StreamSettings`]. Build one with
+/// [`StreamConfig::new`] and change fields.
+///
+/// It dereferences to its settings, so `config.partitions` reads as it did when the
+/// settings were fields of this struct: a stream's configuration *is* named settings, and
+/// every reader of a setting (the capture path, the Kafka front end) stays as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamConfig {
     /// The stream's name.
     pub name: StreamName,
-    /// The topics it captures: every published event whose topic matches one (at least one).
-    pub filters: Vec<Filter>,
-    /// Number of partitions, 1..=1024 (default 1). May only grow.
-    pub partitions: u32,
-    /// When old events are deleted (by whole segments); nothing by default.
-    pub retention: StreamRetention,
-    /// Compaction by key: keep the latest event per key.
-    pub compact: bool,
-    /// Events larger than this (data, key and headers as stored) are rejected
-    /// (default 1 MiB, at most 4 MiB).
-    pub max_event_bytes: usize,
-    /// A publish whose `source` + `id` was stored within this window is acknowledged but
-    /// not stored again (default 2 minutes; zero disables deduplication).
-    pub dedupe_window: Duration,
-    /// When appends are synced to disk (default: before every acknowledgement).
-    pub flush: FlushPolicy,
-    /// What happens at the `retention.max_bytes` / `retention.max_events` limits
-    /// (default: old events are deleted).
-    pub discard: Discard,
+    /// Everything else.
+    pub settings: StreamSettings,
 }
 
-/// When a stream's appends are synced to disk. The broker's own setting, translated to
-/// the storage behind it (the local log's group commit today).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FlushPolicy {
-    /// Synced before any append is acknowledged (group commit). The safe default.
-    #[default]
-    Always,
-    /// Opt-in, weaker: acknowledged at once and synced at most this long after a write.
-    /// A power loss can lose acknowledged events from the last interval.
-    Interval(Duration),
-    /// Opt-in, weakest: synced only when a segment is sealed. A power loss can lose any
-    /// acknowledged event of the active segment.
-    Never,
-}
+impl Deref for StreamConfig {
+    type Target = StreamSettings;
 
-impl FlushPolicy {
-    /// The local log's policy.
-    pub(crate) fn for_log(self) -> weft_log::FlushPolicy {
-        match self {
-            FlushPolicy::Always => weft_log::FlushPolicy::Always,
-            FlushPolicy::Interval(every) => weft_log::FlushPolicy::Interval(every),
-            FlushPolicy::Never => weft_log::FlushPolicy::Never,
-        }
+    fn deref(&self) -> &StreamSettings {
+        &self.settings
     }
 }
 
-/// What a stream does when a partition reaches `retention.max_bytes` or
-/// `retention.max_events`, as JetStream's discard policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Discard {
-    /// Keep accepting events; retention deletes the oldest segments. The default.
-    #[default]
-    Old,
-    /// Keep what is stored; a publish that would take a partition past a limit is
-    /// refused with [`StreamError::Full`] (retention by age still deletes old events).
-    New,
-}
-
-impl Discard {
-    /// `old` or `new`, as in `stream.json`, the HTTP API and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Discard::Old => "old",
-            Discard::New => "new",
-        }
+impl DerefMut for StreamConfig {
+    fn deref_mut(&mut self) -> &mut StreamSettings {
+        &mut self.settings
     }
-}
-
-impl std::fmt::Display for Discard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Discard {
-    type Err = StreamError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "old" => Ok(Discard::Old),
-            "new" => Ok(Discard::New),
-            other => Err(StreamError::invalid(format!(
-                "discard must be `old` or `new`, got `{other}`"
-            ))),
-        }
-    }
-}
-
-/// Retention limits, each per partition; `None` means no limit. Whole segments are
-/// deleted, so a partition may briefly hold more (its active segment is never deleted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct StreamRetention {
-    /// Events older than this are deleted.
-    pub max_age: Option<Duration>,
-    /// A partition is kept below this many bytes.
-    pub max_bytes: Option<u64>,
-    /// A partition is kept below this many events.
-    pub max_events: Option<u64>,
 }
 
 impl StreamConfig {
-    /// A configuration with the defaults: one partition, no retention limits, no
-    /// compaction, 1 MiB events, a 2-minute dedupe window, sync before every ack, old
-    /// events discarded at limits.
+    /// A configuration with the defaults of [`StreamSettings::new`].
     pub fn new(name: StreamName, filters: Vec<Filter>) -> Self {
         StreamConfig {
             name,
-            filters,
-            partitions: 1,
-            retention: StreamRetention::default(),
-            compact: false,
-            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
-            dedupe_window: DEFAULT_DEDUPE_WINDOW,
-            flush: FlushPolicy::Always,
-            discard: Discard::Old,
+            settings: StreamSettings::new(filters),
         }
     }
 
-    /// Checks the limits documented on the fields.
+    /// Checks the limits of the settings ([`StreamSettings::validate`]), naming the
+    /// stream in the error.
     pub fn validate(&self) -> Result<(), StreamError> {
-        if self.filters.is_empty() {
-            return Err(StreamError::invalid(format!(
-                "stream {} needs at least one filter",
-                self.name
-            )));
-        }
-        if !(1..=MAX_PARTITIONS).contains(&self.partitions) {
-            return Err(StreamError::invalid(format!(
-                "stream {} has {} partitions; allowed are 1 to {MAX_PARTITIONS}",
-                self.name, self.partitions
-            )));
-        }
-        if !(1..=MAX_EVENT_BYTES_LIMIT).contains(&self.max_event_bytes) {
-            return Err(StreamError::invalid(format!(
-                "max_event_bytes of stream {} is {}; allowed are 1 to {MAX_EVENT_BYTES_LIMIT}",
-                self.name, self.max_event_bytes
-            )));
-        }
-        if self.discard == Discard::New
-            && self.retention.max_bytes.is_none()
-            && self.retention.max_events.is_none()
-        {
-            return Err(StreamError::invalid(format!(
-                "stream {} discards new events but has no retention.max_bytes or retention.max_events limit",
-                self.name
-            )));
-        }
-        Ok(())
+        self.settings.validate().map_err(|error| {
+            StreamError::invalid(format!(
+                "stream {}: {}",
+                self.name,
+                weft_core::error_chain(&error)
+            ))
+        })
     }
 
     /// Checks that `self` may replace `old`: partitions only grow, and neither `flush`
@@ -224,15 +113,7 @@ pub(crate) struct StoredConfig {
     flush: StoredFlush,
     /// Absent in files written before discard policies existed: `old`.
     #[serde(default)]
-    discard: StoredDiscard,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum StoredDiscard {
-    #[default]
-    Old,
-    New,
+    discard: Discard,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -269,10 +150,7 @@ impl From<&StreamConfig> for StoredConfig {
                 FlushPolicy::Interval(interval) => StoredFlush::IntervalMs(millis(interval)),
                 FlushPolicy::Never => StoredFlush::Never,
             },
-            discard: match config.discard {
-                Discard::Old => StoredDiscard::Old,
-                Discard::New => StoredDiscard::New,
-            },
+            discard: config.discard,
         }
     }
 }
@@ -294,27 +172,25 @@ impl TryFrom<StoredConfig> for StreamConfig {
                 Filter::new(filter).map_err(|error| StreamError::invalid(error.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let mut settings = StreamSettings::new(filters);
+        settings.partitions = stored.partitions;
+        settings.retention = StreamRetention {
+            max_age: stored.retention_max_age_ms.map(Duration::from_millis),
+            max_bytes: stored.retention_max_bytes,
+            max_events: stored.retention_max_events,
+        };
+        settings.compact = stored.compact;
+        settings.max_event_bytes = stored.max_event_bytes;
+        settings.dedupe_window = Duration::from_millis(stored.dedupe_window_ms);
+        settings.flush = match stored.flush {
+            StoredFlush::Always => FlushPolicy::Always,
+            StoredFlush::IntervalMs(ms) => FlushPolicy::Interval(Duration::from_millis(ms)),
+            StoredFlush::Never => FlushPolicy::Never,
+        };
+        settings.discard = stored.discard;
         let config = StreamConfig {
             name: StreamName::new(stored.name)?,
-            filters,
-            partitions: stored.partitions,
-            retention: StreamRetention {
-                max_age: stored.retention_max_age_ms.map(Duration::from_millis),
-                max_bytes: stored.retention_max_bytes,
-                max_events: stored.retention_max_events,
-            },
-            compact: stored.compact,
-            max_event_bytes: stored.max_event_bytes,
-            dedupe_window: Duration::from_millis(stored.dedupe_window_ms),
-            flush: match stored.flush {
-                StoredFlush::Always => FlushPolicy::Always,
-                StoredFlush::IntervalMs(ms) => FlushPolicy::Interval(Duration::from_millis(ms)),
-                StoredFlush::Never => FlushPolicy::Never,
-            },
-            discard: match stored.discard {
-                StoredDiscard::Old => Discard::Old,
-                StoredDiscard::New => Discard::New,
-            },
+            settings,
         };
         config.validate()?;
         Ok(config)

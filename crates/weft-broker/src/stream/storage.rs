@@ -34,8 +34,8 @@ use weft_log::{
     Offset, PartitionLog, ReadError, Record, RetentionPolicy, Storage,
 };
 
-use super::config::FlushPolicy;
 use super::error::StorageError;
+use super::settings::FlushPolicy;
 
 /// A boxed future of a store (trait objects cannot have `async fn`s).
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -12,14 +12,14 @@ use super::controller_principal;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use weft_broker::{Broker, StreamConfig, StreamName, StreamRetention};
+use weft_broker::{Broker, StreamConfig, StreamName};
 use weft_core::Clock;
 
 use super::store::Entry;
 use crate::manifest::route::RouteSpec;
 use crate::manifest::sink::SinkSpec;
 use crate::manifest::source::{SourceKind, SourceSpec};
-use crate::manifest::stream::{Discard, Flush, StreamSpec};
+use crate::manifest::stream::StreamSpec;
 use crate::manifest::{Kind, ResourceName, Spec};
 use crate::runtime::{RouteRunner, RunnerOptions, ScheduleSource, WebhookSource};
 use crate::state::ResourceKey;
@@ -70,33 +70,17 @@ pub(crate) struct Transaction {
 /// An error and its causes, `: `-separated (for messages that are one line).
 pub use weft_core::error_chain as chain;
 
-/// The broker settings of a Stream manifest.
+/// The broker configuration of a Stream manifest: its name and the spec, which is the
+/// broker's settings type itself.
 pub(crate) fn stream_config(
     name: &ResourceName,
     spec: &StreamSpec,
 ) -> Result<StreamConfig, String> {
     let name = StreamName::new(name.as_str()).map_err(|error| chain(&error))?;
-    let mut config = StreamConfig::new(name, spec.filters.clone());
-    config.partitions = spec.partitions;
-    config.retention = StreamRetention {
-        max_age: spec.retention.max_age,
-        max_bytes: spec.retention.max_bytes,
-        max_events: spec.retention.max_events,
-    };
-    config.compact = spec.compact;
-    config.max_event_bytes =
-        usize::try_from(spec.max_event_bytes).map_err(|error| error.to_string())?;
-    config.dedupe_window = spec.dedupe_window;
-    config.flush = match spec.flush {
-        Flush::Always => weft_broker::FlushPolicy::Always,
-        Flush::Never => weft_broker::FlushPolicy::Never,
-        Flush::Interval(every) => weft_broker::FlushPolicy::Interval(every),
-    };
-    config.discard = match spec.discard {
-        Discard::Old => weft_broker::Discard::Old,
-        Discard::New => weft_broker::Discard::New,
-    };
-    Ok(config)
+    Ok(StreamConfig {
+        name,
+        settings: spec.clone(),
+    })
 }
 
 /// The route's spec and the spec of the sink it names, in `entries`.

@@ -1,4 +1,6 @@
-//! Kafka topic configs ↔ stream configuration.
+//! Kafka topic configs ↔ stream settings: a thin adapter over the broker's
+//! [`StreamSettings`], which owns the defaults and limits; this file owns only Kafka's
+//! names and spellings (milliseconds, `-1` for no limit, `delete`/`compact`).
 //!
 //! Settable (CreateTopics, IncrementalAlterConfigs): `retention.ms`, `retention.bytes`,
 //! `max.message.bytes`, `cleanup.policy` (at creation only; `delete` or `compact`).
@@ -6,7 +8,7 @@
 
 use std::time::Duration;
 
-use weft_broker::{MAX_EVENT_BYTES_LIMIT, StreamConfig};
+use weft_broker::{DEFAULT_MAX_EVENT_BYTES, StreamSettings};
 
 /// Config sources (Kafka's `ConfigSource`).
 pub(crate) const SOURCE_DYNAMIC_TOPIC: i8 = 1;
@@ -40,8 +42,8 @@ impl DescribedConfig {
     }
 }
 
-/// Every topic config of `config`, with defaults.
-pub(crate) fn describe_topic(config: &StreamConfig) -> Vec<DescribedConfig> {
+/// Every topic config of a stream's settings, with defaults.
+pub(crate) fn describe_topic(config: &StreamSettings) -> Vec<DescribedConfig> {
     let retention = &config.retention;
     let settable = |name, value: String, is_default, config_type, documentation| DescribedConfig {
         name,
@@ -91,7 +93,7 @@ pub(crate) fn describe_topic(config: &StreamConfig) -> Vec<DescribedConfig> {
         settable(
             "max.message.bytes",
             config.max_event_bytes.to_string(),
-            config.max_event_bytes == weft_broker::DEFAULT_MAX_EVENT_BYTES,
+            config.max_event_bytes == DEFAULT_MAX_EVENT_BYTES,
             TYPE_INT,
             "the largest record batch (and event) the topic accepts",
         ),
@@ -160,7 +162,7 @@ pub(crate) fn describe_broker(auto_create: bool, default_partitions: u32) -> Vec
         ),
         fixed(
             "message.max.bytes",
-            weft_broker::DEFAULT_MAX_EVENT_BYTES.to_string(),
+            DEFAULT_MAX_EVENT_BYTES.to_string(),
             TYPE_INT,
             "default max.message.bytes of a topic",
         ),
@@ -177,10 +179,10 @@ pub(crate) fn describe_broker(auto_create: bool, default_partitions: u32) -> Vec
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConfigRejected(pub(crate) String);
 
-/// Applies one topic config (`None` resets it to its default). `creating` allows
-/// `cleanup.policy`.
+/// Applies one topic config to a stream's settings (`None` resets it to its default).
+/// `creating` allows `cleanup.policy`.
 pub(crate) fn apply(
-    config: &mut StreamConfig,
+    config: &mut StreamSettings,
     name: &str,
     value: Option<&str>,
     creating: bool,
@@ -215,15 +217,15 @@ pub(crate) fn apply(
         }
         "max.message.bytes" => {
             config.max_event_bytes = match value.map(number).transpose()? {
-                None => weft_broker::DEFAULT_MAX_EVENT_BYTES,
-                Some(bytes) => usize::try_from(bytes)
-                    .ok()
-                    .filter(|&bytes| bytes > 0 && bytes <= MAX_EVENT_BYTES_LIMIT)
-                    .ok_or_else(|| {
-                        ConfigRejected(format!(
-                            "max.message.bytes must be between 1 and {MAX_EVENT_BYTES_LIMIT}"
-                        ))
-                    })?,
+                None => DEFAULT_MAX_EVENT_BYTES,
+                Some(bytes) if bytes < 1 => {
+                    return Err(ConfigRejected(format!(
+                        "max.message.bytes {bytes} is not positive"
+                    )));
+                }
+                // The limit is the stream's: one place says what a stream may accept.
+                Some(bytes) => StreamSettings::checked_max_event_bytes(bytes.unsigned_abs())
+                    .map_err(|error| ConfigRejected(format!("max.message.bytes: {error}")))?,
             };
         }
         "cleanup.policy" if creating => {
@@ -251,4 +253,98 @@ pub(crate) fn apply(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use weft_broker::{StreamConfig, StreamName};
+    use weft_core::Filter;
+
+    use super::*;
+
+    fn config() -> StreamConfig {
+        StreamConfig::new(
+            StreamName::new("orders").unwrap(),
+            vec![Filter::new("orders").unwrap()],
+        )
+    }
+
+    fn described(config: &StreamConfig) -> String {
+        describe_topic(config)
+            .iter()
+            .map(|described| {
+                format!(
+                    "{}={} ro={} default={} type={}",
+                    described.name,
+                    described.value,
+                    described.read_only,
+                    described.is_default,
+                    described.config_type
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// DescribeConfigs answers are what Kafka tools show: names, values and flags must
+    /// not drift.
+    #[test]
+    fn topic_configs_describe_defaults_and_settings() {
+        assert_eq!(
+            described(&config()),
+            "cleanup.policy=delete ro=true default=true type=7\nretention.ms=-1 ro=false default=true type=5\nretention.bytes=-1 ro=false default=true type=5\nmax.message.bytes=1048576 ro=false default=true type=3\ncompression.type=producer ro=true default=true type=2\nmessage.timestamp.type=CreateTime ro=true default=true type=2\nmin.insync.replicas=1 ro=true default=true type=3\nsegment.bytes=134217728 ro=true default=true type=3\nunclean.leader.election.enable=false ro=true default=true type=2\nmessage.downconversion.enable=false ro=true default=true type=2"
+        );
+        let mut config = config();
+        for (name, value) in [
+            ("retention.ms", "3600000"),
+            ("retention.bytes", "1073741824"),
+            ("max.message.bytes", "2048"),
+            ("cleanup.policy", "compact"),
+        ] {
+            apply(&mut config, name, Some(value), true).unwrap();
+        }
+        assert_eq!(config.retention.max_age, Some(Duration::from_secs(3600)));
+        assert_eq!(config.retention.max_bytes, Some(1 << 30));
+        assert_eq!(config.max_event_bytes, 2048);
+        assert!(config.compact);
+        assert_eq!(
+            described(&config),
+            "cleanup.policy=compact ro=true default=false type=7\nretention.ms=3600000 ro=false default=false type=5\nretention.bytes=1073741824 ro=false default=false type=5\nmax.message.bytes=2048 ro=false default=false type=3\ncompression.type=producer ro=true default=true type=2\nmessage.timestamp.type=CreateTime ro=true default=true type=2\nmin.insync.replicas=1 ro=true default=true type=3\nsegment.bytes=134217728 ro=true default=true type=3\nunclean.leader.election.enable=false ro=true default=true type=2\nmessage.downconversion.enable=false ro=true default=true type=2"
+        );
+        for name in ["retention.ms", "retention.bytes", "max.message.bytes"] {
+            apply(&mut config, name, None, false).unwrap();
+        }
+        assert_eq!(config.retention.max_age, None);
+        assert_eq!(config.retention.max_bytes, None);
+        assert_eq!(config.max_event_bytes, weft_broker::DEFAULT_MAX_EVENT_BYTES);
+        apply(&mut config, "retention.ms", Some("-1"), false).unwrap();
+        assert_eq!(config.retention.max_age, None);
+    }
+
+    #[test]
+    fn topic_configs_refuse_values_out_of_range() {
+        let mut config = config();
+        for (name, value, creating) in [
+            ("retention.ms", "0", false),
+            ("retention.ms", "7d", false),
+            ("retention.bytes", "-2", false),
+            ("max.message.bytes", "0", false),
+            ("max.message.bytes", "4194305", false),
+            ("cleanup.policy", "compact", false),
+            ("cleanup.policy", "delete,compact", true),
+            ("segment.ms", "1", true),
+        ] {
+            let rejected = apply(&mut config, name, Some(value), creating).unwrap_err();
+            assert!(!rejected.0.is_empty());
+        }
+        apply(&mut config, "max.message.bytes", Some("4194304"), false).unwrap();
+        assert_eq!(config.max_event_bytes, weft_broker::MAX_EVENT_BYTES_LIMIT);
+        assert_eq!(config, {
+            let mut expected = self::config();
+            expected.max_event_bytes = weft_broker::MAX_EVENT_BYTES_LIMIT;
+            expected
+        });
+    }
 }

@@ -1,9 +1,14 @@
-//! Human sizes (`1MiB`, `512KiB`, `1MB`, `1048576`) and durations (`200ms`, `1h30m`).
+//! Human sizes (`1MiB`, `512KiB`, `1MB`, `1048576`) and durations (`200ms`, `1h30m`):
+//! parsing, the canonical spelling of a duration, and [`Quantity`] for documents that
+//! accept a number or such text.
 //!
-//! These parse strings from any source (YAML, environment variables, flags), so every
-//! reader of a size or a duration accepts the same spellings.
+//! This is the one implementation: configs (through `weft-yaml`), manifests, the HTTP API
+//! and the broker's stream settings all read sizes and durations here, so every reader
+//! accepts the same spellings.
 
 use std::time::Duration;
+
+use serde::Deserialize;
 
 /// Byte multipliers, matched case-insensitively. A bare number is bytes.
 const SIZE_UNITS: [(&str, u64); 9] = [
@@ -203,6 +208,67 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     Ok(Duration::from_nanos(nanos))
 }
 
+/// The shortest exact spelling of `duration` that [`parse_duration`] reads back: `200ms`,
+/// `5s`, `2h`, `0s` (the largest unit that divides it, so nothing is rounded).
+#[must_use]
+pub fn format_duration(duration: Duration) -> String {
+    const UNITS: [(&str, u128); 7] = [
+        ("d", 86_400_000_000_000),
+        ("h", 3_600_000_000_000),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+        ("ns", 1),
+    ];
+    let nanos = duration.as_nanos();
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    for (unit, size) in UNITS {
+        if nanos.is_multiple_of(size) {
+            return format!("{}{unit}", nanos / size);
+        }
+    }
+    format!("{nanos}ns")
+}
+
+/// A number, or text with a unit (`"7d"`, `"1GiB"`), as JSON documents write sizes and
+/// durations. What the number counts is the reader's choice: [`Quantity::millis`] reads
+/// it as milliseconds, [`Quantity::bytes`] as bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Quantity {
+    /// A bare number.
+    Number(u64),
+    /// Text that [`parse_duration`] or [`parse_size`] reads.
+    Text(String),
+}
+
+impl Quantity {
+    /// The quantity as a duration: a number is milliseconds.
+    ///
+    /// # Errors
+    /// The [`DurationError`] of text that is not a duration.
+    pub fn millis(&self) -> Result<Duration, DurationError> {
+        match self {
+            Quantity::Number(millis) => Ok(Duration::from_millis(*millis)),
+            Quantity::Text(text) => parse_duration(text),
+        }
+    }
+
+    /// The quantity as a size: a number is bytes.
+    ///
+    /// # Errors
+    /// The [`SizeError`] of text that is not a size.
+    pub fn bytes(&self) -> Result<u64, SizeError> {
+        match self {
+            Quantity::Number(bytes) => Ok(*bytes),
+            Quantity::Text(text) => parse_size(text),
+        }
+    }
+}
+
 /// A non-negative decimal number as written: integer digits and fraction digits.
 struct Decimal<'a> {
     integer: &'a str,
@@ -388,6 +454,31 @@ mod tests {
                 unit: "w".into()
             }
         );
+    }
+
+    #[test]
+    fn durations_format_with_the_largest_exact_unit_and_parse_back() {
+        assert_eq!(format_duration(Duration::from_millis(200)), "200ms");
+        assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(format_duration(Duration::ZERO), "0s");
+        for text in ["200ms", "30s", "2h", "7d", "1500ms", "7ns"] {
+            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn quantities_read_numbers_in_the_readers_unit_and_text_with_its_own() {
+        let number: Quantity = serde_json::from_str("250").unwrap();
+        assert_eq!(number.millis(), Ok(Duration::from_millis(250)));
+        assert_eq!(number.bytes(), Ok(250));
+        let text: Quantity = serde_json::from_str(r#""1KiB""#).unwrap();
+        assert_eq!(text.bytes(), Ok(1024));
+        assert!(matches!(
+            text.millis(),
+            Err(DurationError::UnknownUnit { .. })
+        ));
+        assert!(serde_json::from_str::<Quantity>("-1").is_err());
     }
 
     #[test]
