@@ -15,7 +15,7 @@
 
 mod config;
 mod cursor;
-pub mod dead_letter;
+pub(crate) mod dead_letter;
 mod error;
 mod pull;
 mod state;

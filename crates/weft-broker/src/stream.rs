@@ -36,7 +36,8 @@ use weft_topic::SubscriptionIndex;
 use crate::broker::WeakBroker;
 use crate::consumer::ConsumerSet;
 
-pub use batches::{BatchesAppended, FetchedBatches, SubmittedBatches};
+pub(crate) use batches::SubmittedBatches;
+pub use batches::{BatchesAppended, FetchedBatches};
 pub(crate) use capture::Capture;
 pub use config::StreamConfig;
 pub use error::{StorageError, StreamError, StreamLimit, WriteRefusal};
@@ -58,7 +59,7 @@ pub use storage::{
 use dedupe::DedupeWindow;
 
 /// How long compaction keeps tombstones (events with a key and no data).
-pub const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Where a read starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +162,7 @@ impl std::fmt::Debug for StreamsOptions {
 
 /// Every stream of a node. Cheap to clone: clones share the streams.
 #[derive(Clone)]
-pub struct Streams {
+pub(crate) struct Streams {
     inner: Arc<Inner>,
 }
 
@@ -223,7 +224,10 @@ impl Streams {
     }
 
     /// [`Streams::open`] with explicit options.
-    pub async fn open_with(dir: PathBuf, options: StreamsOptions) -> Result<Streams, StreamError> {
+    pub(crate) async fn open_with(
+        dir: PathBuf,
+        options: StreamsOptions,
+    ) -> Result<Streams, StreamError> {
         let load_dir = dir.clone();
         let configs = blocking(dir.display().to_string(), move || {
             store::load_all(&load_dir)
@@ -267,7 +271,7 @@ impl Streams {
     /// Creates a stream. Creating a stream that exists with an identical configuration
     /// succeeds and changes nothing; with another configuration it is
     /// [`StreamError::AlreadyExists`].
-    pub async fn create(&self, config: StreamConfig) -> Result<StreamInfo, StreamError> {
+    pub(crate) async fn create(&self, config: StreamConfig) -> Result<StreamInfo, StreamError> {
         config.validate()?;
         let _admin = self.inner.admin.lock().await;
         let existing = self.inner.read().streams.get(&config.name).cloned();
@@ -313,7 +317,7 @@ impl Streams {
     /// Changes a stream: filters, retention, limits, the discard policy and the dedupe
     /// window may change; partitions may only be added; `flush` and `compact` are fixed
     /// at creation.
-    pub async fn update(&self, config: StreamConfig) -> Result<StreamInfo, StreamError> {
+    pub(crate) async fn update(&self, config: StreamConfig) -> Result<StreamInfo, StreamError> {
         config.validate()?;
         let _admin = self.inner.admin.lock().await;
         let old = self.get(&config.name)?;
@@ -347,7 +351,7 @@ impl Streams {
 
     /// Deletes a stream, its consumers and its files. Publishes still in flight to it
     /// fail; pulls waiting on its consumers end.
-    pub async fn delete(&self, name: &StreamName) -> Result<(), StreamError> {
+    pub(crate) async fn delete(&self, name: &StreamName) -> Result<(), StreamError> {
         let _admin = self.inner.admin.lock().await;
         let stream = self.get(name)?;
         self.inner.write().remove(&stream);
@@ -369,7 +373,7 @@ impl Streams {
     }
 
     /// Every stream's filters, by stream name (what the node wants durably).
-    pub fn filters(&self) -> Vec<(StreamName, Vec<Filter>)> {
+    pub(crate) fn filters(&self) -> Vec<(StreamName, Vec<Filter>)> {
         self.inner
             .read()
             .streams
@@ -379,12 +383,12 @@ impl Streams {
     }
 
     /// A version number that changes whenever a stream is created, updated or deleted.
-    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.changes.subscribe()
     }
 
     /// Every stream, by name.
-    pub async fn list(&self) -> Vec<StreamInfo> {
+    pub(crate) async fn list(&self) -> Vec<StreamInfo> {
         let streams: Vec<Arc<Stream>> = self.inner.read().streams.values().cloned().collect();
         let mut infos = Vec::with_capacity(streams.len());
         for stream in streams {
@@ -399,7 +403,7 @@ impl Streams {
     }
 
     /// One stream.
-    pub async fn describe(&self, name: &StreamName) -> Result<StreamInfo, StreamError> {
+    pub(crate) async fn describe(&self, name: &StreamName) -> Result<StreamInfo, StreamError> {
         self.get(name)?.info().await
     }
 
@@ -407,7 +411,7 @@ impl Streams {
     /// `partition` is `None`: then partitions are read in order, each from `from`, until
     /// `max_events` are collected (so the result is ordered per partition, partition 0
     /// first, and is not interleaved by time).
-    pub async fn read(
+    pub(crate) async fn read(
         &self,
         name: &StreamName,
         partition: Option<u32>,
@@ -450,7 +454,7 @@ impl Streams {
     /// Applies every stream's retention and compacts compacted streams (tombstones are
     /// kept for [`DEFAULT_TOMBSTONE_RETENTION`]). Failures are logged; the node runs this
     /// periodically.
-    pub async fn maintain(&self) {
+    pub(crate) async fn maintain(&self) {
         let now_ms = record::millis_since_epoch(self.inner.options.clock.now());
         let streams: Vec<Arc<Stream>> = self.inner.read().streams.values().cloned().collect();
         for stream in streams {
@@ -476,7 +480,7 @@ impl Streams {
 
     /// Stores what was submitted, then closes every partition log (synced). Later
     /// publishes to streams fail; reads of a closed stream fail.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let _admin = self.inner.admin.lock().await;
         let streams: Vec<Arc<Stream>> = self.inner.read().streams.values().cloned().collect();
         for stream in streams {

@@ -36,7 +36,7 @@ pub struct HttpOptions {
 }
 
 /// A JSON document that will be ready later.
-pub type StatusFuture =
+pub(crate) type StatusFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = Option<serde_json::Value>> + Send>>;
 
 /// Produces a JSON document on request (asynchronously: the answer may come from

@@ -12,7 +12,7 @@ use crate::context::HttpContext;
 use crate::problem::Problem;
 
 /// The OpenAPI 3.1 description of this API, served at `/v1/openapi.json`.
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+pub(crate) const OPENAPI_JSON: &str = include_str!("openapi.json");
 
 pub(crate) async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))

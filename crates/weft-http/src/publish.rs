@@ -23,7 +23,7 @@ use crate::problem::Problem;
 pub(crate) const BATCH_BODY_FACTOR: usize = 16;
 
 /// The CloudEvents `type` weft gives events that arrive without one.
-pub const SYNTHESISED_TYPE: &str = "weft.http.publish";
+pub(crate) const SYNTHESISED_TYPE: &str = "weft.http.publish";
 
 #[derive(Serialize)]
 struct Accepted {

@@ -20,7 +20,7 @@ use crate::context::{HttpContext, HttpCounters};
 use crate::problem::Problem;
 
 /// The extension attribute that carries an event's topic in subscription output.
-pub const TOPIC_EXTENSION: &str = "wefttopic";
+pub(crate) const TOPIC_EXTENSION: &str = "wefttopic";
 
 /// Largest `queue` a subscriber may ask for.
 const MAX_QUEUE_CAPACITY: usize = 1 << 20;

@@ -4,7 +4,7 @@
 /// `parent` followed by the mapping key `key`; keys other than plain words (letters,
 /// digits, `_`, `-`) are quoted in brackets so that the path stays unambiguous.
 #[must_use]
-pub fn key(parent: &str, key: &str) -> String {
+pub(crate) fn key(parent: &str, key: &str) -> String {
     let plain = !key.is_empty()
         && key
             .chars()
@@ -18,7 +18,7 @@ pub fn key(parent: &str, key: &str) -> String {
 
 /// `parent` followed by the sequence index `index`.
 #[must_use]
-pub fn index(parent: &str, index: usize) -> String {
+pub(crate) fn index(parent: &str, index: usize) -> String {
     format!("{parent}[{index}]")
 }
 

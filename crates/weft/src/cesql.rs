@@ -14,7 +14,7 @@ use crate::manifests;
 /// Exit status when the expression does not parse or the event cannot be read.
 const EXIT_INVALID_INPUT: u8 = 2;
 
-pub fn run(command: CesqlCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: CesqlCommand) -> anyhow::Result<ExitCode> {
     match command {
         CesqlCommand::Eval(args) => eval(&args),
     }
@@ -69,7 +69,7 @@ fn render(evaluation: &Evaluation) -> String {
 }
 
 /// The event used without --event.
-pub fn minimal_event() -> anyhow::Result<CloudEvent> {
+pub(crate) fn minimal_event() -> anyhow::Result<CloudEvent> {
     let attributes = Attributes::new("1", "/weft/cli", "weft.cesql.eval")?;
     Ok(CloudEvent::new(attributes, None))
 }

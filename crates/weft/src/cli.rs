@@ -6,12 +6,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod flows;
 
-pub use flows::*;
+pub(crate) use flows::*;
 
 /// weft: an event mesh — a multi-protocol event broker in one binary.
 #[derive(Debug, Parser)]
 #[command(name = "weft", version, about, long_about = None, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
@@ -21,7 +21,7 @@ pub struct Cli {
     clippy::large_enum_variant,
     reason = "parsed once per process; boxing would only complicate matching"
 )]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a node (zero-config: HTTP on 127.0.0.1:8080, data in ./weft-data).
     Serve(ServeArgs),
     /// Publish an event to a topic on a running node.
@@ -60,7 +60,7 @@ pub enum Command {
 
 /// Flags of `weft consume`.
 #[derive(Debug, Args)]
-pub struct ConsumeArgs {
+pub(crate) struct ConsumeArgs {
     /// The stream to consume.
     pub stream: String,
     /// The durable consumer (group) name; members with the same name share the work.
@@ -86,7 +86,7 @@ pub struct ConsumeArgs {
 
 /// `weft mesh …`
 #[derive(Debug, Subcommand)]
-pub enum MeshCommand {
+pub(crate) enum MeshCommand {
     /// Nodes, links (with their counters) and interest, as the node at --server sees them.
     Status(MeshStatusArgs),
     /// Where an event on TOPIC published at the node at --server would travel, and why:
@@ -96,7 +96,7 @@ pub enum MeshCommand {
 
 /// Flags of `weft mesh route`.
 #[derive(Debug, Args)]
-pub struct MeshRouteArgs {
+pub(crate) struct MeshRouteArgs {
     /// The topic, e.g. orders/eu/created.
     pub topic: String,
     /// Output format.
@@ -108,7 +108,7 @@ pub struct MeshRouteArgs {
 
 /// Flags of `weft mesh status`.
 #[derive(Debug, Args)]
-pub struct MeshStatusArgs {
+pub(crate) struct MeshStatusArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: OutputFormat,
@@ -118,7 +118,7 @@ pub struct MeshStatusArgs {
 
 /// How a command prints what it got.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// Aligned columns for people.
     Table,
     /// The JSON document as the node sent it.
@@ -127,7 +127,7 @@ pub enum OutputFormat {
 
 /// `weft consumer …`
 #[derive(Debug, Subcommand)]
-pub enum ConsumerCommand {
+pub(crate) enum ConsumerCommand {
     /// List a stream's consumers.
     Ls(ConsumerListArgs),
     /// Show a consumer's settings and progress (pending, in flight, redelivered).
@@ -138,7 +138,7 @@ pub enum ConsumerCommand {
 
 /// Flags of `weft consumer ls`.
 #[derive(Debug, Args)]
-pub struct ConsumerListArgs {
+pub(crate) struct ConsumerListArgs {
     /// The stream.
     pub stream: String,
     #[command(flatten)]
@@ -147,7 +147,7 @@ pub struct ConsumerListArgs {
 
 /// A command that names one consumer.
 #[derive(Debug, Args)]
-pub struct ConsumerNameArgs {
+pub(crate) struct ConsumerNameArgs {
     /// The stream.
     pub stream: String,
     /// The consumer.
@@ -158,7 +158,7 @@ pub struct ConsumerNameArgs {
 
 /// `weft stream …`
 #[derive(Debug, Subcommand)]
-pub enum StreamCommand {
+pub(crate) enum StreamCommand {
     /// Create a stream that captures every event published on a topic matching its filters.
     Create(StreamCreateArgs),
     /// List streams.
@@ -174,7 +174,7 @@ pub enum StreamCommand {
 
 /// Flags of `weft stream create`.
 #[derive(Debug, Args)]
-pub struct StreamCreateArgs {
+pub(crate) struct StreamCreateArgs {
     /// The stream's name: 1 to 249 of A-Z a-z 0-9 . _ -
     pub name: String,
     /// A filter of topics to capture, e.g. 'orders/>'; repeatable.
@@ -205,7 +205,7 @@ pub struct StreamCreateArgs {
 
 /// What a stream discards at its limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DiscardArg {
+pub(crate) enum DiscardArg {
     /// Retention deletes the oldest events.
     Old,
     /// Publishes past the limits are refused (HTTP 507).
@@ -214,7 +214,7 @@ pub enum DiscardArg {
 
 impl DiscardArg {
     /// The value of the stream definition's `discard`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DiscardArg::Old => "old",
             DiscardArg::New => "new",
@@ -224,7 +224,7 @@ impl DiscardArg {
 
 /// What `weft stream info` and `ls` print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InfoOutput {
+pub(crate) enum InfoOutput {
     /// A human-readable summary.
     Text,
     /// The node's JSON.
@@ -233,7 +233,7 @@ pub enum InfoOutput {
 
 /// Flags of `weft stream ls`.
 #[derive(Debug, Args)]
-pub struct StreamListArgs {
+pub(crate) struct StreamListArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = InfoOutput::Text)]
     pub output: InfoOutput,
@@ -243,7 +243,7 @@ pub struct StreamListArgs {
 
 /// Flags of `weft stream info`.
 #[derive(Debug, Args)]
-pub struct StreamInfoArgs {
+pub(crate) struct StreamInfoArgs {
     /// The stream's name.
     pub name: String,
     /// Output format.
@@ -255,7 +255,7 @@ pub struct StreamInfoArgs {
 
 /// A command that names one stream.
 #[derive(Debug, Args)]
-pub struct StreamNameArgs {
+pub(crate) struct StreamNameArgs {
     /// The stream's name.
     pub name: String,
     #[command(flatten)]
@@ -264,7 +264,7 @@ pub struct StreamNameArgs {
 
 /// Flags of `weft stream read`.
 #[derive(Debug, Args)]
-pub struct StreamReadArgs {
+pub(crate) struct StreamReadArgs {
     /// The stream's name.
     pub name: String,
     /// Where to start: earliest, latest, an offset, or an RFC 3339 time.
@@ -289,7 +289,7 @@ pub struct StreamReadArgs {
 /// Flags of `weft serve`. Each overrides the environment variable named in its help,
 /// which overrides the configuration file; see docs/configuration.md.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// YAML configuration file.
     #[arg(long, value_name = "FILE", env = "WEFT_CONFIG")]
     pub config: Option<PathBuf>,
@@ -360,7 +360,7 @@ pub struct ServeArgs {
 
 /// Where the client commands find a node.
 #[derive(Debug, Args)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     /// URL of the node's HTTP API.
     #[arg(
         long,
@@ -373,7 +373,7 @@ pub struct ServerArgs {
 
 /// Flags of `weft pub`.
 #[derive(Debug, Args)]
-pub struct PubArgs {
+pub(crate) struct PubArgs {
     /// Topic to publish on, e.g. orders/eu/created.
     pub topic: String,
     /// The event data: a literal string, `-` for standard input, or `@FILE` for a file's
@@ -404,7 +404,7 @@ pub struct PubArgs {
 
 /// What `weft sub` prints for each event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
+pub(crate) enum Output {
     /// The whole event as one line of structured CloudEvents JSON (topic in `wefttopic`).
     Json,
     /// Only the event's data, followed by a newline.
@@ -413,7 +413,7 @@ pub enum Output {
 
 /// Flags of `weft sub`.
 #[derive(Debug, Args)]
-pub struct SubArgs {
+pub(crate) struct SubArgs {
     /// Filters: topics where `*` matches one level and `>` one or more trailing levels,
     /// e.g. 'orders/*/us/>'. Quote them in the shell.
     #[arg(required = true, value_name = "FILTER")]

@@ -3,13 +3,13 @@
 use anyhow::anyhow;
 
 /// A client of one node's HTTP API.
-pub struct NodeClient {
+pub(crate) struct NodeClient {
     base: String,
     http: reqwest::Client,
 }
 
 impl NodeClient {
-    pub fn new(server: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(server: &str) -> anyhow::Result<Self> {
         let base = server.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(anyhow!("--server must be an http:// URL, got `{server}`"));
@@ -18,22 +18,22 @@ impl NodeClient {
         Ok(Self { base, http })
     }
 
-    pub fn base(&self) -> &str {
+    pub(crate) fn base(&self) -> &str {
         &self.base
     }
 
-    pub fn http(&self) -> &reqwest::Client {
+    pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
     }
 
     /// `path` (which starts with `/`) under the node's base URL.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// Turns a transport error into a message that says which URL was tried and what to
     /// do about it.
-    pub fn explain(&self, error: reqwest::Error) -> anyhow::Error {
+    pub(crate) fn explain(&self, error: reqwest::Error) -> anyhow::Error {
         if error.is_connect() {
             anyhow!(
                 "no weft node answers at {}: start one with `weft serve`, or point --server (or WEFT_SERVER) at a running node",
@@ -46,7 +46,7 @@ impl NodeClient {
 
     /// Sends a request and returns its JSON answer (`null` for an empty one); a refusal
     /// becomes an error with the problem's detail.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         request: reqwest::RequestBuilder,
     ) -> anyhow::Result<serde_json::Value> {
@@ -66,12 +66,12 @@ impl NodeClient {
     }
 
     /// `GET path` as JSON.
-    pub async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+    pub(crate) async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
         self.send(self.http.get(self.url(path))).await
     }
 
     /// Reads a problem+json error body into one line.
-    pub async fn problem(response: reqwest::Response) -> anyhow::Error {
+    pub(crate) async fn problem(response: reqwest::Response) -> anyhow::Error {
         let status = response.status();
         let body = response.bytes().await.unwrap_or_default();
         let detail = problem_detail(&body);
@@ -80,7 +80,7 @@ impl NodeClient {
 }
 
 /// The `detail` of a problem+json document, or the text itself if it is not one.
-pub fn problem_detail(body: &[u8]) -> String {
+pub(crate) fn problem_detail(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|problem| problem.get("detail")?.as_str().map(str::to_owned))
@@ -88,7 +88,7 @@ pub fn problem_detail(body: &[u8]) -> String {
 }
 
 /// Percent-encodes a topic for a URL path, keeping `/` between levels.
-pub fn encode_topic_path(topic: &str) -> String {
+pub(crate) fn encode_topic_path(topic: &str) -> String {
     let mut encoded = String::with_capacity(topic.len());
     for byte in topic.bytes() {
         if byte.is_ascii_alphanumeric() || b"/-._~!$&'()+,;=:@".contains(&byte) {

@@ -22,7 +22,7 @@ fn consumer_path(stream: &str, name: &str, rest: &str) -> String {
     stream_path(stream, &format!("/consumers/{name}{rest}"))
 }
 
-pub async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     let client = NodeClient::new(&args.server.server)?;
     ensure_consumer(&client, &args.stream, &args.group).await?;
     // One default member id for every run: a run that ended without leaving would
@@ -102,7 +102,7 @@ fn encode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-pub async fn manage(command: ConsumerCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn manage(command: ConsumerCommand) -> anyhow::Result<ExitCode> {
     match command {
         ConsumerCommand::Ls(args) => {
             let client = NodeClient::new(&args.server.server)?;

@@ -13,9 +13,9 @@ use crate::manifests;
 /// Exit status when tests failed.
 const EXIT_FAILED: u8 = 1;
 /// Exit status when the manifests or the event cannot be used.
-pub const EXIT_INVALID_INPUT: u8 = 2;
+pub(crate) const EXIT_INVALID_INPUT: u8 = 2;
 
-pub async fn run(command: FlowCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(command: FlowCommand) -> anyhow::Result<ExitCode> {
     match command {
         FlowCommand::Test(args) => test(&args),
         FlowCommand::Explain(args) => explain::run(args).await,

@@ -16,11 +16,11 @@ use weft_flow::ManifestSet;
 use weft_yaml::Errors;
 
 /// The name standard input gets in diagnostics.
-pub const STDIN_NAME: &str = "<stdin>";
+pub(crate) const STDIN_NAME: &str = "<stdin>";
 
 /// One manifest file's name and text.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Source {
+pub(crate) struct Source {
     /// The display name (the path as given, or `<stdin>`).
     pub name: String,
     /// The file's text.
@@ -28,7 +28,7 @@ pub struct Source {
 }
 
 /// Reads every file named by `paths` (files, directories or `-`), in order.
-pub fn read_sources(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
+pub(crate) fn read_sources(paths: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
     let mut sources = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
@@ -86,7 +86,7 @@ fn manifest_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 /// Loads each source on its own (every per-manifest check: syntax, fields, names,
 /// CESQL, jq, …) and returns the sets, or every problem of every file. Checks across
 /// manifests (references, cycles) need the node's state and are left to the node.
-pub fn load(sources: &[Source]) -> Result<Vec<ManifestSet>, Errors> {
+pub(crate) fn load(sources: &[Source]) -> Result<Vec<ManifestSet>, Errors> {
     let mut sets = Vec::new();
     let mut errors = Errors::new();
     for source in sources {
@@ -103,14 +103,14 @@ pub fn load(sources: &[Source]) -> Result<Vec<ManifestSet>, Errors> {
 }
 
 /// Prints every diagnostic, one `FILE:LINE:COLUMN: PATH: message` per line, on stderr.
-pub fn print_errors(errors: &Errors) {
+pub(crate) fn print_errors(errors: &Errors) {
     for diagnostic in errors.diagnostics() {
         eprintln!("{diagnostic}");
     }
 }
 
 /// Reads a CloudEvent in the JSON format from `path` (`-`: standard input).
-pub fn read_event(path: &Path) -> anyhow::Result<CloudEvent> {
+pub(crate) fn read_event(path: &Path) -> anyhow::Result<CloudEvent> {
     let bytes = if path.as_os_str() == "-" {
         read_stdin()?.into_bytes()
     } else {

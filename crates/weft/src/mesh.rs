@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::cli::{MeshCommand, OutputFormat};
 use crate::client::NodeClient;
 
-pub async fn manage(command: MeshCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn manage(command: MeshCommand) -> anyhow::Result<ExitCode> {
     match command {
         MeshCommand::Status(args) => {
             let client = NodeClient::new(&args.server.server)?;

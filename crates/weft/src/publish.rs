@@ -10,7 +10,7 @@ use weft_http::binding::encode_header_value;
 use crate::cli::PubArgs;
 use crate::client::{NodeClient, encode_topic_path};
 
-pub async fn run(args: PubArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(args: PubArgs) -> anyhow::Result<ExitCode> {
     let client = NodeClient::new(&args.server.server)?;
     let data = read_data(args.data.as_deref())?;
     let headers = headers(&args, data.as_ref())?;

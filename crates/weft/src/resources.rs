@@ -23,14 +23,14 @@ use crate::manifests::{self, Source};
 /// Exit status when the manifests are invalid or the node refused them.
 const EXIT_REFUSED: u8 = 1;
 
-pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let client = NodeClient::new(&args.server.server)?;
     let suffix = if args.dry_run { " (dry run)" } else { "" };
     let plan = Post::Apply { prune: args.prune };
     post_manifests(&client, &args.manifests, plan, args.dry_run, suffix).await
 }
 
-pub async fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let client = NodeClient::new(&args.server.server)?;
     let plan = Post::Apply { prune: args.prune };
     post_manifests(&client, &args.manifests, plan, true, "").await
@@ -66,7 +66,7 @@ async fn post_manifests(
     changes(client, request, suffix).await
 }
 
-pub async fn delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
     let client = NodeClient::new(&args.server.server)?;
     if let (Some(kind), Some(name)) = (&args.kind, &args.name) {
         let kind: Kind = kind.parse()?;
@@ -89,7 +89,7 @@ pub async fn delete(args: DeleteArgs) -> anyhow::Result<ExitCode> {
     post_manifests(&client, &args.manifests, Post::Delete, args.dry_run, suffix).await
 }
 
-pub async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     let client = NodeClient::new(&args.server.server)?;
     let kind = args.kind.as_deref().map(str::parse::<Kind>).transpose()?;
     let path = match (kind, &args.name) {

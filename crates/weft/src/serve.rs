@@ -7,7 +7,7 @@ use weft_server::config::{Config, ConfigOverrides, ConfigSources, LogFormat};
 
 use crate::cli::ServeArgs;
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let sources = ConfigSources {
         file: args.config,
         // `vars_os`: a variable that is not valid Unicode must not crash startup.

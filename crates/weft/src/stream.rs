@@ -16,7 +16,7 @@ const PAGE: u64 = 500;
 /// How long `--follow` waits between polls of a partition that had nothing new.
 const FOLLOW_POLL: Duration = Duration::from_millis(250);
 
-pub async fn run(command: StreamCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(command: StreamCommand) -> anyhow::Result<ExitCode> {
     match command {
         StreamCommand::Create(args) => create(args).await,
         StreamCommand::Ls(args) => {
@@ -72,7 +72,7 @@ pub async fn run(command: StreamCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-pub fn stream_path(name: &str, rest: &str) -> String {
+pub(crate) fn stream_path(name: &str, rest: &str) -> String {
     let name: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
     format!("/v1/streams/{name}{rest}")
 }

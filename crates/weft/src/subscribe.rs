@@ -10,7 +10,7 @@ use weft_http::event_stream::EventStreamParser;
 
 use crate::client::{NodeClient, problem_detail};
 
-pub async fn run(args: SubArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(args: SubArgs) -> anyhow::Result<ExitCode> {
     let client = NodeClient::new(&args.server.server)?;
     let mut query = form_urlencoded::Serializer::new(String::new());
     for filter in &args.filters {
@@ -64,7 +64,7 @@ pub async fn run(args: SubArgs) -> anyhow::Result<ExitCode> {
     ))
 }
 
-pub fn print_event(
+pub(crate) fn print_event(
     out: &mut impl std::io::Write,
     json: &str,
     output: Output,

@@ -25,7 +25,7 @@ const SCAN_CHUNK: usize = 1024;
 impl Streams {
     /// Creates a consumer. Creating one that exists with an identical configuration
     /// succeeds and changes nothing; with another it is [`ConsumerError::AlreadyExists`].
-    pub async fn create_consumer(
+    pub(crate) async fn create_consumer(
         &self,
         config: ConsumerConfig,
     ) -> Result<ConsumerInfo, ConsumerError> {
@@ -65,7 +65,7 @@ impl Streams {
 
     /// Deletes a consumer and its cursor. Its pending pulls end with
     /// [`ConsumerError::NotFound`].
-    pub async fn delete_consumer(
+    pub(crate) async fn delete_consumer(
         &self,
         stream: &StreamName,
         name: &ConsumerName,
@@ -87,7 +87,7 @@ impl Streams {
     }
 
     /// Every consumer of a stream, by name.
-    pub async fn list_consumers(
+    pub(crate) async fn list_consumers(
         &self,
         stream: &StreamName,
     ) -> Result<Vec<ConsumerInfo>, ConsumerError> {
@@ -100,7 +100,7 @@ impl Streams {
     }
 
     /// One consumer.
-    pub async fn describe_consumer(
+    pub(crate) async fn describe_consumer(
         &self,
         stream: &StreamName,
         name: &ConsumerName,
@@ -112,7 +112,7 @@ impl Streams {
     /// Up to `max` deliveries for `member` (a client-chosen member id; members that
     /// pulled within the session timeout share the partitions), waiting up to `wait` for
     /// the first one (long poll; empty on timeout).
-    pub async fn pull(
+    pub(crate) async fn pull(
         &self,
         stream: &StreamName,
         name: &ConsumerName,
@@ -152,7 +152,7 @@ impl Streams {
     }
 
     /// Acknowledges a delivery. When this returns `Ok`, the ack is on disk.
-    pub async fn ack(
+    pub(crate) async fn ack(
         &self,
         stream: &StreamName,
         name: &ConsumerName,
@@ -170,7 +170,7 @@ impl Streams {
 
     /// Negatively acknowledges a delivery: redelivered after `delay`, else after the
     /// backoff; after the last attempt the event is dead-lettered.
-    pub async fn nack(
+    pub(crate) async fn nack(
         &self,
         stream: &StreamName,
         name: &ConsumerName,
@@ -195,7 +195,7 @@ impl Streams {
 
     /// Gives up on a delivery: the event is dead-lettered at once with `reason` as
     /// `weftdlerror`. Returns once the dead letter is stored and the cursor written.
-    pub async fn terminate(
+    pub(crate) async fn terminate(
         &self,
         stream: &StreamName,
         name: &ConsumerName,

@@ -36,7 +36,7 @@ pub struct BatchesAppended {
 
 /// Batches queued on a partition by [`Streams::submit_batches`], to wait for.
 #[derive(Debug)]
-pub struct SubmittedBatches {
+pub(crate) struct SubmittedBatches {
     name: StreamName,
     partition: u32,
     target: Arc<Partition>,
@@ -48,12 +48,12 @@ pub struct SubmittedBatches {
 
 impl SubmittedBatches {
     /// The stream written to.
-    pub fn stream(&self) -> &StreamName {
+    pub(crate) fn stream(&self) -> &StreamName {
         &self.name
     }
 
     /// Waits until every batch is acknowledged, and decodes the stored records.
-    pub async fn wait(self) -> Result<BatchesAppended, StreamError> {
+    pub(crate) async fn wait(self) -> Result<BatchesAppended, StreamError> {
         let SubmittedBatches {
             name,
             partition,
@@ -110,12 +110,12 @@ pub struct FetchedBatches {
 
 impl Streams {
     /// How many partitions stream `name` has.
-    pub fn partition_count(&self, name: &StreamName) -> Result<u32, StreamError> {
+    pub(crate) fn partition_count(&self, name: &StreamName) -> Result<u32, StreamError> {
         Ok(self.get(name)?.partitions.len() as u32)
     }
 
     /// Woken after every append to any partition of stream `name` (for long polls).
-    pub fn appended_signal(&self, name: &StreamName) -> Result<Arc<Notify>, StreamError> {
+    pub(crate) fn appended_signal(&self, name: &StreamName) -> Result<Arc<Notify>, StreamError> {
         Ok(Arc::clone(&self.get(name)?.appended))
     }
 
@@ -125,7 +125,7 @@ impl Streams {
     /// acknowledged (durable under the stream's flush policy). Batches submitted by one caller
     /// are stored in submission order, so a connection can submit its next produce
     /// before the previous one is durable and let one group commit cover both.
-    pub async fn submit_batches(
+    pub(crate) async fn submit_batches(
         &self,
         name: &StreamName,
         partition: u32,
@@ -188,7 +188,7 @@ impl Streams {
     /// (at least one batch when one is stored at or after `offset`). An offset before
     /// the first or after the next is [`StreamError::OffsetOutOfRange`]; the next offset
     /// itself gives no batches.
-    pub async fn fetch_batches(
+    pub(crate) async fn fetch_batches(
         &self,
         name: &StreamName,
         partition: u32,
@@ -219,7 +219,7 @@ impl Streams {
     }
 
     /// The first stored offset and the next offset of one partition.
-    pub async fn partition_offsets(
+    pub(crate) async fn partition_offsets(
         &self,
         name: &StreamName,
         partition: u32,
@@ -233,7 +233,7 @@ impl Streams {
 
     /// The first offset whose record timestamp is at or after `timestamp_ms`, with that
     /// record's timestamp (Kafka's `ListOffsets` by time); `None` when there is none.
-    pub async fn offset_for_timestamp(
+    pub(crate) async fn offset_for_timestamp(
         &self,
         name: &StreamName,
         partition: u32,

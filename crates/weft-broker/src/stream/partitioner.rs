@@ -22,13 +22,13 @@ pub(crate) fn partition_key(event: &Event) -> Option<Bytes> {
 
 /// The partition of `key` among `partitions` (> 0): `toPositive(murmur2(key)) %
 /// partitions`, as Kafka's `DefaultPartitioner` computes it.
-pub fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
+pub(crate) fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
     let positive = (murmur2(key) & 0x7fff_ffff) as u32;
     positive % partitions.max(1)
 }
 
 /// Kafka's `Utils.murmur2`: MurmurHash2, 32-bit, seed `0x9747b28c`, as a Java `int`.
-pub fn murmur2(data: &[u8]) -> i32 {
+pub(super) fn murmur2(data: &[u8]) -> i32 {
     const SEED: u32 = 0x9747_b28c;
     const M: u32 = 0x5bd1_e995;
     const R: u32 = 24;

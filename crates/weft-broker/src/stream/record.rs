@@ -25,13 +25,13 @@ use weft_core::{
 use weft_log::Record;
 
 /// Prefix of the headers that carry context attributes.
-pub const ATTRIBUTE_PREFIX: &str = "ce_";
+pub(crate) const ATTRIBUTE_PREFIX: &str = "ce_";
 /// The header that carries `datacontenttype`.
-pub const CONTENT_TYPE_HEADER: &str = "content-type";
+pub(crate) const CONTENT_TYPE_HEADER: &str = "content-type";
 /// The header that carries the topic.
-pub const TOPIC_HEADER: &str = "weft_topic";
+pub(crate) const TOPIC_HEADER: &str = "weft_topic";
 /// The header that carries the origin node.
-pub const ORIGIN_HEADER: &str = "weft_origin";
+pub(crate) const ORIGIN_HEADER: &str = "weft_origin";
 
 /// A stored record is not a valid event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,7 +66,7 @@ pub enum RecordError {
 }
 
 /// The record that stores `event`.
-pub fn encode(event: &Event) -> Record {
+pub(crate) fn encode(event: &Event) -> Record {
     let attributes = &event.cloudevent.attributes;
     let mut headers = Vec::with_capacity(8 + attributes.extensions.len());
     for (name, value) in attributes.iter() {
@@ -94,7 +94,7 @@ pub fn encode(event: &Event) -> Record {
 }
 
 /// Bytes `record` takes as stored, near enough for size limits: key, value and headers.
-pub fn stored_size(record: &Record) -> usize {
+pub(crate) fn stored_size(record: &Record) -> usize {
     let optional = |bytes: &Option<Bytes>| bytes.as_ref().map_or(0, Bytes::len);
     optional(&record.key)
         + optional(&record.value)
@@ -107,7 +107,7 @@ pub fn stored_size(record: &Record) -> usize {
 
 /// Where a stored record sits, for what its headers do not say.
 #[derive(Debug, Clone, Copy)]
-pub struct Position<'a> {
+pub(crate) struct Position<'a> {
     /// Its stream (a Kafka record's topic is its stream's name).
     pub stream: &'a str,
     /// Its partition.
@@ -119,7 +119,7 @@ pub struct Position<'a> {
 }
 
 /// The `type` of a Kafka record that is not a CloudEvent.
-pub const SYNTHESISED_TYPE: &str = "weft.kafka.record";
+pub(crate) const SYNTHESISED_TYPE: &str = "weft.kafka.record";
 
 /// The media type of a structured-mode CloudEvent.
 const STRUCTURED_MEDIA_TYPE: &str = "application/cloudevents+json";
@@ -139,7 +139,7 @@ const STRUCTURED_MEDIA_TYPE: &str = "application/cloudevents+json";
 /// the stream name and the origin is `position.node`. A header value that is not UTF-8
 /// or not a valid attribute value is skipped, and other headers are not part of the
 /// event (they stay in the stored record, which Kafka consumers get unchanged).
-pub fn decode(record: Record, position: &Position<'_>) -> Result<Event, RecordError> {
+pub(crate) fn decode(record: Record, position: &Position<'_>) -> Result<Event, RecordError> {
     let mut builder = AttributesBuilder::new();
     let mut topic = None;
     let mut origin = None;

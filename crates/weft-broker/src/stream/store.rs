@@ -18,7 +18,7 @@ use super::partition::Usage;
 use super::storage::{PartitionStore, stored_usage};
 
 /// The config file of a stream.
-pub const CONFIG_FILE: &str = "stream.json";
+pub(super) const CONFIG_FILE: &str = "stream.json";
 const CONFIG_TEMP_FILE: &str = "stream.json.tmp";
 
 /// Every stream stored in `dir` (created if missing), sorted by name.

@@ -22,10 +22,10 @@ use weft_flow::manifest::sink::SinkSpec;
 use weft_flow::manifest::{ResourceName, Spec};
 
 /// How long any wait in these tests may take before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Awaits `future`, failing the test after [`PATIENCE`].
-pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+pub(crate) async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
     tokio::time::timeout(PATIENCE, future)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
@@ -33,13 +33,13 @@ pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
 
 /// One scripted answer of the sink.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub retry_after: Option<&'static str>,
 }
 
 impl Reply {
-    pub fn status(status: u16) -> Self {
+    pub(crate) fn status(status: u16) -> Self {
         Reply {
             status,
             retry_after: None,
@@ -49,7 +49,7 @@ impl Reply {
 
 /// A request the sink received.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     pub id: String,
     pub at: Instant,
     pub headers: HeaderMap,
@@ -71,14 +71,14 @@ struct ServerState {
 }
 
 /// A local HTTP sink that fails as scripted and reports every request.
-pub struct Sink {
+pub(crate) struct Sink {
     pub url: String,
     script: Arc<Mutex<Script>>,
     received: mpsc::UnboundedReceiver<Received>,
 }
 
 impl Sink {
-    pub async fn start() -> Sink {
+    pub(crate) async fn start() -> Sink {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (sender, received) = mpsc::unbounded_channel();
@@ -99,7 +99,7 @@ impl Sink {
     }
 
     /// The first answers for event `id`.
-    pub fn plan(&self, id: &str, replies: impl IntoIterator<Item = Reply>) {
+    pub(crate) fn plan(&self, id: &str, replies: impl IntoIterator<Item = Reply>) {
         self.script
             .lock()
             .unwrap()
@@ -108,19 +108,19 @@ impl Sink {
     }
 
     /// Makes every `200` carry a CloudEvent reply.
-    pub fn reply_with_events(&self) {
+    pub(crate) fn reply_with_events(&self) {
         self.script.lock().unwrap().reply_event = true;
     }
 
     /// The next request.
-    pub async fn next(&mut self) -> Received {
+    pub(crate) async fn next(&mut self) -> Received {
         within("a sink request", self.received.recv())
             .await
             .unwrap()
     }
 
     /// The next `count` requests.
-    pub async fn take(&mut self, count: usize) -> Vec<Received> {
+    pub(crate) async fn take(&mut self, count: usize) -> Vec<Received> {
         let mut requests = Vec::with_capacity(count);
         for _ in 0..count {
             requests.push(self.next().await);
@@ -129,7 +129,7 @@ impl Sink {
     }
 
     /// Asserts that no request arrives within `quiet`.
-    pub async fn assert_quiet(&mut self, quiet: Duration) {
+    pub(crate) async fn assert_quiet(&mut self, quiet: Duration) {
         if let Ok(Some(request)) = tokio::time::timeout(quiet, self.received.recv()).await {
             panic!("unexpected request for {}", request.id);
         }
@@ -176,7 +176,7 @@ async fn handle(State(state): State<ServerState>, headers: HeaderMap, body: Byte
 }
 
 /// The route and (optional) sink in `yaml` (manifests separated by `---`).
-pub fn manifests(yaml: &str) -> (ResourceName, RouteSpec, Option<SinkSpec>) {
+pub(crate) fn manifests(yaml: &str) -> (ResourceName, RouteSpec, Option<SinkSpec>) {
     let set = weft_flow::load_str("test.yaml", yaml).unwrap_or_else(|errors| panic!("{errors}"));
     let mut route = None;
     let mut sink = None;
@@ -192,14 +192,14 @@ pub fn manifests(yaml: &str) -> (ResourceName, RouteSpec, Option<SinkSpec>) {
 }
 
 /// A Sink manifest named `billing` posting to `url`.
-pub fn http_sink(url: &str, extra: &str) -> String {
+pub(crate) fn http_sink(url: &str, extra: &str) -> String {
     format!(
         "apiVersion: weft/v1\nkind: Sink\nmetadata: {{name: billing}}\nspec:\n  http:\n    url: \"{url}\"\n    headers: {{x-team: billing}}\n    timeout: 2s\n{extra}"
     )
 }
 
 /// An event on `topic` with JSON data.
-pub fn event(topic: &str, id: &str, ty: &str, data: &str) -> Event {
+pub(crate) fn event(topic: &str, id: &str, ty: &str, data: &str) -> Event {
     let json = format!(
         r#"{{"specversion":"1.0","id":"{id}","source":"/shop","type":"{ty}","datacontenttype":"application/json","data":{data}}}"#
     );
@@ -213,20 +213,20 @@ pub fn event(topic: &str, id: &str, ty: &str, data: &str) -> Event {
 }
 
 /// The same with a key.
-pub fn keyed(topic: &str, id: &str, key: &str) -> Event {
+pub(crate) fn keyed(topic: &str, id: &str, key: &str) -> Event {
     let mut event = event(topic, id, "order.created", "{}");
     event.key = Some(key.as_bytes().to_vec().into());
     event
 }
 
-pub async fn publish(broker: &Broker, event: Event) {
+pub(crate) async fn publish(broker: &Broker, event: Event) {
     broker
         .publish(&Principal::anonymous(), event)
         .await
         .unwrap();
 }
 
-pub fn subscribe(broker: &Broker, filter: &str) -> Subscription {
+pub(crate) fn subscribe(broker: &Broker, filter: &str) -> Subscription {
     broker
         .subscribe(
             &Principal::anonymous(),
@@ -237,13 +237,13 @@ pub fn subscribe(broker: &Broker, filter: &str) -> Subscription {
 }
 
 /// The next event of `subscription`.
-pub async fn next_event(subscription: &mut Subscription) -> Event {
+pub(crate) async fn next_event(subscription: &mut Subscription) -> Event {
     let event = within("an event", subscription.recv()).await.unwrap();
     Arc::unwrap_or_clone(event)
 }
 
 /// A string attribute of `event`.
-pub fn attribute(event: &Event, name: &str) -> String {
+pub(crate) fn attribute(event: &Event, name: &str) -> String {
     event
         .cloudevent
         .attributes

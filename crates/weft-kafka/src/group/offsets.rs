@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use serde::{Deserialize, Serialize};
 
 /// The longest hex file name kept whole.
-pub const MAX_HEX_NAME: usize = 200;
+pub(super) const MAX_HEX_NAME: usize = 200;
 const HEX_PREFIX: usize = 160;
 const TEMP_SUFFIX: &str = ".json.tmp";
 const SUFFIX: &str = ".json";

@@ -21,7 +21,7 @@ use weft_mesh::wire::{
 use super::{Mode, THROUGHPUT_EVENTS, closed_loop, cpu_seconds, event};
 
 /// Events per second through one broker to one subscription, and per CPU-second.
-pub async fn ceiling() -> (f64, f64) {
+pub(crate) async fn ceiling() -> (f64, f64) {
     let broker = Broker::default();
     let options = SubscribeOptions {
         queue_capacity: 1 << 20,
@@ -37,7 +37,7 @@ pub async fn ceiling() -> (f64, f64) {
 /// Events per second of mesh frames over one loopback TCP connection (encode, batch,
 /// compress, write; read, decompress, decode), and per CPU-second. `json`: payloads in
 /// the JSON envelope (as before the binary one).
-pub async fn link(mode: Mode, json: bool) -> (f64, f64) {
+pub(crate) async fn link(mode: Mode, json: bool) -> (f64, f64) {
     const PER_FRAME: u64 = 128;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -33,17 +33,17 @@ pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
 
 /// Message type codes.
 pub(crate) mod kind {
-    pub const HELLO: u8 = 1;
-    pub const HELLO_ACK: u8 = 2;
-    pub const REFUSE: u8 = 3;
-    pub const HEARTBEAT: u8 = 4;
-    pub const HEARTBEAT_ACK: u8 = 5;
-    pub const LINK_STATE: u8 = 6;
-    pub const INTEREST: u8 = 7;
-    pub const INTEREST_REQUEST: u8 = 8;
-    pub const EVENTS: u8 = 9;
-    pub const ACK: u8 = 10;
-    pub const COMPRESSED: u8 = 11;
+    pub(crate) const HELLO: u8 = 1;
+    pub(crate) const HELLO_ACK: u8 = 2;
+    pub(crate) const REFUSE: u8 = 3;
+    pub(crate) const HEARTBEAT: u8 = 4;
+    pub(crate) const HEARTBEAT_ACK: u8 = 5;
+    pub(crate) const LINK_STATE: u8 = 6;
+    pub(crate) const INTEREST: u8 = 7;
+    pub(crate) const INTEREST_REQUEST: u8 = 8;
+    pub(crate) const EVENTS: u8 = 9;
+    pub(crate) const ACK: u8 = 10;
+    pub(crate) const COMPRESSED: u8 = 11;
 }
 
 /// The default smallest message (`type · body`) that is compressed.

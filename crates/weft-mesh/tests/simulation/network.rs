@@ -15,35 +15,35 @@ use weft_mesh::{
 
 /// xorshift64*: tiny, seeded, good enough for scenario generation.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    pub fn below(&mut self, bound: u64) -> u64 {
+    pub(crate) fn below(&mut self, bound: u64) -> u64 {
         self.next() % bound.max(1)
     }
-    pub fn range(&mut self, low: u64, high: u64) -> u64 {
+    pub(crate) fn range(&mut self, low: u64, high: u64) -> u64 {
         low + self.below(high - low + 1)
     }
-    pub fn chance(&mut self, per_million: u64) -> bool {
+    pub(crate) fn chance(&mut self, per_million: u64) -> bool {
         self.below(1_000_000) < per_million
     }
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
 }
 
 /// How links behave.
 #[derive(Debug, Clone, Copy)]
-pub struct NetConfig {
+pub(crate) struct NetConfig {
     pub min_delay_ms: u64,
     pub max_delay_ms: u64,
     /// Loss of post-handshake messages, per million.
@@ -53,7 +53,7 @@ pub struct NetConfig {
 }
 
 impl NetConfig {
-    pub fn reliable() -> Self {
+    pub(crate) fn reliable() -> Self {
         Self {
             min_delay_ms: 1,
             max_delay_ms: 20,
@@ -84,9 +84,9 @@ struct InFlight {
     frame: Vec<u8>,
 }
 
-pub type EventId = (NodeName, u64, u64);
+pub(crate) type EventId = (NodeName, u64, u64);
 
-pub struct Sim {
+pub(crate) struct Sim {
     pub rng: Rng,
     pub seed: u64,
     base: Instant,
@@ -126,25 +126,25 @@ pub struct Sim {
 }
 
 /// How many times the default scenario counts to run (`WEFT_MESH_SIM_SCALE`, default 1).
-pub fn scale() -> u64 {
+pub(crate) fn scale() -> u64 {
     std::env::var("WEFT_MESH_SIM_SCALE")
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(1)
 }
 
-pub fn topic(text: &str) -> Topic {
+pub(crate) fn topic(text: &str) -> Topic {
     Topic::new(text).unwrap_or_else(|error| panic!("{error}"))
 }
 
-pub fn filter(text: &str) -> Filter {
+pub(crate) fn filter(text: &str) -> Filter {
     Filter::new(text).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// A simulated mesh of `count` nodes linked in `shape`, each link with a random cost of 1
 /// or 2; returns the links. `salt` varies the link costs between test files that use
 /// the same seeds.
-pub fn build(
+pub(crate) fn build(
     seed: u64,
     salt: u64,
     net: NetConfig,
@@ -163,11 +163,11 @@ pub fn build(
     (sim, links)
 }
 
-pub fn node_name(index: usize) -> NodeName {
+pub(crate) fn node_name(index: usize) -> NodeName {
     NodeName::new(&format!("n{index:02}")).unwrap_or_else(|error| panic!("{error}"))
 }
 
-pub fn fast_config(index: usize) -> MeshConfig {
+pub(crate) fn fast_config(index: usize) -> MeshConfig {
     let mesh = MeshName::new("sim").unwrap_or_else(|error| panic!("{error}"));
     let mut config = MeshConfig::new(mesh, node_name(index), 1);
     config.heartbeat_interval = Duration::from_millis(200);
@@ -179,11 +179,11 @@ pub fn fast_config(index: usize) -> MeshConfig {
 }
 
 impl Sim {
-    pub fn new(seed: u64, count: usize, net: NetConfig) -> Self {
+    pub(crate) fn new(seed: u64, count: usize, net: NetConfig) -> Self {
         Self::with_configs(seed, (0..count).map(fast_config).collect(), net)
     }
 
-    pub fn with_configs(seed: u64, configs: Vec<MeshConfig>, net: NetConfig) -> Self {
+    pub(crate) fn with_configs(seed: u64, configs: Vec<MeshConfig>, net: NetConfig) -> Self {
         let count = configs.len();
         let nodes = configs.iter().cloned().map(MeshNode::new).collect();
         Self {
@@ -217,7 +217,7 @@ impl Sim {
     /// Restarts `node`: its links drop, it comes back with a newer incarnation and
     /// what a real node keeps on disk (outbox, inbox positions as last persisted,
     /// remembered durable interest), sets its interest again and redials.
-    pub fn restart(&mut self, node: usize) {
+    pub(crate) fn restart(&mut self, node: usize) {
         let touching: Vec<usize> = (0..self.links.len())
             .filter(|&index| self.links[index].ends.contains(&node))
             .collect();
@@ -256,12 +256,12 @@ impl Sim {
         }
     }
 
-    pub fn now(&self) -> Instant {
+    pub(crate) fn now(&self) -> Instant {
         self.base + Duration::from_millis(self.now_ms)
     }
 
     /// Adds a link between `a` and `b` and brings it up. Returns its index.
-    pub fn connect(&mut self, a: usize, b: usize, cost: u32) -> usize {
+    pub(crate) fn connect(&mut self, a: usize, b: usize, cost: u32) -> usize {
         let index = self.links.len();
         self.links.push(SimLink {
             ends: [a, b],
@@ -296,19 +296,19 @@ impl Sim {
     }
 
     /// Cuts link `index` (both sides see it go down) and keeps it down.
-    pub fn cut(&mut self, index: usize) {
+    pub(crate) fn cut(&mut self, index: usize) {
         self.wanted.remove(&index);
         self.take_down(index, None);
     }
 
     /// Restores a cut link.
-    pub fn heal(&mut self, index: usize) {
+    pub(crate) fn heal(&mut self, index: usize) {
         if self.wanted.insert(index) && !self.links[index].up {
             self.bring_up(index);
         }
     }
 
-    pub fn link_is_up(&self, index: usize) -> bool {
+    pub(crate) fn link_is_up(&self, index: usize) -> bool {
         self.links[index].up
     }
 
@@ -330,14 +330,19 @@ impl Sim {
         }
     }
 
-    pub fn set_interest(&mut self, node: usize, entries: Vec<InterestEntry>) {
+    pub(crate) fn set_interest(&mut self, node: usize, entries: Vec<InterestEntry>) {
         self.interest[node] = entries.clone();
         let now = self.now();
         self.nodes[node].set_local_interest(now, entries);
         self.drain(node);
     }
 
-    pub fn publish(&mut self, node: usize, topic: &Topic, payload: &'static [u8]) -> Option<u64> {
+    pub(crate) fn publish(
+        &mut self,
+        node: usize,
+        topic: &Topic,
+        payload: &'static [u8],
+    ) -> Option<u64> {
         let now = self.now();
         let result =
             self.nodes[node].publish_local(now, topic.clone(), Bytes::from_static(payload));
@@ -346,7 +351,7 @@ impl Sim {
     }
 
     /// Processes the outputs of `node`.
-    pub fn drain(&mut self, node: usize) {
+    pub(crate) fn drain(&mut self, node: usize) {
         while let Some(output) = self.nodes[node].poll_output() {
             match output {
                 Output::Send { link, message } => self.transmit(node, link, &message),
@@ -460,7 +465,7 @@ impl Sim {
     }
 
     /// Runs the network for `ms` simulated milliseconds.
-    pub fn run(&mut self, ms: u64) {
+    pub(crate) fn run(&mut self, ms: u64) {
         let end = self.now_ms + ms;
         while self.now_ms < end {
             let next_tick = (self.now_ms / self.tick_every_ms + 1) * self.tick_every_ms;
@@ -527,7 +532,7 @@ impl Sim {
 
     /// Whether every node is linked to all its wanted neighbours and every node's
     /// database and reachability cover the whole (connected) graph.
-    pub fn converged(&self) -> bool {
+    pub(crate) fn converged(&self) -> bool {
         let all: BTreeSet<NodeName> = self.nodes.iter().map(|node| node.name().clone()).collect();
         let freshness = |node: &MeshNode| -> Vec<(NodeName, (u64, u64))> {
             node.database()
@@ -543,7 +548,11 @@ impl Sim {
 
     /// Runs until `done` holds, checking every 10 ms, for at most `limit_ms`. Returns
     /// the time it took.
-    pub fn run_until(&mut self, limit_ms: u64, mut done: impl FnMut(&Self) -> bool) -> Option<u64> {
+    pub(crate) fn run_until(
+        &mut self,
+        limit_ms: u64,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Option<u64> {
         let start = self.now_ms;
         while self.now_ms - start < limit_ms {
             if done(self) {
@@ -557,7 +566,7 @@ impl Sim {
 
 /// The topologies the issue names, plus random connected graphs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     Line,
     Star,
     Ring,
@@ -566,7 +575,7 @@ pub enum Shape {
     Random,
 }
 
-pub const SHAPES: [Shape; 6] = [
+pub(crate) const SHAPES: [Shape; 6] = [
     Shape::Line,
     Shape::Star,
     Shape::Ring,
@@ -576,7 +585,7 @@ pub const SHAPES: [Shape; 6] = [
 ];
 
 /// The edges of `shape` over `count` nodes (connected).
-pub fn edges(shape: Shape, count: usize, rng: &mut Rng) -> Vec<(usize, usize)> {
+pub(crate) fn edges(shape: Shape, count: usize, rng: &mut Rng) -> Vec<(usize, usize)> {
     let mut edges = Vec::new();
     match shape {
         Shape::Line => (1..count).for_each(|i| edges.push((i - 1, i))),

@@ -17,10 +17,10 @@ use weft_mqtt::codec::{
 use weft_mqtt::{MqttConfig, MqttContext};
 
 /// How long a test waits for anything before failing.
-pub const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 /// A node: a broker, an MQTT context and `serve` on port 0.
-pub struct Node {
+pub(crate) struct Node {
     pub addr: SocketAddr,
     pub context: MqttContext,
     pub broker: Broker,
@@ -29,11 +29,11 @@ pub struct Node {
 }
 
 impl Node {
-    pub async fn start(dir: &Path) -> Node {
+    pub(crate) async fn start(dir: &Path) -> Node {
         Self::start_with(dir, MqttConfig::default(), Broker::default()).await
     }
 
-    pub async fn start_with(dir: &Path, config: MqttConfig, broker: Broker) -> Node {
+    pub(crate) async fn start_with(dir: &Path, config: MqttConfig, broker: Broker) -> Node {
         let context = MqttContext::open(broker.clone(), dir.to_owned(), config)
             .await
             .unwrap();
@@ -53,7 +53,7 @@ impl Node {
     }
 
     /// Stops serving and closes the context (a clean node shutdown).
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -66,7 +66,7 @@ impl Node {
 }
 
 /// A CONNECT with clean start, keep alive 60 and no properties.
-pub fn connect_packet(version: ProtocolVersion, client_id: &str) -> Connect {
+pub(crate) fn connect_packet(version: ProtocolVersion, client_id: &str) -> Connect {
     Connect {
         version,
         clean_start: true,
@@ -80,7 +80,7 @@ pub fn connect_packet(version: ProtocolVersion, client_id: &str) -> Connect {
 }
 
 /// A will for [`Connect::will`].
-pub fn will(topic: &str, payload: &'static [u8], qos: QoS) -> LastWill {
+pub(crate) fn will(topic: &str, payload: &'static [u8], qos: QoS) -> LastWill {
     LastWill {
         topic: topic.to_owned(),
         payload: Bytes::from_static(payload),
@@ -91,11 +91,11 @@ pub fn will(topic: &str, payload: &'static [u8], qos: QoS) -> LastWill {
 }
 
 /// What a client talks over: TCP, or an in-memory pipe to `serve_connection`.
-pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
-pub struct Client {
+pub(crate) struct Client {
     stream: Box<dyn Io>,
     buf: BytesMut,
     pub version: ProtocolVersion,
@@ -105,12 +105,12 @@ pub struct Client {
 }
 
 impl Client {
-    pub async fn open(addr: SocketAddr, version: ProtocolVersion) -> Client {
+    pub(crate) async fn open(addr: SocketAddr, version: ProtocolVersion) -> Client {
         Client::over(TcpStream::connect(addr).await.unwrap(), version)
     }
 
     /// A client on any byte stream (not connected yet: send a CONNECT).
-    pub fn over(stream: impl Io + 'static, version: ProtocolVersion) -> Client {
+    pub(crate) fn over(stream: impl Io + 'static, version: ProtocolVersion) -> Client {
         Client {
             stream: Box::new(stream),
             buf: BytesMut::new(),
@@ -121,7 +121,7 @@ impl Client {
     }
 
     /// Connects with `connect`; returns the client and the CONNACK.
-    pub async fn connect_with(addr: SocketAddr, connect: Connect) -> (Client, ConnAck) {
+    pub(crate) async fn connect_with(addr: SocketAddr, connect: Connect) -> (Client, ConnAck) {
         let mut client = Client::open(addr, connect.version).await;
         client.send(&Packet::Connect(Box::new(connect))).await;
         match client.recv().await {
@@ -131,32 +131,36 @@ impl Client {
     }
 
     /// Connects with clean start; asserts success.
-    pub async fn connect(addr: SocketAddr, version: ProtocolVersion, client_id: &str) -> Client {
+    pub(crate) async fn connect(
+        addr: SocketAddr,
+        version: ProtocolVersion,
+        client_id: &str,
+    ) -> Client {
         let (client, connack) = Self::connect_with(addr, connect_packet(version, client_id)).await;
         assert_eq!(connack.code, ReasonCode::Success);
         client
     }
 
-    pub async fn send(&mut self, packet: &Packet) {
+    pub(crate) async fn send(&mut self, packet: &Packet) {
         let mut out = BytesMut::new();
         codec::encode(packet, self.version, &mut out);
         self.stream.write_all(&out).await.unwrap();
     }
 
-    pub async fn send_raw(&mut self, bytes: &[u8]) {
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.unwrap();
     }
 
     /// The next packet; `None` when the server closed the connection. Fails after
     /// [`WAIT`].
-    pub async fn recv(&mut self) -> Option<Packet> {
+    pub(crate) async fn recv(&mut self) -> Option<Packet> {
         self.recv_within(WAIT)
             .await
             .unwrap_or_else(|| panic!("nothing received within {WAIT:?}"))
     }
 
     /// The next packet within `wait`: `None` on timeout, `Some(None)` when closed.
-    pub async fn recv_within(&mut self, wait: Duration) -> Option<Option<Packet>> {
+    pub(crate) async fn recv_within(&mut self, wait: Duration) -> Option<Option<Packet>> {
         if let Some(packet) = self.stash.pop_front() {
             return Some(Some(packet));
         }
@@ -177,7 +181,7 @@ impl Client {
     }
 
     /// Asserts nothing arrives for a short while.
-    pub async fn expect_silence(&mut self) {
+    pub(crate) async fn expect_silence(&mut self) {
         if let Some(packet) = self.recv_within(Duration::from_millis(300)).await {
             panic!("expected nothing, got {packet:?}");
         }
@@ -189,12 +193,16 @@ impl Client {
         id
     }
 
-    pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> SubAck {
+    pub(crate) async fn subscribe(&mut self, filter: &str, qos: QoS) -> SubAck {
         self.subscribe_with(filter, SubscriptionOptions::new(qos))
             .await
     }
 
-    pub async fn subscribe_with(&mut self, filter: &str, options: SubscriptionOptions) -> SubAck {
+    pub(crate) async fn subscribe_with(
+        &mut self,
+        filter: &str,
+        options: SubscriptionOptions,
+    ) -> SubAck {
         let packet_id = self.packet_id();
         self.send(&Packet::Subscribe(Subscribe {
             packet_id,
@@ -212,7 +220,7 @@ impl Client {
     }
 
     /// Publishes and completes the QoS handshake; returns the PUBACK/PUBREC reason code.
-    pub async fn publish(
+    pub(crate) async fn publish(
         &mut self,
         topic: &str,
         payload: &'static [u8],
@@ -225,7 +233,7 @@ impl Client {
         self.publish_packet(publish).await
     }
 
-    pub async fn publish_packet(&mut self, mut publish: Publish) -> ReasonCode {
+    pub(crate) async fn publish_packet(&mut self, mut publish: Publish) -> ReasonCode {
         let qos = publish.qos;
         if qos != QoS::AtMostOnce {
             publish.packet_id = Some(self.packet_id());
@@ -259,7 +267,7 @@ impl Client {
     }
 
     /// The next PUBLISH, acknowledged per its QoS (QoS 2: PUBREC, PUBREL, PUBCOMP).
-    pub async fn recv_publish(&mut self) -> Publish {
+    pub(crate) async fn recv_publish(&mut self) -> Publish {
         let publish = match self.recv().await {
             Some(Packet::Publish(publish)) => publish,
             other => panic!("expected PUBLISH, got {other:?}"),
@@ -268,7 +276,7 @@ impl Client {
         publish
     }
 
-    pub async fn ack(&mut self, publish: &Publish) {
+    pub(crate) async fn ack(&mut self, publish: &Publish) {
         match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => self.send(&Packet::PubAck(PubResponse::new(id))).await,
             (QoS::ExactlyOnce, Some(id)) => {
@@ -292,14 +300,14 @@ impl Client {
     }
 
     /// A normal DISCONNECT (the will is discarded), then close.
-    pub async fn disconnect(mut self) {
+    pub(crate) async fn disconnect(mut self) {
         self.send(&Packet::Disconnect(Disconnect::new(ReasonCode::Success)))
             .await;
         let _ = self.stream.shutdown().await;
     }
 
     /// Waits until the server closes the connection; returns the DISCONNECT it sent.
-    pub async fn expect_closed(&mut self) -> Option<Disconnect> {
+    pub(crate) async fn expect_closed(&mut self) -> Option<Disconnect> {
         let mut disconnect = None;
         loop {
             match self.recv().await {
@@ -312,7 +320,7 @@ impl Client {
 }
 
 /// Polls `condition` every 10 ms until it holds; fails after [`WAIT`].
-pub async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !condition() {
         assert!(

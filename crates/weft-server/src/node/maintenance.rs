@@ -9,7 +9,7 @@ use weft_broker::Broker;
 use super::wait_for_stop;
 
 /// How often stream retention and compaction run (and once at start).
-pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
+pub(super) const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Starts the maintenance task; it ends when `stopped` turns true.
 pub(super) fn spawn(broker: Broker, stopped: watch::Receiver<bool>) -> JoinHandle<()> {

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// How long to wait for something that should happen.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// The `weft` binary: `WEFT_BIN`, or built once per test process with the cargo that
 /// built this test, into its target directory and profile.
-pub fn weft_binary() -> &'static Path {
+pub(crate) fn weft_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
         if let Some(path) = std::env::var_os("WEFT_BIN") {
@@ -46,7 +46,7 @@ pub fn weft_binary() -> &'static Path {
 
 /// A `weft serve` child process in the mesh `faults`, with HTTP and mesh listeners on
 /// port 0 and a data directory that outlives restarts. Killed when dropped.
-pub struct WeftNode {
+pub(crate) struct WeftNode {
     name: String,
     joins: Vec<SocketAddr>,
     dir: tempfile::TempDir,
@@ -58,7 +58,7 @@ pub struct WeftNode {
 
 impl WeftNode {
     /// Starts a node called `name` that links to `joins`; returns once it is ready.
-    pub async fn start(name: &str, joins: &[SocketAddr]) -> WeftNode {
+    pub(crate) async fn start(name: &str, joins: &[SocketAddr]) -> WeftNode {
         let mut node = WeftNode {
             name: name.to_owned(),
             joins: joins.to_vec(),
@@ -139,28 +139,28 @@ impl WeftNode {
     }
 
     /// The last lines the node logged.
-    pub fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
     /// The mesh listener's address (changes on restart).
-    pub fn mesh(&self) -> SocketAddr {
+    pub(crate) fn mesh(&self) -> SocketAddr {
         self.mesh
     }
 
-    pub fn client(&self) -> &reqwest::Client {
+    pub(crate) fn client(&self) -> &reqwest::Client {
         &self.client
     }
 
     /// `http://<node><path>`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.http)
     }
 
     /// SIGKILL: no chance to flush anything.
-    pub fn kill_9(&mut self) {
+    pub(crate) fn kill_9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -168,13 +168,13 @@ impl WeftNode {
     }
 
     /// Starts the node again on the same data directory, with the same joins.
-    pub async fn restart(&mut self) {
+    pub(crate) async fn restart(&mut self) {
         self.kill_9();
         self.spawn().await;
     }
 
     /// `GET /v1/mesh`.
-    pub async fn status(&self) -> Value {
+    pub(crate) async fn status(&self) -> Value {
         match self.client.get(self.url("/v1/mesh")).send().await {
             Ok(response) => response.json().await.unwrap_or(Value::Null),
             Err(_) => Value::Null,
@@ -183,7 +183,7 @@ impl WeftNode {
 
     /// Waits until the status satisfies `done`; fails with the last status after
     /// [`WAIT`].
-    pub async fn wait_status(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_status(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
             let status = self.status().await;
@@ -200,7 +200,7 @@ impl WeftNode {
     }
 
     /// Waits until this node sees `peer` reachable with some interest.
-    pub async fn wait_for_interest(&self, peer: &str) {
+    pub(crate) async fn wait_for_interest(&self, peer: &str) {
         let what = format!("seeing interest of {peer}");
         self.wait_status(&what, |status| {
             status["nodes"]
@@ -227,7 +227,7 @@ impl Drop for WeftNode {
 }
 
 /// The established link to `peer` in a status document.
-pub fn link_to<'a>(status: &'a Value, peer: &str) -> Option<&'a Value> {
+pub(crate) fn link_to<'a>(status: &'a Value, peer: &str) -> Option<&'a Value> {
     status["links"]
         .as_array()?
         .iter()
@@ -236,7 +236,7 @@ pub fn link_to<'a>(status: &'a Value, peer: &str) -> Option<&'a Value> {
 
 /// Publishes `orders/<sequence>` with id `e<sequence>` and the ack level `ack`; whether
 /// the node accepted it.
-pub async fn publish(client: &reqwest::Client, url: &str, sequence: u64, ack: &str) -> bool {
+pub(crate) async fn publish(client: &reqwest::Client, url: &str, sequence: u64, ack: &str) -> bool {
     let response = client
         .post(format!("{url}/v1/topics/orders/{sequence}?ack={ack}"))
         .header("ce-specversion", "1.0")
@@ -252,7 +252,7 @@ pub async fn publish(client: &reqwest::Client, url: &str, sequence: u64, ack: &s
 }
 
 /// The sequence numbers of partition 0 of stream `name` on `node`, in stream order.
-pub async fn read_stream(node: &WeftNode, name: &str) -> Vec<u64> {
+pub(crate) async fn read_stream(node: &WeftNode, name: &str) -> Vec<u64> {
     let mut sequences = Vec::new();
     let mut from = 0u64;
     loop {

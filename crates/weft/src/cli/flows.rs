@@ -9,7 +9,7 @@ use super::ServerArgs;
 
 /// `weft cesql …`
 #[derive(Debug, Subcommand)]
-pub enum CesqlCommand {
+pub(crate) enum CesqlCommand {
     /// Evaluate a CloudEvents SQL expression and print `{"value": V, "errors": [...]}`.
     ///
     /// Without --event the expression is evaluated over the minimal event
@@ -21,7 +21,7 @@ pub enum CesqlCommand {
 
 /// Flags of `weft cesql eval`.
 #[derive(Debug, Args)]
-pub struct CesqlEvalArgs {
+pub(crate) struct CesqlEvalArgs {
     /// The expression, e.g. "type LIKE 'order.%' AND EXISTS subject". Quote it in the shell.
     pub expression: String,
     /// A CloudEvent in the JSON format to evaluate against; `-` reads standard input.
@@ -35,7 +35,7 @@ pub struct CesqlEvalArgs {
 
 /// `weft flow …`
 #[derive(Debug, Subcommand)]
-pub enum FlowCommand {
+pub(crate) enum FlowCommand {
     /// Run every Route's `tests:` locally (no node): one line per test, then
     /// `N passed, N failed`. Exit status 1 if a test failed, 2 if the manifests are invalid.
     Test(FlowTestArgs),
@@ -46,7 +46,7 @@ pub enum FlowCommand {
 
 /// Flags of `weft flow test`.
 #[derive(Debug, Args)]
-pub struct FlowTestArgs {
+pub(crate) struct FlowTestArgs {
     /// A manifest file or a directory of `*.yaml`/`*.yml` files; repeatable.
     #[arg(
         short = 'f',
@@ -59,7 +59,7 @@ pub struct FlowTestArgs {
 
 /// Flags of `weft flow explain`.
 #[derive(Debug, Args)]
-pub struct FlowExplainArgs {
+pub(crate) struct FlowExplainArgs {
     /// The route's name.
     pub route: String,
     /// The event, a CloudEvent in the JSON format; `-` reads standard input.
@@ -89,7 +89,7 @@ pub struct FlowExplainArgs {
 
 /// Text for people or JSON for programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TextOrJson {
+pub(crate) enum TextOrJson {
     /// Human-readable text.
     Text,
     /// One JSON document.
@@ -98,7 +98,7 @@ pub enum TextOrJson {
 
 /// Manifest sources of `apply`, `diff` and `delete -f`.
 #[derive(Debug, Args)]
-pub struct ManifestArgs {
+pub(crate) struct ManifestArgs {
     /// A manifest file, a directory of `*.yaml`/`*.yml` files (not recursive, sorted), or
     /// `-` for standard input; repeatable.
     #[arg(short = 'f', long = "filename", value_name = "FILE|DIR|-")]
@@ -107,7 +107,7 @@ pub struct ManifestArgs {
 
 /// Flags of `weft apply`.
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     #[command(flatten)]
     pub manifests: ManifestArgs,
     /// Also delete the node's resources that the manifests do not declare.
@@ -122,7 +122,7 @@ pub struct ApplyArgs {
 
 /// Flags of `weft diff`.
 #[derive(Debug, Args)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     #[command(flatten)]
     pub manifests: ManifestArgs,
     /// Also show the node's resources that `apply --prune` would delete.
@@ -134,7 +134,7 @@ pub struct DiffArgs {
 
 /// Flags of `weft get`.
 #[derive(Debug, Args)]
-pub struct GetArgs {
+pub(crate) struct GetArgs {
     /// The kind: stream, route, sink or source (any case, singular or plural); omitted:
     /// every kind.
     pub kind: Option<String>,
@@ -149,7 +149,7 @@ pub struct GetArgs {
 
 /// What `weft get` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GetOutput {
+pub(crate) enum GetOutput {
     /// KIND NAME READY GENERATION AGE columns.
     Table,
     /// The resources as YAML manifests with their status (documents separated by `---`).
@@ -160,7 +160,7 @@ pub enum GetOutput {
 
 /// Flags of `weft delete`.
 #[derive(Debug, Args)]
-pub struct DeleteArgs {
+pub(crate) struct DeleteArgs {
     /// The kind (with NAME), when not deleting by -f.
     #[arg(conflicts_with = "files", requires = "name")]
     pub kind: Option<String>,

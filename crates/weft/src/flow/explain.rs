@@ -19,7 +19,7 @@ use crate::cli::{FlowExplainArgs, TextOrJson};
 use crate::client::NodeClient;
 use crate::manifests;
 
-pub async fn run(args: FlowExplainArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: FlowExplainArgs) -> anyhow::Result<ExitCode> {
     let event = match manifests::read_event(&args.event) {
         Ok(event) => event,
         Err(error) => {

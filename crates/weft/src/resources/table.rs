@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 /// (`True`, `False`, `Unknown`; `-` without one) with its reason when not ready;
 /// GENERATION is `observed/generation`; AGE is the time since the `Ready` condition
 /// last changed.
-pub fn table(items: &[Value], now: OffsetDateTime) -> String {
+pub(super) fn table(items: &[Value], now: OffsetDateTime) -> String {
     let mut rows = vec![[
         "KIND".to_owned(),
         "NAME".to_owned(),
@@ -97,7 +97,7 @@ fn age(elapsed: time::Duration) -> String {
 }
 
 /// Each resource as a YAML document, separated by `---`.
-pub fn yaml(items: &[Value]) -> String {
+pub(super) fn yaml(items: &[Value]) -> String {
     items
         .iter()
         .map(weft_yaml::emit::to_string)

@@ -10,9 +10,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long to wait for something that should happen.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
-pub fn weft() -> Command {
+pub(crate) fn weft() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
     // Tests must not pick up a developer's settings.
     for (name, _) in std::env::vars() {
@@ -25,13 +25,13 @@ pub fn weft() -> Command {
 
 /// Reads a child's stderr on a thread and hands over its lines, so tests can wait for
 /// a line with a timeout.
-pub struct Lines {
+pub(crate) struct Lines {
     receiver: mpsc::Receiver<String>,
     pub seen: Vec<String>,
 }
 
 impl Lines {
-    pub fn new(stderr: ChildStderr) -> Self {
+    pub(crate) fn new(stderr: ChildStderr) -> Self {
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -47,7 +47,7 @@ impl Lines {
     }
 
     /// The first line containing `needle`; panics with everything seen after [`WAIT`].
-    pub fn wait_for(&mut self, needle: &str) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
         let deadline = std::time::Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -68,7 +68,7 @@ impl Lines {
 }
 
 /// A `weft serve` process with HTTP on a free port.
-pub struct ServeProcess {
+pub(crate) struct ServeProcess {
     pub child: Child,
     pub stderr: Lines,
     pub http: SocketAddr,
@@ -78,7 +78,7 @@ pub struct ServeProcess {
 
 impl ServeProcess {
     /// A node with a fresh data directory that is removed when it stops.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut node = Self::start_in(dir.path());
         node._dir = Some(dir);
@@ -86,7 +86,7 @@ impl ServeProcess {
     }
 
     /// A node whose data (and ready file) live in `dir`, which outlives it.
-    pub fn start_in(dir: &std::path::Path) -> Self {
+    pub(crate) fn start_in(dir: &std::path::Path) -> Self {
         let ready_file = dir.join("ready.json");
         let mut child = weft()
             .args([
@@ -121,18 +121,18 @@ impl ServeProcess {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.http)
     }
 
     /// Kills the process with SIGKILL: no chance to flush or clean up.
-    pub fn kill_9(mut self) {
+    pub(crate) fn kill_9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
 
     /// Sends SIGTERM and waits for a graceful exit.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
