@@ -47,7 +47,6 @@ use writer::{Payload, Reply, Request};
 
 pub use writer::{COALESCE_BYTES, MAX_GROUP};
 
-
 /// When appended bytes are synced to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FlushPolicy {

@@ -40,7 +40,9 @@ pub use batch::{
     encode_batch, rewrite_base_offset,
 };
 pub use error::{AppendError, CompactionError, OpenError, ReadError, RetentionError};
-pub use handle::{AppendCallback, AppendTicket, COALESCE_BYTES, FlushPolicy, HandleConfig, LogHandle, MAX_GROUP};
+pub use handle::{
+    AppendCallback, AppendTicket, COALESCE_BYTES, FlushPolicy, HandleConfig, LogHandle, MAX_GROUP,
+};
 pub use log::{
     Appended, CACHED_BATCHES, CompactionPolicy, CompactionReport, LogConfig, PartitionLog,
     RetentionOutcome, RetentionPolicy,

@@ -184,7 +184,11 @@ impl PartitionLog {
         } else {
             self.first_offset()
         };
-        while self.recent.front().is_some_and(|batch| batch.base < keep_from) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|batch| batch.base < keep_from)
+        {
             self.forget_oldest();
         }
     }

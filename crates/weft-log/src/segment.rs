@@ -55,11 +55,15 @@ pub(crate) struct SharedIndex(RwLock<Vec<IndexEntry>>);
 impl SharedIndex {
     pub fn read(&self) -> RwLockReadGuard<'_, Vec<IndexEntry>> {
         // Entries are plain data pushed whole; a poisoned lock still holds valid ones.
-        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Vec<IndexEntry>> {
-        self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

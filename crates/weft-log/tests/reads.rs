@@ -91,7 +91,11 @@ async fn a_reader_beside_appends_and_failing_syncs_sees_only_synced_records() {
                 let view = handle.view().unwrap();
                 let records = records_of(read_all(&view));
                 if let Some(&(last, _)) = records.last() {
-                    assert_eq!(last + 1, view.next_offset().get(), "a read ends at the view's end");
+                    assert_eq!(
+                        last + 1,
+                        view.next_offset().get(),
+                        "a read ends at the view's end"
+                    );
                 }
                 for (offset, value) in records {
                     let earlier = seen.insert(offset, value);
@@ -163,7 +167,10 @@ async fn a_reader_beside_appends_and_failing_syncs_sees_only_synced_records() {
     let stored: BTreeMap<u64, u64> = records_of(read_all(&handle.view().unwrap()))
         .into_iter()
         .collect();
-    assert_eq!(stored, acknowledged, "the log holds exactly the acknowledged records");
+    assert_eq!(
+        stored, acknowledged,
+        "the log holds exactly the acknowledged records"
+    );
     assert!(reads > 10, "the reader ran alongside ({reads} reads)");
     assert!(
         failed.load(Ordering::SeqCst) > 0,
@@ -199,29 +206,30 @@ async fn the_view_stops_at_the_durable_end() {
     );
 }
 
+type Answer = tokio::sync::oneshot::Receiver<Result<weft_log::Appended, AppendError>>;
+
+/// Queues `record(value)`; the receiver gets the answer.
+async fn queue(handle: &LogHandle, value: u64) -> Answer {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let done = Box::new(move |result| {
+        let _ = reply.send(result);
+    });
+    handle.queue_record(record(value), done).await.unwrap();
+    answer
+}
+
 /// Records queued one by one in the same group become one batch, in queue order, each
 /// with its own offset, and one sync covers them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_records_are_coalesced_into_one_batch_with_their_own_offsets() {
     let storage = SimulatedStorage::new();
     let handle = spawn(Arc::new(storage.clone()), FlushPolicy::Always);
-    let queue = |value: u64| {
-        let handle = handle.clone();
-        async move {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let done = Box::new(move |result| {
-                let _ = reply.send(result);
-            });
-            handle.queue_record(record(value), done).await.unwrap();
-            answer
-        }
-    };
     // The writer waits in the sync of the first record while the others queue up.
     storage.hold_syncs(true);
-    let mut answers = vec![queue(0).await];
+    let mut answers = vec![queue(&handle, 0).await];
     assert!(storage.wait_for_held_syncs(1, Duration::from_secs(10)));
     for value in 1..50 {
-        answers.push(queue(value).await);
+        answers.push(queue(&handle, value).await);
     }
     let syncs_before = storage.sync_count();
     storage.hold_syncs(false);
@@ -256,7 +264,10 @@ async fn old_view_survives_retention_and_compaction(storage: Arc<dyn Storage>) {
         .compact(CompactionPolicy::default(), 0)
         .await
         .unwrap();
-    assert!(report.segments_rewritten > 0, "compaction replaced segments");
+    assert!(
+        report.segments_rewritten > 0,
+        "compaction replaced segments"
+    );
     let outcome = handle
         .apply_retention(
             RetentionPolicy {
@@ -269,7 +280,11 @@ async fn old_view_survives_retention_and_compaction(storage: Arc<dyn Storage>) {
         .unwrap();
     assert!(outcome.segments_removed > 0, "retention removed segments");
 
-    assert_eq!(read_all(&old), old_bytes, "the old view reads what it read before");
+    assert_eq!(
+        read_all(&old),
+        old_bytes,
+        "the old view reads what it read before"
+    );
     assert_eq!(
         old.offset_for_time(1_000).unwrap(),
         Some(Offset::ZERO),
@@ -277,7 +292,10 @@ async fn old_view_survives_retention_and_compaction(storage: Arc<dyn Storage>) {
     );
     let new = handle.view().unwrap();
     assert_eq!(new.first_offset(), outcome.first_offset);
-    assert!(new.read(Offset::ZERO, 100).is_err(), "removed offsets are gone");
+    assert!(
+        new.read(Offset::ZERO, 100).is_err(),
+        "removed offsets are gone"
+    );
     let new_records = records_of(read_all(&new));
     assert!(new_records.len() < 400 - usize::try_from(outcome.first_offset.get()).unwrap() + 1);
     assert_eq!(new_records.last(), old_records.last());
@@ -291,10 +309,8 @@ async fn an_old_view_reads_removed_and_compacted_segments_on_the_simulated_disk(
 #[tokio::test]
 async fn an_old_view_reads_removed_and_compacted_segments_on_the_file_system() {
     let directory = tempfile::tempdir().unwrap();
-    old_view_survives_retention_and_compaction(Arc::new(
-        FsStorage::new(directory.path()).unwrap(),
-    ))
-    .await;
+    old_view_survives_retention_and_compaction(Arc::new(FsStorage::new(directory.path()).unwrap()))
+        .await;
 }
 
 /// Reads do not go through the writer: while it waits in a sync, reads, offsets and
@@ -314,11 +330,12 @@ async fn reads_answer_while_the_writer_waits_in_a_sync() {
         .await
         .expect("a read does not wait for the writer")
         .unwrap();
-    assert_eq!(records_of(read), vec![(0, 1)], "the unsynced record is not visible");
     assert_eq!(
-        handle.offsets().await,
-        Some((Offset::ZERO, Offset::new(1)))
+        records_of(read),
+        vec![(0, 1)],
+        "the unsynced record is not visible"
     );
+    assert_eq!(handle.offsets().await, Some((Offset::ZERO, Offset::new(1))));
     assert_eq!(
         handle.offset_for_time(1_000).await.unwrap(),
         Some(Offset::ZERO)

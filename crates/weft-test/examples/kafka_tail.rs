@@ -148,7 +148,11 @@ async fn create_topic(address: SocketAddr, topic: &str) {
     else {
         panic!("not a metadata response");
     };
-    assert_eq!(response.topics[0].error_code, ErrorCode::NONE, "topic not created");
+    assert_eq!(
+        response.topics[0].error_code,
+        ErrorCode::NONE,
+        "topic not created"
+    );
 }
 
 fn batch(count: usize, size: usize) -> Bytes {

@@ -162,7 +162,13 @@ struct Coalescer {
 }
 
 impl Coalescer {
-    fn push(&mut self, log: &mut PartitionLog, pending: &mut Vec<Pending>, record: Record, reply: Reply) {
+    fn push(
+        &mut self,
+        log: &mut PartitionLog,
+        pending: &mut Vec<Pending>,
+        record: Record,
+        reply: Reply,
+    ) {
         let size = estimated_size(&record);
         // The estimate is an upper bound, so a coalesced batch never exceeds the log's
         // limit because of its neighbours (a record too large alone fails alone).

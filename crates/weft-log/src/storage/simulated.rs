@@ -301,7 +301,10 @@ impl Storage for SimulatedStorage {
     fn remove(&self, name: &str) -> io::Result<()> {
         let mut state = self.lock();
         state.spend_operation()?;
-        state.unlink(name).map(|_| ()).ok_or_else(|| not_found(name))
+        state
+            .unlink(name)
+            .map(|_| ())
+            .ok_or_else(|| not_found(name))
     }
 
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {
@@ -505,7 +508,10 @@ mod tests {
         assert_eq!(storage.lock().files.len(), 2);
         drop(file);
         drop(replacement);
-        assert!(storage.lock().files.is_empty(), "the last handle frees the file");
+        assert!(
+            storage.lock().files.is_empty(),
+            "the last handle frees the file"
+        );
     }
 
     #[test]
