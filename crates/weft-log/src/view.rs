@@ -191,33 +191,39 @@ impl LogView {
         self.check_range(from)?;
         let mut out = Vec::new();
         let mut budget = max_bytes;
+        let mut result = Ok(());
         for segment in self.segments().skip(self.segment_holding(from)) {
-            let (read, reached_end) = segment
-                .read(from.max(segment.base), budget, &mut out)
-                .map_err(ReadError::Io)?;
-            budget = budget.saturating_sub(read);
-            if budget == 0 || !reached_end {
-                break;
+            match segment.read(from.max(segment.base), budget, &mut out) {
+                Ok((read, reached_end)) => {
+                    budget = budget.saturating_sub(read);
+                    if budget == 0 || !reached_end {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    result = Err(ReadError::Io(error));
+                    break;
+                }
             }
         }
+        // First: a cut under the read can also show up as an I/O error (a short file).
         self.check_rollbacks()?;
-        Ok(out)
+        result.map(|()| out)
     }
 
     /// The first offset whose record timestamp is at least `timestamp_ms`; `None` when
     /// every record in the view is older. Blocking file I/O, like [`Self::read`].
     pub fn offset_for_time(&self, timestamp_ms: i64) -> Result<Option<Offset>, ReadError> {
-        let mut found = None;
+        let mut found = Ok(None);
         for segment in self.segments() {
-            found = segment
-                .offset_for_time(timestamp_ms)
-                .map_err(ReadError::Io)?;
-            if found.is_some() {
+            found = segment.offset_for_time(timestamp_ms).map_err(ReadError::Io);
+            if !matches!(found, Ok(None)) {
                 break;
             }
         }
+        // First: a cut under the read can also show up as an I/O error (a short file).
         self.check_rollbacks()?;
-        Ok(found)
+        found
     }
 
     /// Index of the segment holding `from` in `segments()`.

@@ -206,29 +206,30 @@ async fn the_view_stops_at_the_durable_end() {
     );
 }
 
+type Answer = tokio::sync::oneshot::Receiver<Result<weft_log::Appended, AppendError>>;
+
+/// Queues `record(value)`; the receiver gets the answer.
+async fn queue(handle: &LogHandle, value: u64) -> Answer {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let done = Box::new(move |result| {
+        let _ = reply.send(result);
+    });
+    handle.queue_record(record(value), done).await.unwrap();
+    answer
+}
+
 /// Records queued one by one in the same group become one batch, in queue order, each
 /// with its own offset, and one sync covers them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_records_are_coalesced_into_one_batch_with_their_own_offsets() {
     let storage = SimulatedStorage::new();
     let handle = spawn(Arc::new(storage.clone()), FlushPolicy::Always);
-    let queue = |value: u64| {
-        let handle = handle.clone();
-        async move {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let done = Box::new(move |result| {
-                let _ = reply.send(result);
-            });
-            handle.queue_record(record(value), done).await.unwrap();
-            answer
-        }
-    };
     // The writer waits in the sync of the first record while the others queue up.
     storage.hold_syncs(true);
-    let mut answers = vec![queue(0).await];
+    let mut answers = vec![queue(&handle, 0).await];
     assert!(storage.wait_for_held_syncs(1, Duration::from_secs(10)));
     for value in 1..50 {
-        answers.push(queue(value).await);
+        answers.push(queue(&handle, value).await);
     }
     let syncs_before = storage.sync_count();
     storage.hold_syncs(false);

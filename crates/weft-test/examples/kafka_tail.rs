@@ -92,6 +92,24 @@ struct Node {
     _data: tempfile::TempDir,
 }
 
+impl Node {
+    /// CPU seconds (user + system) the node has used so far, from `/proc` (Linux; 0 if
+    /// unreadable), assuming the usual 100 clock ticks per second.
+    fn cpu_seconds(&self) -> f64 {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())) else {
+            return 0.0;
+        };
+        // Fields after the command name (which may hold spaces) start at state (field 3);
+        // utime and stime are fields 14 and 15.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return 0.0;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<f64>().ok());
+        (ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0)) / 100.0
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -348,6 +366,7 @@ async fn main() {
     );
 
     create_topic(address, "durable-produce").await;
+    let cpu_start = node.cpu_seconds();
     let stop = Arc::new(AtomicBool::new(false));
     let produced = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -357,15 +376,18 @@ async fn main() {
     let latencies = join_latencies(tasks).await;
     let elapsed = started.elapsed().as_secs_f64();
     let records = produced.load(Ordering::Relaxed) as f64;
+    let cpu = node.cpu_seconds() - cpu_start;
     println!(
-        "durable produce: {:>10.0} records/s {:>7.1} MB/s | produce request p50 {:.2} ms p99 {:.2} ms",
+        "durable produce: {:>10.0} records/s {:>7.1} MB/s | produce request p50 {:.2} ms p99 {:.2} ms | node cpu {:.2} us/record",
         records / elapsed,
         records * options.size as f64 / elapsed / 1e6,
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
+        cpu * 1e6 / records.max(1.0),
     );
 
     create_topic(address, "tail-fetch").await;
+    let cpu_start = node.cpu_seconds();
     let stop = Arc::new(AtomicBool::new(false));
     let produced = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -381,10 +403,11 @@ async fn main() {
     let mut consumed = consumer.await.unwrap();
     let produce_latencies = join_latencies(tasks).await;
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = node.cpu_seconds() - cpu_start;
     consumed.latencies.sort();
     let fetches = consumed.latencies.len();
     println!(
-        "tail fetch (max_wait 0) under load: p50 {:.3} ms p99 {:.3} ms p99.9 {:.3} ms max {:.3} ms | {} fetches ({:.0}/s, {} empty, {:.0} KB per non-empty) | consume {:.0} records/s | produce {:.0} records/s (request p99 {:.2} ms)",
+        "tail fetch (max_wait 0) under load: p50 {:.3} ms p99 {:.3} ms p99.9 {:.3} ms max {:.3} ms | {} fetches ({:.0}/s, {} empty, {:.0} KB per non-empty) | consume {:.0} records/s | produce {:.0} records/s (request p99 {:.2} ms) | node cpu {:.0}%",
         percentile(&consumed.latencies, 0.50),
         percentile(&consumed.latencies, 0.99),
         percentile(&consumed.latencies, 0.999),
@@ -396,6 +419,7 @@ async fn main() {
         consumed.records as f64 / elapsed,
         produced.load(Ordering::Relaxed) as f64 / elapsed,
         percentile(&produce_latencies, 0.99),
+        cpu * 100.0 / elapsed,
     );
     drop(node);
 }
