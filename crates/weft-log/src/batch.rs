@@ -7,7 +7,7 @@
 //! `docs/design/log.md`.
 
 mod builder;
-pub mod compression;
+pub(crate) mod compression;
 mod view;
 
 use bytes::Bytes;
@@ -31,37 +31,37 @@ pub struct Record {
 /// Byte positions and sizes of the fixed batch header fields (big-endian).
 pub(crate) mod layout {
     /// `baseOffset` i64.
-    pub const BASE_OFFSET: usize = 0;
+    pub(crate) const BASE_OFFSET: usize = 0;
     /// `batchLength` i32: bytes after this field to the end of the batch.
-    pub const BATCH_LENGTH: usize = 8;
+    pub(crate) const BATCH_LENGTH: usize = 8;
     /// `partitionLeaderEpoch` i32.
-    pub const LEADER_EPOCH: usize = 12;
+    pub(crate) const LEADER_EPOCH: usize = 12;
     /// `magic` i8, always 2.
-    pub const MAGIC: usize = 16;
+    pub(crate) const MAGIC: usize = 16;
     /// `crc` u32: CRC-32C of everything from `attributes` to the end.
-    pub const CRC: usize = 17;
+    pub(crate) const CRC: usize = 17;
     /// `attributes` i16: the first byte the CRC covers.
-    pub const ATTRIBUTES: usize = 21;
+    pub(crate) const ATTRIBUTES: usize = 21;
     /// `lastOffsetDelta` i32.
-    pub const LAST_OFFSET_DELTA: usize = 23;
+    pub(crate) const LAST_OFFSET_DELTA: usize = 23;
     /// `baseTimestamp` i64.
-    pub const BASE_TIMESTAMP: usize = 27;
+    pub(crate) const BASE_TIMESTAMP: usize = 27;
     /// `maxTimestamp` i64.
-    pub const MAX_TIMESTAMP: usize = 35;
+    pub(crate) const MAX_TIMESTAMP: usize = 35;
     /// `producerId` i64.
-    pub const PRODUCER_ID: usize = 43;
+    pub(crate) const PRODUCER_ID: usize = 43;
     /// `producerEpoch` i16.
-    pub const PRODUCER_EPOCH: usize = 51;
+    pub(crate) const PRODUCER_EPOCH: usize = 51;
     /// `baseSequence` i32.
-    pub const BASE_SEQUENCE: usize = 53;
+    pub(crate) const BASE_SEQUENCE: usize = 53;
     /// `records count` i32.
-    pub const RECORD_COUNT: usize = 57;
+    pub(crate) const RECORD_COUNT: usize = 57;
     /// Size of the fixed header; records follow.
-    pub const HEADER_LEN: usize = 61;
+    pub(crate) const HEADER_LEN: usize = 61;
     /// `baseOffset` + `batchLength`: the part not counted by `batchLength`.
-    pub const LOG_OVERHEAD: usize = 12;
+    pub(crate) const LOG_OVERHEAD: usize = 12;
     /// The magic value this crate reads and writes.
-    pub const MAGIC_V2: i8 = 2;
+    pub(crate) const MAGIC_V2: i8 = 2;
 }
 
 /// Size of a whole batch whose `batchLength` field is `batch_length`.

@@ -53,7 +53,7 @@ pub(crate) struct IndexEntry {
 pub(crate) struct SharedIndex(RwLock<Vec<IndexEntry>>);
 
 impl SharedIndex {
-    pub fn read(&self) -> RwLockReadGuard<'_, Vec<IndexEntry>> {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Vec<IndexEntry>> {
         // Entries are plain data pushed whole; a poisoned lock still holds valid ones.
         self.0
             .read()
@@ -93,14 +93,18 @@ pub(crate) struct Segment {
 
 impl Segment {
     /// Creates an empty segment file.
-    pub fn create(storage: &dyn Storage, base: Offset, index_interval: u64) -> io::Result<Segment> {
+    pub(crate) fn create(
+        storage: &dyn Storage,
+        base: Offset,
+        index_interval: u64,
+    ) -> io::Result<Segment> {
         let file = storage.create(&file_name(base))?;
         Ok(Segment::new(base, file, index_interval))
     }
 
     /// Opens a segment and indexes its valid prefix. `verify_crc` checks every batch's
     /// CRC (reading all bytes); otherwise only the header chain is followed.
-    pub fn open(
+    pub(crate) fn open(
         storage: &dyn Storage,
         base: Offset,
         index_interval: u64,
@@ -127,29 +131,29 @@ impl Segment {
     }
 
     /// The idempotent producers of the batches scanned at open, leaving none behind.
-    pub fn take_producers(&mut self) -> ProducerTable {
+    pub(crate) fn take_producers(&mut self) -> ProducerTable {
         std::mem::take(&mut self.producers)
     }
 
-    pub fn base(&self) -> Offset {
+    pub(crate) fn base(&self) -> Offset {
         self.base
     }
 
     /// The offset after the last batch.
-    pub fn next(&self) -> Offset {
+    pub(crate) fn next(&self) -> Offset {
         self.next
     }
 
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.file.len()
     }
 
     /// The largest record timestamp in the segment (`i64::MIN` when empty).
-    pub fn max_timestamp(&self) -> i64 {
+    pub(crate) fn max_timestamp(&self) -> i64 {
         self.max_timestamp
     }
 
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         file_name(self.base)
     }
 
@@ -221,7 +225,7 @@ impl Segment {
 
     /// Appends one encoded batch whose base offset is `self.next()`. On a failed write the
     /// file is cut back; if even that fails the error says so (`Err(Err(_))`).
-    pub fn append(
+    pub(crate) fn append(
         &mut self,
         batch: &[u8],
         header: &BatchHeader,
@@ -235,12 +239,12 @@ impl Segment {
         Ok(())
     }
 
-    pub fn sync(&mut self) -> io::Result<()> {
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
     }
 
     /// Cuts the segment to `len` bytes (a batch boundary) and re-indexes its tail.
-    pub fn truncate(&mut self, len: u64) -> io::Result<()> {
+    pub(crate) fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.file.truncate(len)?;
         let restart = {
             let mut index = self.index.write();
@@ -266,7 +270,7 @@ impl Segment {
 
     /// The whole batch at `position` (a batch boundary), not CRC-checked, and where the
     /// next batch starts.
-    pub fn read_batch_at(&self, position: u64) -> io::Result<(Bytes, u64)> {
+    pub(crate) fn read_batch_at(&self, position: u64) -> io::Result<(Bytes, u64)> {
         let mut head = [0u8; layout::HEADER_LEN];
         self.file.read_at(position, &mut head)?;
         let header = BatchHeader::parse(&head)
@@ -277,13 +281,13 @@ impl Segment {
     }
 
     /// What readers may see of this segment: everything now.
-    pub fn view(&self) -> SegmentView {
+    pub(crate) fn view(&self) -> SegmentView {
         self.view_upto(self.next, self.len())
     }
 
     /// What readers may see of this segment: the batches before `next`, which end at byte
     /// `len` (a batch boundary the writer will not cut below, such as the durable length).
-    pub fn view_upto(&self, next: Offset, len: u64) -> SegmentView {
+    pub(crate) fn view_upto(&self, next: Offset, len: u64) -> SegmentView {
         SegmentView {
             base: self.base,
             next,

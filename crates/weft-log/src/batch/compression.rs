@@ -79,7 +79,7 @@ impl Compression {
 }
 
 /// Decompresses the records section of a batch compressed with `codec`.
-pub fn decompress(codec: Compression, input: &[u8]) -> Result<Bytes, BatchError> {
+pub(crate) fn decompress(codec: Compression, input: &[u8]) -> Result<Bytes, BatchError> {
     let failed = |reason: &'static str| BatchError::Decompress {
         codec: codec.code(),
         reason,
@@ -101,7 +101,7 @@ pub fn decompress(codec: Compression, input: &[u8]) -> Result<Bytes, BatchError>
 }
 
 /// Compresses `input` with `codec` (for tests and for writers that compress batches).
-pub fn compress(codec: Compression, input: &[u8]) -> Vec<u8> {
+pub(crate) fn compress(codec: Compression, input: &[u8]) -> Vec<u8> {
     use std::io::Write;
     match codec {
         Compression::None => input.to_vec(),

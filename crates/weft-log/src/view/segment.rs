@@ -33,7 +33,7 @@ impl std::fmt::Debug for SegmentView {
 }
 
 impl SegmentView {
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.len
     }
 
@@ -76,7 +76,7 @@ impl SegmentView {
     /// Batches without records (offset ranges left by compaction) are skipped, so after a
     /// compaction the first batch returned is the one holding the next record kept.
     /// Returns the bytes added and whether the read reached the end of the view.
-    pub fn read(
+    pub(crate) fn read(
         &self,
         from: Offset,
         budget: usize,
@@ -122,7 +122,7 @@ impl SegmentView {
     }
 
     /// The first offset whose record timestamp is at least `timestamp`, if the view has one.
-    pub fn offset_for_time(&self, timestamp: i64) -> io::Result<Option<Offset>> {
+    pub(crate) fn offset_for_time(&self, timestamp: i64) -> io::Result<Option<Offset>> {
         if self.max_timestamp < timestamp {
             return Ok(None);
         }
