@@ -343,9 +343,13 @@ struct AheadClock {
 impl AheadClock {
     fn new(lead: Duration) -> AheadClock {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        let into_minute = Duration::from_nanos((now.as_nanos() % 60_000_000_000) as u64);
+        let minute = 60_000_000_000;
+        let into_minute = now.as_nanos() % minute;
+        // Modulo a minute, so that a test started in the last `lead` of a minute does not
+        // ask for a negative offset (it then skips ahead to the minute after).
+        let ahead = (2 * minute - into_minute - lead.as_nanos()) % minute;
         AheadClock {
-            offset: Duration::from_secs(60) - into_minute - lead,
+            offset: Duration::from_nanos(ahead as u64),
         }
     }
 }

@@ -34,12 +34,13 @@ pub(crate) async fn run(command: StreamCommand) -> anyhow::Result<ExitCode> {
                         "BYTES"
                     )?;
                     for stream in &streams {
+                        // As text: a JSON value's `Display` ignores the column width.
                         outln!(
                             "{:<32} {:>10} {:>12} {:>14}  {}",
                             stream["name"].as_str().unwrap_or_default(),
-                            stream["partitions"],
-                            stream["events"],
-                            stream["bytes"],
+                            stream["partitions"].to_string(),
+                            stream["events"].to_string(),
+                            stream["bytes"].to_string(),
                             join_filters(stream)
                         )?;
                     }
