@@ -619,6 +619,31 @@ impl Stream {
         self.partitions.get(index as usize)
     }
 
+    /// Room for `events` events taking at most `bytes` log bytes in `partition`, when this
+    /// stream discards new events at its limits (`None` otherwise: nothing to reserve);
+    /// [`StreamError::Full`] when it would take the partition past one. The one place a
+    /// publish, a direct append and a Kafka produce check those limits.
+    pub(crate) fn reserve(
+        &self,
+        partition: &Partition,
+        events: u64,
+        bytes: u64,
+    ) -> Result<Option<partition::Reservation>, StreamError> {
+        let config = &self.config;
+        if config.discard == Discard::Old {
+            return Ok(None);
+        }
+        let retention = &config.retention;
+        partition
+            .reserve_many(events, bytes, retention.max_events, retention.max_bytes)
+            .map(Some)
+            .map_err(|limit| StreamError::Full {
+                stream: config.name.to_string(),
+                partition: partition.index,
+                limit,
+            })
+    }
+
     async fn info(&self) -> Result<StreamInfo, StreamError> {
         let mut partitions = Vec::with_capacity(self.partitions.len());
         for partition in &self.partitions {

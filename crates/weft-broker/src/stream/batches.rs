@@ -13,7 +13,6 @@ use tokio::sync::{Notify, oneshot};
 use weft_core::Event;
 use weft_log::{BatchView, Offset, ReadError};
 
-use super::config::Discard;
 use super::error::{StorageError, StreamError};
 use super::partition::{Partition, RawAppend};
 use super::{Stream, StreamName, Streams};
@@ -144,27 +143,8 @@ impl Streams {
                     max: stream.config.max_event_bytes,
                 });
             }
-            let reservation = match stream.config.discard {
-                Discard::Old => None,
-                Discard::New => {
-                    let retention = &stream.config.retention;
-                    let count = u64::try_from(view.header().record_count).unwrap_or(0);
-                    Some(
-                        target
-                            .reserve_many(
-                                count,
-                                size as u64,
-                                retention.max_events,
-                                retention.max_bytes,
-                            )
-                            .map_err(|limit| StreamError::Full {
-                                stream: name.to_string(),
-                                partition,
-                                limit,
-                            })?,
-                    )
-                }
-            };
+            let count = u64::try_from(view.header().record_count).unwrap_or(0);
+            let reservation = stream.reserve(&target, count, size as u64)?;
             let (reply, answer) = oneshot::channel();
             let append = RawAppend {
                 batch: view.as_bytes().clone(),

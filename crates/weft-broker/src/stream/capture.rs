@@ -8,7 +8,6 @@ use tokio::sync::oneshot;
 use weft_core::Event;
 use weft_log::AppendError;
 
-use super::config::Discard;
 use super::dedupe::{DedupeKey, DedupeWindow};
 use super::error::{StorageError, StreamError};
 use super::partition::{Partition, PendingAppend, Reservation, log_bytes_bound};
@@ -113,29 +112,18 @@ impl Streams {
                 forget_key(forget.as_ref());
                 continue;
             };
-            let index = partition.index;
-            let reservation = match config.discard {
-                Discard::Old => None,
-                Discard::New => {
-                    let retention = &config.retention;
-                    match partition.reserve(bound, retention.max_events, retention.max_bytes) {
-                        Ok(reservation) => Some(reservation),
-                        Err(limit) => {
-                            forget_key(forget.as_ref());
-                            for earlier in &admitted {
-                                forget_key(earlier.forget.as_ref());
-                            }
-                            // Dropping `admitted` gives its reservations back.
-                            return Err(PublishError::Storage {
-                                stream: config.name.clone(),
-                                source: StreamError::Full {
-                                    stream: config.name.to_string(),
-                                    partition: index,
-                                    limit,
-                                },
-                            });
-                        }
+            let reservation = match stream.reserve(partition, 1, bound) {
+                Ok(reservation) => reservation,
+                Err(full) => {
+                    forget_key(forget.as_ref());
+                    for earlier in &admitted {
+                        forget_key(earlier.forget.as_ref());
                     }
+                    // Dropping `admitted` gives its reservations back.
+                    return Err(PublishError::Storage {
+                        stream: config.name.clone(),
+                        source: full,
+                    });
                 }
             };
             admitted.push(Admitted {
@@ -199,22 +187,7 @@ impl Streams {
         let partition = stream
             .choose_partition(key.as_deref())
             .ok_or_else(|| StreamError::storage(name.to_string(), StorageError::Closed))?;
-        let reservation = match config.discard {
-            Discard::Old => None,
-            Discard::New => {
-                let retention = &config.retention;
-                let bound = log_bytes_bound(&stored, size);
-                Some(
-                    partition
-                        .reserve(bound, retention.max_events, retention.max_bytes)
-                        .map_err(|limit| StreamError::Full {
-                            stream: name.to_string(),
-                            partition: partition.index,
-                            limit,
-                        })?,
-                )
-            }
-        };
+        let reservation = stream.reserve(partition, 1, log_bytes_bound(&stored, size))?;
         let (reply, answer) = oneshot::channel();
         let append = PendingAppend {
             record: stored,

@@ -14,7 +14,7 @@
 //! For streams that discard new events, a partition also keeps its [`Usage`]: what the
 //! log holds (refreshed from the log's view when each append is answered, and after
 //! maintenance) plus what publishers have reserved and the log has not stored yet. A
-//! publish reserves room before it submits anything ([`Partition::reserve`]), so
+//! publish reserves room before it submits anything ([`Partition::reserve_many`]), so
 //! concurrent publishes can never take a partition past its limits together; the room
 //! is given back only after the usage was refreshed with the stored append, so an event
 //! is never counted as neither stored nor pending.
@@ -210,18 +210,9 @@ impl Partition {
         }
     }
 
-    /// Takes room for one event of at most `bytes` log bytes, or says which limit it
-    /// would exceed. The room is given back when the reservation is dropped.
-    pub(crate) fn reserve(
-        &self,
-        bytes: u64,
-        max_events: Option<u64>,
-        max_bytes: Option<u64>,
-    ) -> Result<Reservation, StreamLimit> {
-        self.reserve_many(1, bytes, max_events, max_bytes)
-    }
-
-    /// [`Self::reserve`] for `events` events taking `bytes` together.
+    /// Takes room for `events` events of at most `bytes` log bytes together, or says
+    /// which limit it would exceed. The room is given back when the reservation is
+    /// dropped.
     pub(crate) fn reserve_many(
         &self,
         events: u64,
@@ -269,7 +260,7 @@ impl Partition {
         self.store.reader().ok_or(StorageError::Closed)
     }
 
-    /// Queues an append (waiting for room), with the room reserved for it (see [`Self::reserve`]), held until
+    /// Queues an append (waiting for room), with the room reserved for it (see [`super::Stream::reserve`]), held until
     /// the append is stored or failed.
     pub(crate) async fn submit_reserved(
         &self,
