@@ -260,8 +260,8 @@ impl Partition {
         self.store.reader().ok_or(StorageError::Closed)
     }
 
-    /// Queues an append (waiting for room), with the room reserved for it (see [`super::Stream::reserve`]), held until
-    /// the append is stored or failed.
+    /// Queues an append (waiting for room), with the room reserved for it (see
+    /// [`super::Stream::reserve`]), held until the append is stored or failed.
     pub(crate) async fn submit_reserved(
         &self,
         append: PendingAppend,
