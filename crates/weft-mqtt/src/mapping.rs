@@ -21,9 +21,19 @@
 //!
 //! # weft → MQTT ([`event_to_message`])
 //!
-//! MQTT 5.0 subscribers get **binary mode**: every context attribute except
-//! `datacontenttype` as a User Property (canonical string form), `datacontenttype` as
-//! the Content Type, the data as the payload. MQTT 3.1.1 has no User Properties; the
+//! A **plain message** ([`is_plain_mqtt`]: the event weft made of a plain MQTT publish or
+//! will, wherever it travelled since) goes back out as it came in: its topic, payload
+//! and the properties its publisher set (Payload Format Indicator, Content Type,
+//! Response Topic, Correlation Data, the User Properties in their order, the Message
+//! Expiry Interval counted down), and nothing else. The attributes weft synthesised are
+//! not added as User Properties: MQTT 5.0 section 3.3.2.3.7 says the server forwards
+//! User Properties unaltered, and a subscriber with a small Maximum Packet Size must
+//! still receive the message it would have received from any other broker.
+//!
+//! Every other event is **a CloudEvent** (it arrived over HTTP or Kafka, or over the
+//! MQTT CloudEvents binding) and MQTT 5.0 subscribers get it in **binary mode**: every
+//! context attribute except `datacontenttype` as a User Property (canonical string
+//! form), `datacontenttype` as the Content Type, the data as the payload. MQTT 3.1.1 has no User Properties; the
 //! binding allows only structured mode there, which would turn every plain MQTT message
 //! into JSON, so weft sends 3.1.1 subscribers the **data alone** by default (the same
 //! [`crate::session::Message`] serves both versions, zero-copy); [`OutboundMode::Structured`]
@@ -391,6 +401,19 @@ fn add_mqtt_extensions(
     Ok(())
 }
 
+/// Whether `attributes` are those [`message_to_event`] synthesised for a plain MQTT
+/// message: `type` is [`PLAIN_EVENT_TYPE`] and `source` is an MQTT client's
+/// (`weft://NODE/mqtt/CLIENT-ID`). Such an event leaves for MQTT without CloudEvents
+/// User Properties (see the [module docs](self)); an event that only copies those two
+/// attributes is treated the same, which is what it claims to be.
+pub fn is_plain_mqtt(attributes: &weft_core::Attributes) -> bool {
+    attributes.ty == PLAIN_EVENT_TYPE
+        && attributes
+            .source
+            .strip_prefix("weft://")
+            .is_some_and(|rest| rest.contains("/mqtt/"))
+}
+
 /// A weft event as an MQTT message (QoS from `mqttqos`, RETAIN cleared: the session and
 /// the retained store decide those per subscriber). See the [module docs](self).
 pub fn event_to_message(event: &Event, mode: OutboundMode) -> Message {
@@ -452,13 +475,20 @@ pub fn event_to_message(event: &Event, mode: OutboundMode) -> Message {
     }
 }
 
+/// The User Properties of binary mode: the context attributes (unless the event is a
+/// plain MQTT message, whose attributes weft made up), then the publisher's User
+/// Properties in their original order, then any other extension attribute.
 fn binary_user_properties(cloudevent: &CloudEvent) -> Vec<(String, String)> {
     let attributes = &cloudevent.attributes;
-    let mut out: Vec<(String, String)> = attributes
-        .iter()
-        .filter(|(name, _)| CORE_USER_PROPERTIES.contains(name))
-        .map(|(name, value)| (name.to_owned(), value.canonical().into_owned()))
-        .collect();
+    let mut out: Vec<(String, String)> = if is_plain_mqtt(attributes) {
+        Vec::new()
+    } else {
+        attributes
+            .iter()
+            .filter(|(name, _)| CORE_USER_PROPERTIES.contains(name))
+            .map(|(name, value)| (name.to_owned(), value.canonical().into_owned()))
+            .collect()
+    };
     let list: Vec<UserPropertyItem> = attributes
         .get(extension::USER_PROPERTIES)
         .and_then(|value| value.as_str().map(str::to_owned))

@@ -292,6 +292,10 @@ struct Connection {
     outbound_aliases: OutboundAliases,
     /// Inbound QoS 1/2 packet ids published to the broker and not yet acknowledged.
     inbound_pending: BTreeMap<u16, QoS>,
+    /// PUBACKs, PUBCOMPs and error PUBRECs sent but not yet written to the socket
+    /// ([`Session::output_written`]). They still count against the Receive Maximum: a
+    /// client cannot have received them, so a publish beyond them is one too many.
+    unwritten_acks: usize,
     /// Boxed: most connections have none.
     will: Option<Box<connect::WillSpec>>,
     /// The topic of the last inbound PUBLISH, translated and checked: a publisher
@@ -433,6 +437,15 @@ impl Session {
     /// its large entries at every doubling.
     pub fn reserve_outputs(&mut self, additional: usize) {
         self.outputs.reserve(additional);
+    }
+
+    /// The I/O layer wrote every packet sent so far to the socket: the
+    /// acknowledgements among them stop counting against the Receive Maximum (MQTT
+    /// 3.3.4: a client may send a new QoS 1/2 PUBLISH once it has received one).
+    pub fn output_written(&mut self) {
+        if let Some(connection) = &mut self.connection {
+            connection.unwritten_acks = 0;
+        }
     }
 
     /// Frees the output queue's room when it is empty. Outputs are large: an idle

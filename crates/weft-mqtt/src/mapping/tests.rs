@@ -189,18 +189,12 @@ fn mqtt_to_mqtt_round_trip_keeps_user_properties_and_message_properties() {
     assert_eq!(back.topic, original.topic);
     assert_eq!(back.payload, original.payload);
     assert_eq!(back.qos, QoS::AtLeastOnce);
-    // Attributes come first; every other User Property follows in its original order.
-    // ("id" is an ordinary User Property of a plain message: it comes back too.)
-    let expected: Vec<_> = original
-        .properties
-        .user_properties
-        .iter()
-        .filter(|(name, _)| name != "id")
-        .cloned()
-        .collect();
-    assert_eq!(non_attribute_properties(&back), expected);
-    let plain_id = ("id".to_owned(), "not an attribute in plain mode".to_owned());
-    assert!(back.properties.user_properties.contains(&plain_id));
+    // Exactly the publisher's User Properties, in their order, and nothing weft made up
+    // ("id" is an ordinary User Property of a plain message: it comes back as it was).
+    assert_eq!(
+        back.properties.user_properties,
+        original.properties.user_properties
+    );
     assert_eq!(
         back.properties.content_type,
         original.properties.content_type
@@ -327,7 +321,35 @@ fn data_mode_carries_the_data_without_attributes() {
     assert_eq!(data.qos, binary.qos);
     assert!(data.properties.user_properties.is_empty());
     assert_eq!(data.properties.content_type, None);
-    assert!(!binary.properties.user_properties.is_empty());
+}
+
+#[test]
+fn plain_messages_leave_without_the_attributes_weft_synthesised() {
+    let mut plain = message(b"reading");
+    plain.properties.user_properties = pairs(&[("a", "2"), ("c", "3")]);
+    let event = message_to_event(&plain, &context()).unwrap();
+    assert!(is_plain_mqtt(&event.cloudevent.attributes));
+    let back = event_to_message(&event, OutboundMode::Binary);
+    assert_eq!(
+        back.properties.user_properties,
+        pairs(&[("a", "2"), ("c", "3")])
+    );
+    let bare = message_to_event(&message(b"reading"), &context()).unwrap();
+    let back = event_to_message(&bare, OutboundMode::Binary);
+    assert_eq!(back.properties.user_properties, Vec::new());
+    assert_eq!(back.properties.content_type, None);
+}
+
+#[test]
+fn only_the_mqtt_front_ends_plain_events_count_as_plain() {
+    let plain = |source: &str, ty: &str| is_plain_mqtt(&Attributes::new("1", source, ty).unwrap());
+    assert!(plain("weft://node-1/mqtt/dev%201", PLAIN_EVENT_TYPE));
+    assert!(!plain("weft://node-1/kafka/orders", PLAIN_EVENT_TYPE));
+    assert!(!plain("https://shop.example/mqtt/x", PLAIN_EVENT_TYPE));
+    assert!(!plain("weft://node-1/mqtt/dev%201", "order.created"));
+    // A binary-mode CloudEvent keeps its attributes as User Properties.
+    let event = message_to_event(&binary_message(), &context()).unwrap();
+    assert!(!is_plain_mqtt(&event.cloudevent.attributes));
 }
 
 /// The attributes of a plain message as they were synthesised before the per-connection

@@ -238,10 +238,11 @@ impl SessionTask {
                     break;
                 }
                 self.arm_timer();
-                // More inbound publishes than the receive maximum wait for the broker:
-                // stop reading until the oldest is answered (a 5.0 client that sends
-                // more is disconnected by the session; a 3.1.1 client is slowed down).
-                let reading = self.publishes.len() < usize::from(self.receive_maximum());
+                // A 3.1.1 client with more inbound publishes than the receive maximum
+                // waiting for the broker is slowed down: no reading until the oldest
+                // is answered. A 5.0 client was told the limit, so it is read on and
+                // the session answers one publish too many with DISCONNECT 0x93.
+                let reading = self.publishes.len() < self.inbound_publish_limit();
                 if reading && self.input_held {
                     self.decode_input(SystemTime::now());
                     continue;
@@ -270,15 +271,23 @@ impl SessionTask {
         }
     }
 
-    fn receive_maximum(&self) -> u16 {
-        self.context.inner.session_config.receive_maximum.max(1)
+    /// How many inbound publishes may wait for the broker before reading stops: the
+    /// receive maximum for 3.1.1 clients (which were told no limit), none for 5.0
+    /// clients (the session enforces the limit they were told).
+    fn inbound_publish_limit(&self) -> usize {
+        match self.session.version() {
+            ProtocolVersion::V5 => usize::MAX,
+            ProtocolVersion::V311 => {
+                usize::from(self.context.inner.session_config.receive_maximum.max(1))
+            }
+        }
     }
 
     /// Whether the run loop decodes more input at once (without waiting): what the
     /// session answers to it can go out in the same write.
     fn decodes_more_now(&self) -> bool {
         self.input_held
-            && self.publishes.len() < usize::from(self.receive_maximum())
+            && self.publishes.len() < self.inbound_publish_limit()
             && self
                 .connection
                 .as_ref()
@@ -343,7 +352,7 @@ impl SessionTask {
     /// are handled first, or once the receive maximum of inbound QoS 1/2 publishes
     /// wait for the broker, and goes on when one is answered.
     fn decode_input(&mut self, now: SystemTime) {
-        let limit = usize::from(self.receive_maximum());
+        let limit = self.inbound_publish_limit();
         let mut waiting = self.publishes.len();
         self.input_held = false;
         let Some(connection) = self.connection.as_mut() else {

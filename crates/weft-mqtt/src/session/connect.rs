@@ -172,6 +172,7 @@ impl Session {
             inbound_aliases: InboundAliases::new(self.config.topic_alias_maximum),
             outbound_aliases: OutboundAliases::new(pending.client_topic_alias_maximum),
             inbound_pending: Default::default(),
+            unwritten_acks: 0,
             will: pending.will.clone(),
             last_inbound_topic: None,
         });

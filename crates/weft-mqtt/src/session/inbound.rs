@@ -90,7 +90,9 @@ impl Session {
             self.send(Packet::PubRec(PubResponse::new(packet_id)));
             return;
         }
-        let unacknowledged = connection.inbound_pending.len() + self.state.awaiting_pubrel.len();
+        let unacknowledged = connection.inbound_pending.len()
+            + self.state.awaiting_pubrel.len()
+            + connection.unwritten_acks;
         if v5 && unacknowledged >= usize::from(self.config.receive_maximum) {
             return self.protocol_violation(
                 now,
@@ -167,6 +169,9 @@ impl Session {
     ) {
         match (self.version, publish.packet_id) {
             (ProtocolVersion::V5, Some(packet_id)) => {
+                if let Some(connection) = &mut self.connection {
+                    connection.unwritten_acks += 1;
+                }
                 let mut response = PubResponse::with_code(packet_id, code);
                 if self.wants_problem_information() {
                     response.properties.reason_string = Some(reason.to_owned());
@@ -193,11 +198,10 @@ impl Session {
         if self.phase != Phase::Connected {
             return;
         }
-        let Some(qos) = self
-            .connection
-            .as_mut()
-            .and_then(|connection| connection.inbound_pending.remove(&packet_id))
-        else {
+        let Some(connection) = self.connection.as_mut() else {
+            return;
+        };
+        let Some(qos) = connection.inbound_pending.remove(&packet_id) else {
             return;
         };
         let code = match outcome {
@@ -206,6 +210,11 @@ impl Session {
             PublishOutcome::Refused(code) => code,
         };
         let response = PubResponse::with_code(packet_id, code);
+        // A PUBACK, or a PUBREC that ends the exchange, frees a Receive Maximum slot
+        // once the client can have it (a successful PUBREC keeps it until PUBCOMP).
+        if qos != QoS::ExactlyOnce || code.is_error() {
+            connection.unwritten_acks += 1;
+        }
         if qos == QoS::ExactlyOnce {
             if code.is_error() {
                 // A PUBREC with an error ends the exchange: no PUBREL follows.
@@ -222,6 +231,7 @@ impl Session {
         let code = if self.state.awaiting_pubrel.remove(&response.packet_id) {
             if let Some(connection) = &mut self.connection {
                 connection.inbound_pending.remove(&response.packet_id);
+                connection.unwritten_acks += 1;
             }
             self.state_changed();
             ReasonCode::Success

@@ -180,6 +180,28 @@ impl Client {
         }
     }
 
+    /// Every packet until the server closes the connection, and how it closed: `Ok`
+    /// for an orderly end of stream, the error for a reset. Fails after [`WAIT`].
+    pub(crate) async fn read_to_end(&mut self) -> (Vec<Packet>, std::io::Result<()>) {
+        let mut packets: Vec<Packet> = self.stash.drain(..).collect();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            while let Some(packet) =
+                codec::decode(&mut self.buf, self.version, codec::MAX_PACKET_SIZE).unwrap()
+            {
+                packets.push(packet);
+            }
+            let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf))
+                .await
+                .unwrap_or_else(|_| panic!("the connection did not close within {WAIT:?}"));
+            match read {
+                Ok(0) => return (packets, Ok(())),
+                Ok(_) => {}
+                Err(error) => return (packets, Err(error)),
+            }
+        }
+    }
+
     /// Asserts nothing arrives for a short while.
     pub(crate) async fn expect_silence(&mut self) {
         if let Some(packet) = self.recv_within(Duration::from_millis(300)).await {

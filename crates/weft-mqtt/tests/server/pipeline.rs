@@ -148,3 +148,75 @@ async fn publishes_waiting_for_the_broker_are_bounded_by_the_receive_maximum() {
     }
     node.stop().await;
 }
+
+/// Publishes of `qos` with packet ids `ids`, encoded back to back for one write.
+fn burst(qos: QoS, ids: std::ops::RangeInclusive<u16>) -> Vec<u8> {
+    let mut out = bytes::BytesMut::new();
+    for id in ids {
+        let mut publish = Publish::new("burst/t", Bytes::from_static(b"x"));
+        publish.qos = qos;
+        publish.packet_id = Some(id);
+        weft_mqtt::codec::encode(&Packet::Publish(publish), V5, &mut out);
+    }
+    out.to_vec()
+}
+
+/// The DISCONNECT among `packets`, after nothing but acknowledgements.
+fn disconnect_code(packets: &[Packet]) -> ReasonCode {
+    let (last, before) = packets.split_last().expect("a DISCONNECT");
+    assert!(
+        before
+            .iter()
+            .all(|packet| matches!(packet, Packet::PubAck(_) | Packet::PubRec(_))),
+        "{before:?}"
+    );
+    match last {
+        Packet::Disconnect(disconnect) => disconnect.code,
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_v5_client_past_the_receive_maximum_reads_disconnect_0x93_and_an_orderly_close() {
+    let mut config = MqttConfig::default();
+    config.session.receive_maximum = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_with(dir.path(), config, Broker::default()).await;
+    let mut publisher = Client::connect(node.addr, V5, "flood").await;
+    // 20,000 QoS 2 publishes never released, written without reading: the eleventh is
+    // one too many. Every write must succeed (no reset while the client still sends),
+    // and the client then reads the DISCONNECT and an orderly end of stream.
+    for chunk in 0..20u16 {
+        let first = chunk * 1000 + 1;
+        publisher
+            .send_raw(&burst(QoS::ExactlyOnce, first..=first + 999))
+            .await;
+    }
+    let (packets, closed) = publisher.read_to_end().await;
+    closed.expect("an orderly close, not a reset");
+    assert_eq!(
+        disconnect_code(&packets),
+        ReasonCode::ReceiveMaximumExceeded
+    );
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn publishes_waiting_for_the_broker_count_against_a_v5_clients_receive_maximum() {
+    let mut config = MqttConfig::default();
+    config.session.receive_maximum = 10;
+    let (node, receipts, _dir) = node_with_held_receipts(config).await;
+    // 5.0 clients are read on past the limit (unlike 3.1.1 ones): the eleventh publish
+    // while ten wait for the broker is answered with DISCONNECT 0x93.
+    let mut publisher = Client::connect(node.addr, V5, "eager").await;
+    publisher.send_raw(&burst(QoS::AtLeastOnce, 1..=10)).await;
+    wait_for("ten submitted publishes", || receipts.count() == 10).await;
+    publisher.send_raw(&burst(QoS::AtLeastOnce, 11..=11)).await;
+    let (packets, closed) = publisher.read_to_end().await;
+    closed.expect("an orderly close");
+    assert_eq!(
+        disconnect_code(&packets),
+        ReasonCode::ReceiveMaximumExceeded
+    );
+    node.stop().await;
+}

@@ -124,26 +124,36 @@ impl SessionTask {
             return;
         }
         let written = match connection.try_flush() {
-            Ok(Flushed::Done) => return,
+            Ok(Flushed::Done) => Ok(()),
             Ok(Flushed::Blocked) => Box::pin(connection.write_rest()).await,
             Err(error) => Err(error),
         };
-        if let Err(error) = written {
-            tracing::debug!(%error, peer = ?self.peer, "mqtt write failed");
-            self.close_connection();
-            self.session.connection_lost(SystemTime::now());
+        match written {
+            Ok(()) => self.session.output_written(),
+            Err(error) => {
+                tracing::debug!(%error, peer = ?self.peer, "mqtt write failed");
+                self.close_connection();
+                self.session.connection_lost(SystemTime::now());
+            }
         }
     }
 
-    /// Flushes, then closes the connection (an `Output::Disconnect`).
+    /// Flushes, then closes the connection (an `Output::Disconnect`): the write side
+    /// at once, the read side once the client has seen the DISCONNECT and closed too
+    /// (see [`super::transport::Connection::linger`]).
     async fn disconnect(&mut self, reason: ReasonCode) {
         self.flush().await;
-        if let Some(connection) = self.connection.as_mut() {
+        if let Some(mut connection) = self.connection.take() {
+            self.context
+                .inner
+                .counters
+                .connections_open
+                .fetch_sub(1, Ordering::Relaxed);
             tracing::debug!(?reason, peer = ?self.peer, client_id = %self.session.client_id(), "mqtt connection closed by server");
             let _ =
                 tokio::time::timeout(super::transport::WRITE_TIMEOUT, connection.shutdown()).await;
+            tokio::spawn(connection.linger());
         }
-        self.close_connection();
     }
 
     async fn on_connect_request(&mut self, request: ConnectRequest) {

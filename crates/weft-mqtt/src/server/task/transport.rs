@@ -24,6 +24,8 @@ const BUDGET_BYTES: usize = 4096;
 const STREAM_READ_CHUNK: usize = 2048;
 /// An output buffer bigger than this is dropped once written.
 const KEEP_OUTPUT: usize = 512;
+/// How long a connection the server closed waits for the client to close its side.
+const LINGER: Duration = Duration::from_secs(2);
 /// How long a write may take before the client is considered gone.
 pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -204,6 +206,28 @@ impl Connection {
         if self.output.capacity() > KEEP_OUTPUT {
             self.output = BytesMut::new();
         }
+    }
+
+    /// After the server closed the write side: reads and discards what the client
+    /// still sends until it closes its side too, for at most [`LINGER`], then drops the
+    /// connection. Closing a socket with unread input makes the kernel answer with a
+    /// reset, and a client still writing (a burst of publishes past the Receive
+    /// Maximum) would then get a broken pipe, and might lose the DISCONNECT that says
+    /// why, instead of reading it and an orderly end of stream.
+    pub(super) async fn linger(mut self) {
+        let mut discard = vec![0; STREAM_READ_CHUNK];
+        let drain = async {
+            loop {
+                let read = match &mut self.transport {
+                    Transport::Tcp(socket) => socket.read(&mut discard).await,
+                    Transport::Stream { stream, .. } => stream_mut(stream).read(&mut discard).await,
+                };
+                if !matches!(read, Ok(read) if read > 0) {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, drain).await;
     }
 
     /// Closes the write side.

@@ -149,6 +149,52 @@ fn inbound_receive_maximum_exceeded_disconnects() {
 }
 
 #[test]
+fn acknowledgements_count_against_the_receive_maximum_until_written() {
+    let config = SessionConfig {
+        receive_maximum: 2,
+        ..SessionConfig::default()
+    };
+    let (mut session, _) = connect_with(config, connect_packet(V5, "c"), None, at(0));
+    let accepted = PublishOutcome::Accepted { matched: true };
+    for id in 1..=2 {
+        session.handle_packet(at(1), client_publish("a", QoS::AtLeastOnce, Some(id)));
+        session.publish_completed(at(1), id, accepted);
+    }
+    // Both PUBACKs were sent, but not written yet: the client cannot have seen them.
+    let acks = sent(&drain(&mut session));
+    assert_eq!(acks.len(), 2);
+    session.output_written();
+    // Written: two more are within the limit.
+    for id in 3..=4 {
+        session.handle_packet(at(1), client_publish("a", QoS::AtLeastOnce, Some(id)));
+        session.publish_completed(at(1), id, accepted);
+    }
+    assert!(disconnect_code(&drain(&mut session)).is_none());
+    // Not written yet: a fifth is one too many.
+    session.handle_packet(at(1), client_publish("a", QoS::AtLeastOnce, Some(5)));
+    assert_eq!(
+        disconnect_code(&drain(&mut session)),
+        Some(ReasonCode::ReceiveMaximumExceeded)
+    );
+}
+
+#[test]
+fn a_pubcomp_frees_its_receive_maximum_slot_once_written() {
+    let config = SessionConfig {
+        receive_maximum: 1,
+        ..SessionConfig::default()
+    };
+    let (mut session, _) = connect_with(config, connect_packet(V5, "c"), None, at(0));
+    session.handle_packet(at(1), client_publish("a", QoS::ExactlyOnce, Some(1)));
+    session.publish_completed(at(1), 1, PublishOutcome::Accepted { matched: true });
+    session.handle_packet(at(1), Packet::PubRel(PubResponse::new(1)));
+    drain(&mut session);
+    session.output_written();
+    session.handle_packet(at(1), client_publish("a", QoS::ExactlyOnce, Some(2)));
+    assert!(disconnect_code(&drain(&mut session)).is_none());
+}
+
+#[test]
 fn publish_above_the_server_maximum_qos_disconnects() {
     let config = SessionConfig {
         maximum_qos: QoS::AtLeastOnce,
