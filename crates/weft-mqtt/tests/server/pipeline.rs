@@ -218,5 +218,8 @@ async fn publishes_waiting_for_the_broker_count_against_a_v5_clients_receive_max
         disconnect_code(&packets),
         ReasonCode::ReceiveMaximumExceeded
     );
+    for index in 0..10 {
+        receipts.answer(index, Ok(()));
+    }
     node.stop().await;
 }
