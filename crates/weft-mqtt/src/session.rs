@@ -43,8 +43,10 @@
 //!   produced by `weft_topic::mqtt`, so a leading wildcard never matches a `$` topic
 //!   (MQTT-4.7.2-1); the session adds no matching rules of its own.
 //! - **Keep alive**: the connection is closed when no packet arrives for one and a half
-//!   times the Keep Alive (MQTT-3.1.2-22/24); `SessionConfig::server_keep_alive`
-//!   overrides the client's value on 5.0 (Server Keep Alive property).
+//!   times the Keep Alive (MQTT-3.1.2-22/24). On 5.0, a client that asks for no keep
+//!   alive (0) or for more than `SessionConfig::max_keep_alive` gets the maximum as
+//!   Server Keep Alive in CONNACK (MQTT-3.2.2-21), and that is what is enforced. A
+//!   3.1.1 client cannot be told another value, so its own is enforced (0: none).
 //! - **Outbound packets over the client's Maximum Packet Size** are dropped and counted,
 //!   as if delivered (MQTT-3.1.2-25).
 
@@ -86,6 +88,10 @@ const MAX_DEFERRED_PACKETS: usize = 32;
 /// wake-up instead of growing it again from nothing for every few packets).
 const IDLE_OUTPUT_CAPACITY: usize = 0;
 
+/// [`SessionConfig::max_keep_alive`] by default: five minutes, so a silent client is
+/// noticed within seven and a half.
+pub const DEFAULT_MAX_KEEP_ALIVE: u16 = 300;
+
 /// The server's limits and features, the same for every session of a listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionConfig {
@@ -98,8 +104,9 @@ pub struct SessionConfig {
     /// The longest Session Expiry Interval granted, in seconds (also caps 3.1.1
     /// persistent sessions, which otherwise never expire).
     pub max_session_expiry: u32,
-    /// When set, overrides the client's Keep Alive (5.0 Server Keep Alive).
-    pub server_keep_alive: Option<u16>,
+    /// The longest Keep Alive granted to a 5.0 client, in seconds, and the one given
+    /// to a 5.0 client that asks for none; 0: no maximum. Sent as Server Keep Alive.
+    pub max_keep_alive: u16,
     /// The highest QoS granted to subscriptions and accepted in PUBLISH.
     pub maximum_qos: QoS,
     /// Whether retained messages are supported.
@@ -130,7 +137,7 @@ impl Default for SessionConfig {
             receive_maximum: 100,
             topic_alias_maximum: 64,
             max_session_expiry: 7 * 24 * 3600,
-            server_keep_alive: None,
+            max_keep_alive: DEFAULT_MAX_KEEP_ALIVE,
             maximum_qos: QoS::ExactlyOnce,
             retain_available: true,
             wildcard_subscription_available: true,

@@ -85,6 +85,9 @@ impl Default for HttpConfig {
 pub struct MqttConfig {
     /// Where to listen (default `127.0.0.1:1883`), or [`Listen::Off`].
     pub listen: Listen,
+    /// The longest keep alive an MQTT 5.0 client is granted, in seconds, and the one
+    /// it gets when it asks for none (Server Keep Alive); 0: no maximum. Default 300.
+    pub max_keep_alive: u16,
 }
 
 impl MqttConfig {
@@ -97,6 +100,7 @@ impl Default for MqttConfig {
     fn default() -> MqttConfig {
         MqttConfig {
             listen: MqttConfig::DEFAULT_LISTEN,
+            max_keep_alive: weft_mqtt::session::DEFAULT_MAX_KEEP_ALIVE,
         }
     }
 }
@@ -227,6 +231,8 @@ pub struct ConfigOverrides {
     pub kafka_default_partitions: Option<String>,
     /// `--mqtt`: a listen address or `off`.
     pub mqtt: Option<String>,
+    /// `--mqtt-max-keep-alive`: a duration such as `5m`, or `0` for no maximum.
+    pub mqtt_max_keep_alive: Option<String>,
     /// `--mesh`: the mesh listen address or `off`.
     pub mesh: Option<String>,
     /// `--mesh-name`.

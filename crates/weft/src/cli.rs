@@ -320,6 +320,9 @@ pub(crate) struct ServeArgs {
     /// MQTT listen address, or `off`; port 0 picks a free port [env: WEFT_MQTT] [default: 127.0.0.1:1883].
     #[arg(long, value_name = "ADDR|off")]
     pub mqtt: Option<String>,
+    /// Longest MQTT 5.0 keep alive granted, and the one given to a client that asks for none (sent as Server Keep Alive); 0 for no maximum [env: WEFT_MQTT_MAX_KEEP_ALIVE] [default: 5m].
+    #[arg(long, value_name = "DURATION")]
+    pub mqtt_max_keep_alive: Option<String>,
     /// Listen for links from other weft nodes on ADDR [env: WEFT_MESH] [default: off].
     #[arg(long, value_name = "ADDR|off")]
     pub mesh: Option<String>,

@@ -32,6 +32,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             kafka_auto_create_topics: args.kafka_auto_create_topics,
             kafka_default_partitions: args.kafka_default_partitions,
             mqtt: args.mqtt,
+            mqtt_max_keep_alive: args.mqtt_max_keep_alive,
             mesh: args.mesh,
             mesh_name: args.mesh_name,
             join: args.join,

@@ -159,10 +159,7 @@ impl Session {
         state.disconnected_at = None;
         state.pending_will = None;
         self.install_state(state);
-        let keep_alive = match (v5, self.config.server_keep_alive) {
-            (true, Some(server)) => server,
-            _ => pending.keep_alive,
-        };
+        let keep_alive = granted_keep_alive(v5, pending.keep_alive, self.config.max_keep_alive);
         self.connection = Some(Connection {
             keep_alive,
             last_packet_at: now,
@@ -355,5 +352,19 @@ impl Session {
         self.phase = Phase::Ended;
         self.connection = None;
         self.outputs.push_back(Output::SessionEnded);
+    }
+}
+
+/// The Keep Alive a connection gets: a 5.0 client's own within the maximum (the
+/// maximum when it asked for none); a 3.1.1 client's own, which it cannot be told to
+/// change.
+fn granted_keep_alive(v5: bool, asked: u16, maximum: u16) -> u16 {
+    if !v5 || maximum == 0 {
+        return asked;
+    }
+    if asked == 0 {
+        maximum
+    } else {
+        asked.min(maximum)
     }
 }

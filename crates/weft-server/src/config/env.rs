@@ -65,6 +65,7 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
         kafka_auto_create_topics,
         kafka_default_partitions,
         mqtt,
+        mqtt_max_keep_alive,
         mesh,
         mesh_name,
         join,
@@ -88,6 +89,7 @@ pub(super) fn read_flags(overrides: ConfigOverrides, errors: &mut Vec<ConfigErro
         (Setting::KafkaAutoCreateTopics, kafka_auto_create_topics),
         (Setting::KafkaDefaultPartitions, kafka_default_partitions),
         (Setting::Mqtt, mqtt),
+        (Setting::MqttMaxKeepAlive, mqtt_max_keep_alive),
         (Setting::Mesh, mesh),
         (Setting::MeshName, mesh_name),
         // Repeated `--join` flags add up.

@@ -20,7 +20,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
 ];
 const LOG_KEYS: &[&str] = &["format", "level"];
 const HTTP_KEYS: &[&str] = &["listen", "max_event_bytes"];
-const MQTT_KEYS: &[&str] = &["listen"];
+const MQTT_KEYS: &[&str] = &["listen", "max_keep_alive"];
 const MESH_KEYS: &[&str] = &[
     "listen",
     "name",
@@ -108,6 +108,8 @@ fn read_document(document: &Document, layer: &mut Layer, errors: &mut Errors) {
     if let Some(mqtt) = root.take_mapping("mqtt", errors) {
         mqtt.deny_unknown(MQTT_KEYS, errors);
         layer.mqtt_listen = mqtt.take_parsed("listen", errors);
+        layer.mqtt_max_keep_alive =
+            mqtt.take_with("max_keep_alive", errors, super::setting::parse_keep_alive);
     }
     if let Some(kafka) = root.take_mapping("kafka", errors) {
         kafka.deny_unknown(KAFKA_KEYS, errors);

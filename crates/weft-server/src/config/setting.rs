@@ -28,6 +28,7 @@ pub(super) enum Setting {
     KafkaAutoCreateTopics,
     KafkaDefaultPartitions,
     Mqtt,
+    MqttMaxKeepAlive,
     Mesh,
     MeshName,
     MeshJoin,
@@ -41,7 +42,7 @@ pub(super) enum Setting {
 
 impl Setting {
     /// Every setting, in the order the docs list them.
-    pub(super) const ALL: [Setting; 21] = [
+    pub(super) const ALL: [Setting; 22] = [
         Setting::NodeName,
         Setting::DataDir,
         Setting::ReadyFile,
@@ -54,6 +55,7 @@ impl Setting {
         Setting::KafkaAutoCreateTopics,
         Setting::KafkaDefaultPartitions,
         Setting::Mqtt,
+        Setting::MqttMaxKeepAlive,
         Setting::Mesh,
         Setting::MeshName,
         Setting::MeshJoin,
@@ -80,6 +82,7 @@ impl Setting {
             Setting::KafkaAutoCreateTopics => "WEFT_KAFKA_AUTO_CREATE_TOPICS",
             Setting::KafkaDefaultPartitions => "WEFT_KAFKA_DEFAULT_PARTITIONS",
             Setting::Mqtt => "WEFT_MQTT",
+            Setting::MqttMaxKeepAlive => "WEFT_MQTT_MAX_KEEP_ALIVE",
             Setting::Mesh => "WEFT_MESH",
             Setting::MeshName => "WEFT_MESH_NAME",
             Setting::MeshJoin => "WEFT_MESH_JOIN",
@@ -107,6 +110,7 @@ impl Setting {
             Setting::KafkaAutoCreateTopics => "--kafka-auto-create-topics",
             Setting::KafkaDefaultPartitions => "--kafka-default-partitions",
             Setting::Mqtt => "--mqtt",
+            Setting::MqttMaxKeepAlive => "--mqtt-max-keep-alive",
             Setting::Mesh => "--mesh",
             Setting::MeshName => "--mesh-name",
             Setting::MeshJoin => "--join",
@@ -135,6 +139,7 @@ impl Setting {
             Setting::KafkaAutoCreateTopics => "kafka.auto_create_topics",
             Setting::KafkaDefaultPartitions => "kafka.default_partitions",
             Setting::Mqtt => "mqtt.listen",
+            Setting::MqttMaxKeepAlive => "mqtt.max_keep_alive",
             Setting::Mesh => "mesh.listen",
             Setting::MeshName => "mesh.name",
             Setting::MeshJoin => "mesh.join",
@@ -169,6 +174,7 @@ impl Setting {
                 layer.kafka_default_partitions = Some(super::kafka::parse_partitions(text)?);
             }
             Setting::Mqtt => layer.mqtt_listen = Some(text.parse()?),
+            Setting::MqttMaxKeepAlive => layer.mqtt_max_keep_alive = Some(parse_keep_alive(text)?),
             Setting::Mesh => layer.mesh_listen = Some(text.parse()?),
             Setting::MeshName => layer.mesh_name = Some(parse_mesh_name(text)?),
             Setting::MeshJoin => layer.mesh_join = Some(parse_join(text)?),
@@ -255,6 +261,14 @@ pub enum ValueError {
         /// The text as given.
         input: String,
     },
+    /// A keep alive that MQTT cannot carry.
+    #[error(
+        "`{input}` is not a keep alive: use whole seconds up to 65535 (18h12m15s), such as 5m; 0 for no maximum"
+    )]
+    KeepAlive {
+        /// The text as given.
+        input: String,
+    },
     /// A maximum event size that this machine cannot address.
     #[error("{bytes} bytes is more than this machine can address")]
     MaxEventBytesTooLarge {
@@ -305,6 +319,18 @@ pub(super) fn parse_count(text: &str) -> Result<u64, ValueError> {
     })
 }
 
+/// An MQTT keep alive: a duration of whole seconds that fits MQTT's two bytes.
+pub(super) fn parse_keep_alive(text: &str) -> Result<u16, ValueError> {
+    let invalid = || ValueError::KeepAlive {
+        input: text.to_owned(),
+    };
+    let duration = weft_yaml::parse_duration(text).map_err(|_| invalid())?;
+    if duration.subsec_nanos() != 0 {
+        return Err(invalid());
+    }
+    u16::try_from(duration.as_secs()).map_err(|_| invalid())
+}
+
 /// A path setting: any non-empty text.
 pub(super) fn parse_path(text: &str) -> Result<PathBuf, ValueError> {
     if text.is_empty() {
@@ -337,6 +363,7 @@ pub(super) struct Layer {
     pub(super) kafka_auto_create_topics: Option<bool>,
     pub(super) kafka_default_partitions: Option<u32>,
     pub(super) mqtt_listen: Option<Listen>,
+    pub(super) mqtt_max_keep_alive: Option<u16>,
     pub(super) mesh_listen: Option<Listen>,
     pub(super) mesh_name: Option<String>,
     pub(super) mesh_join: Option<Vec<std::net::SocketAddr>>,
@@ -364,6 +391,7 @@ impl Layer {
             kafka_auto_create_topics,
             kafka_default_partitions,
             mqtt_listen,
+            mqtt_max_keep_alive,
             mesh_listen,
             mesh_name,
             mesh_join,
@@ -409,6 +437,9 @@ impl Layer {
         }
         if let Some(listen) = mqtt_listen {
             config.mqtt.listen = listen;
+        }
+        if let Some(seconds) = mqtt_max_keep_alive {
+            config.mqtt.max_keep_alive = seconds;
         }
         if let Some(listen) = mesh_listen {
             config.mesh.listen = listen;

@@ -155,6 +155,7 @@ fn every_flag_sets_its_field() {
             kafka_auto_create_topics: Some("false".into()),
             kafka_default_partitions: Some("3".into()),
             mqtt: Some("off".into()),
+            mqtt_max_keep_alive: Some("90s".into()),
             mesh: Some("127.0.0.1:7400".into()),
             mesh_name: Some("factory".into()),
             join: vec!["10.0.0.2:7400".into(), "10.0.0.3:7400".into()],
@@ -183,6 +184,7 @@ fn every_flag_sets_its_field() {
     assert!(!config.kafka.auto_create_topics);
     assert_eq!(config.kafka.default_partitions, 3);
     assert_eq!(config.mqtt.listen, Listen::Off);
+    assert_eq!(config.mqtt.max_keep_alive, 90);
     assert_eq!(config.mesh.listen, addr("127.0.0.1:7400"));
     assert_eq!(config.mesh.name, "factory");
     assert_eq!(config.mesh.compression, LinkCompression::Zstd);
@@ -605,4 +607,21 @@ fn mesh_store_and_forward_settings_come_from_env_too_and_bad_values_name_the_var
             "{expected:?} missing from:\n{errors}"
         );
     }
+}
+
+#[test]
+fn mqtt_max_keep_alive_is_whole_seconds_that_mqtt_can_carry() {
+    use super::setting::parse_keep_alive;
+    assert_eq!(parse_keep_alive("5m"), Ok(300));
+    assert_eq!(parse_keep_alive("0"), Ok(0));
+    assert_eq!(parse_keep_alive("18h12m15s"), Ok(u16::MAX));
+    for bad in ["18h12m16s", "1.5s", "300", "soon", ""] {
+        let error = parse_keep_alive(bad).unwrap_err();
+        assert!(error.to_string().contains("65535"), "{bad}: {error}");
+    }
+    let (_guard, path) = config_file("mqtt: {max_keep_alive: 2m}\n");
+    assert_eq!(load_file(&path).unwrap().mqtt.max_keep_alive, 120);
+    let problems = file_problems("mqtt: {max_keep_alive: 1.5s}\n");
+    assert!(problems[0].contains("max_keep_alive"), "{problems:?}");
+    assert_eq!(Config::defaults().mqtt.max_keep_alive, 300);
 }

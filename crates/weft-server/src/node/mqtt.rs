@@ -13,10 +13,11 @@ use crate::config::Config;
 
 /// Opens the front end's context: loads its stored sessions and retained messages.
 pub(super) async fn open(config: &Config, broker: &Broker) -> Result<MqttContext, StartError> {
-    let options = MqttConfig {
+    let mut options = MqttConfig {
         node: config.node_name.to_string(),
         ..MqttConfig::default()
     };
+    options.session.max_keep_alive = config.mqtt.max_keep_alive;
     MqttContext::open(broker.clone(), config.data_dir.clone(), options)
         .await
         .map_err(|source| StartError::Mqtt {

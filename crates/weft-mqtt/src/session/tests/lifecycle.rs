@@ -190,20 +190,66 @@ fn keep_alive_closes_after_one_and_a_half_intervals() {
 }
 
 #[test]
-fn server_keep_alive_overrides_the_client_value() {
+fn a_keep_alive_above_the_maximum_is_lowered_and_enforced() {
     let config = SessionConfig {
-        server_keep_alive: Some(5),
+        max_keep_alive: 5,
         ..SessionConfig::default()
     };
     let mut connect = connect_packet(V5, "c");
     connect.keep_alive = 600;
     let (mut session, outputs) = connect_with(config, connect, None, at(0));
     assert_eq!(connack(&outputs).properties.server_keep_alive, Some(5));
+    session.tick(at_ms(7_499));
+    assert_eq!(disconnect_code(&drain(&mut session)), None);
     session.tick(at_ms(7_500));
     assert_eq!(
         disconnect_code(&drain(&mut session)),
         Some(ReasonCode::KeepAliveTimeout)
     );
+}
+
+#[test]
+fn a_v5_client_that_asks_for_no_keep_alive_gets_the_maximum_and_its_will_on_silence() {
+    let config = SessionConfig {
+        max_keep_alive: 4,
+        ..SessionConfig::default()
+    };
+    let mut connect = connect_packet(V5, "c");
+    connect.keep_alive = 0;
+    connect.will = Some(will("wills/c", None));
+    let (mut session, outputs) = connect_with(config, connect, None, at(0));
+    assert_eq!(connack(&outputs).properties.server_keep_alive, Some(4));
+    session.tick(at(6));
+    let outputs = drain(&mut session);
+    assert_eq!(
+        disconnect_code(&outputs),
+        Some(ReasonCode::KeepAliveTimeout)
+    );
+    assert_eq!(wills(&outputs).len(), 1);
+}
+
+#[test]
+fn a_keep_alive_within_the_maximum_is_the_clients_own_and_not_announced() {
+    let mut connect = connect_packet(V5, "c");
+    connect.keep_alive = 60;
+    let (_, outputs) = connect_with(SessionConfig::default(), connect, None, at(0));
+    assert_eq!(connack(&outputs).properties.server_keep_alive, None);
+}
+
+#[test]
+fn a_v311_client_keeps_its_own_keep_alive_even_above_the_maximum() {
+    let config = SessionConfig {
+        max_keep_alive: 5,
+        ..SessionConfig::default()
+    };
+    for (asked, silent_for) in [(0, 3_600), (600, 899)] {
+        let mut connect = connect_packet(V3, "c");
+        connect.keep_alive = asked;
+        let (mut session, _) = connect_with(config.clone(), connect, None, at(0));
+        session.tick(at(silent_for));
+        assert_eq!(disconnect_code(&drain(&mut session)), None, "{asked}");
+        assert!(session.is_connected(), "{asked}");
+    }
 }
 
 #[test]
