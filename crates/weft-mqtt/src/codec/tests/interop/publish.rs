@@ -141,6 +141,34 @@ fn publish_v5_property_lengths_around_the_one_byte_boundary() {
 }
 
 #[test]
+fn publish_v5_strings_and_binary_over_64_kib_are_cut_and_counted_as_cut() {
+    // Section 1.5.4 and 1.5.6: a string or binary field holds at most 65,535 bytes. The
+    // encoder cuts longer ones (the session maps event attributes of any length to
+    // properties); the lengths must count what is written, or the declared remaining
+    // length runs past the packet and swallows the start of the next one. A string is
+    // cut on a character boundary so that it stays UTF-8: 32,768 "é" (65,536 bytes)
+    // become 32,767 (65,534 bytes).
+    let mut packet = publish("t", QoS::AtMostOnce, None, b"bye");
+    packet.properties.user_properties = vec![(s("k"), "é".repeat(32_768))];
+    packet.properties.correlation_data = Some(Bytes::from(vec![7; 70_000]));
+    let packet = Packet::Publish(packet);
+    let bytes = ours_encode(&packet, V5);
+    assert_eq!(packet.encoded_len(V5), bytes.len());
+    // The topic, the property length (3 bytes for 131,078), the correlation data, the
+    // user property, the payload.
+    let remaining = 3 + 3 + (3 + 65_535) + (1 + 3 + 2 + 65_534) + 3;
+    assert_eq!(remaining, 131_087);
+    assert_eq!(bytes[..4], [0x30, 0x8F, 0x80, 0x08]); // 131,087 = 15 + 0 * 128 + 8 * 16,384
+    assert_eq!(bytes.len(), 4 + remaining);
+    let mut cut = Publish::new("t", Bytes::from_static(b"bye"));
+    cut.properties.user_properties = vec![(s("k"), "é".repeat(32_767))];
+    cut.properties.correlation_data = Some(Bytes::from(vec![7; 65_535]));
+    let cut = Packet::Publish(cut);
+    assert_eq!(ours_decode(&bytes, V5), cut);
+    assert_eq!(theirs_decode(&bytes, V5), Ok(cut));
+}
+
+#[test]
 fn publish_v5_qos0_without_properties_or_payload() {
     // Section 3.3.2.3.1: no properties still means a property length byte of 0.
     check(
