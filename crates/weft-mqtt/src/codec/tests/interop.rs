@@ -70,7 +70,7 @@ fn theirs_encode(packet: &Packet, version: ProtocolVersion) -> Vec<u8> {
     }
 }
 
-/// Steps 2 of the module docs: our encoder gives exactly `golden` (and `encoded_len`
+/// Step 2 of the module docs: our encoder gives exactly `golden` (and `encoded_len`
 /// agrees), and our decoder reads `golden` as `packet`.
 fn check_ours(golden: &[u8], version: ProtocolVersion, packet: &Packet) {
     assert_eq!(

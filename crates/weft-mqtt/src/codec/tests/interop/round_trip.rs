@@ -78,8 +78,8 @@ prop_compose! {
 
 proptest! {
     /// One Subscription Identifier at most: mqttbytes 0.6 counts each one a byte too
-    /// long when it reads them, which the test `several_subscription_identifiers` in
-    /// `publish` pins down; one is harmless because every property is longer than a byte.
+    /// long when it reads them (pinned down by `publish_v5_several_subscription_identifiers`);
+    /// one extra byte is harmless, as no property is shorter than two bytes.
     #[test]
     fn mqttbytes_decodes_our_publish_v5(publish in publish(1)) {
         let packet = Packet::Publish(publish);
