@@ -66,22 +66,53 @@ pub(crate) fn put_variable_int(out: &mut BytesMut, value: u32) {
     }
 }
 
-/// The length of a UTF-8 string or binary field on the wire (2-byte prefix + data).
+/// The most bytes a UTF-8 string or binary field can hold: its length prefix is a Two
+/// Byte Integer.
+const MAX_FIELD_LEN: usize = u16::MAX as usize;
+
+/// `text` cut to at most [`MAX_FIELD_LEN`] bytes on a character boundary, so that it
+/// stays valid UTF-8.
+fn fitted_str(text: &str) -> &str {
+    let mut end = text.len().min(MAX_FIELD_LEN);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `data` cut to at most [`MAX_FIELD_LEN`] bytes.
+fn fitted_binary(data: &[u8]) -> &[u8] {
+    &data[..data.len().min(MAX_FIELD_LEN)]
+}
+
+/// The length of a UTF-8 string on the wire (2-byte prefix + data, as [`put_string`]
+/// writes it).
 pub(crate) fn string_len(text: &str) -> usize {
-    2 + text.len()
+    2 + fitted_str(text).len()
+}
+
+/// The length of a binary field on the wire (2-byte prefix + data, as [`put_binary`]
+/// writes it).
+pub(crate) fn binary_len(data: &[u8]) -> usize {
+    2 + fitted_binary(data).len()
 }
 
 /// Writes a length-prefixed UTF-8 string. Callers keep strings under 65,536 bytes;
-/// longer ones are cut (the session never builds them).
+/// longer ones are cut on a character boundary (event attributes mapped to properties
+/// can be longer), and [`string_len`] counts them as cut.
 pub(crate) fn put_string(out: &mut BytesMut, text: &str) {
-    put_binary(out, text.as_bytes());
+    write_field(out, fitted_str(text).as_bytes());
 }
 
-/// Writes length-prefixed binary data.
+/// Writes length-prefixed binary data, cut to 65,535 bytes like [`put_string`].
 pub(crate) fn put_binary(out: &mut BytesMut, data: &[u8]) {
-    let len = data.len().min(usize::from(u16::MAX));
-    out.put_u16(len as u16);
-    out.put_slice(&data[..len]);
+    write_field(out, fitted_binary(data));
+}
+
+fn write_field(out: &mut BytesMut, data: &[u8]) {
+    debug_assert!(data.len() <= MAX_FIELD_LEN);
+    out.put_u16(data.len() as u16);
+    out.put_slice(data);
 }
 
 /// A cursor over the body of one packet. Every read that runs past the end is a
@@ -234,6 +265,27 @@ mod tests {
     fn incomplete_variable_int_needs_more_bytes() {
         assert_eq!(peek_variable_int(&[0x80]), Ok(VarIntPeek::Incomplete));
         assert_eq!(peek_variable_int(&[]), Ok(VarIntPeek::Incomplete));
+    }
+
+    #[test]
+    fn long_fields_are_cut_and_counted_as_written() {
+        // "é" is two bytes: 65,535 bytes would split one, so the string stops at 65,534.
+        let text = format!("a{}", "é".repeat(40_000));
+        let mut out = BytesMut::new();
+        put_string(&mut out, &text);
+        assert_eq!(out.len(), string_len(&text));
+        assert_eq!(out.len(), 2 + 65_535);
+        assert_eq!(out[..2], [0xFF, 0xFF]);
+        let text = "é".repeat(40_000);
+        let mut out = BytesMut::new();
+        put_string(&mut out, &text);
+        assert_eq!(out.len(), string_len(&text));
+        assert_eq!(out[..2], [0xFF, 0xFE]);
+        let data = vec![1; 70_000];
+        let mut out = BytesMut::new();
+        put_binary(&mut out, &data);
+        assert_eq!(out.len(), binary_len(&data));
+        assert_eq!(out.len(), 2 + 65_535);
     }
 
     #[test]

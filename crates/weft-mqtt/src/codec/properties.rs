@@ -12,7 +12,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::DecodeError;
 use super::primitives::{
-    MAX_VARIABLE_INT, Reader, put_binary, put_string, put_variable_int, string_len,
+    MAX_VARIABLE_INT, Reader, binary_len, put_binary, put_string, put_variable_int, string_len,
     variable_int_len,
 };
 
@@ -518,7 +518,7 @@ impl Value<'_> {
             Value::Four(_) => 4,
             Value::VarInt(value) => variable_int_len(*value),
             Value::Text(text) => string_len(text),
-            Value::Binary(data) => 2 + data.len(),
+            Value::Binary(data) => binary_len(data),
             Value::Pair(name, value) => string_len(name) + string_len(value),
         }
     }
