@@ -71,6 +71,9 @@ struct Persist {
     dirty_since: Option<Instant>,
     /// Must be written before the next bytes go to the client.
     urgent: bool,
+    /// To be written right after the next bytes went to the client: a subscription
+    /// change, which takes effect (and is acknowledged) without waiting for the disk.
+    after_write: bool,
     /// A file may exist for this client id.
     stored: bool,
 }

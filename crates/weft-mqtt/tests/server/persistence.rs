@@ -61,6 +61,12 @@ async fn persistent_session_gets_what_was_published_while_it_was_offline() {
     let (mut device, _) = persistent(&node, "device", true).await;
     device.subscribe("cmd/device", QoS::AtLeastOnce).await;
     device.disconnect().await;
+    // Offline once the server has read the DISCONNECT (until then, what matches is
+    // sent to the connection, QoS 0 included).
+    wait_for("the device to be offline", || {
+        node.context.stats().connections_open == 0
+    })
+    .await;
     let mut sender = Client::connect(node.addr, V5, "sender").await;
     for payload in [&b"one"[..], b"two"] {
         let code = sender

@@ -34,16 +34,17 @@ impl SessionTask {
         loop {
             match self.drain_ready() {
                 Drained::Empty => break,
-                Drained::Full => self.flush().await,
+                Drained::Full => {
+                    // Subscriptions changed so far match before their SUBACK goes out.
+                    self.apply_subscriptions();
+                    self.flush().await;
+                }
                 // Boxed: these hold stream appends, or a takeover.
                 Drained::Slow(output) => Box::pin(self.handle_slow_output(*output)).await,
                 Drained::Captured(captured) => Box::pin(self.submit_captured(*captured)).await,
             }
         }
-        let inner = Arc::clone(&self.context.inner);
-        if let Err(error) = self.subscriptions.apply(&inner.broker, &inner.principal) {
-            tracing::warn!(%error, client_id = %self.session.client_id(), "mqtt broker subscribe failed");
-        }
+        self.apply_subscriptions();
         let connected = self.session.is_connected();
         if self.was_connected && !connected {
             self.on_went_offline();
@@ -54,6 +55,15 @@ impl SessionTask {
         // written above).
         if !self.decodes_more_now() {
             self.flush().await;
+        }
+    }
+
+    /// Makes the broker subscriptions match the session's (a cheap no-op when nothing
+    /// changed).
+    fn apply_subscriptions(&mut self) {
+        let inner = Arc::clone(&self.context.inner);
+        if let Err(error) = self.subscriptions.apply(&inner.broker, &inner.principal) {
+            tracing::warn!(%error, client_id = %self.session.client_id(), "mqtt broker subscribe failed");
         }
     }
 
@@ -84,7 +94,7 @@ impl SessionTask {
                         self.context.inner.shares.leave(&key, self.generation);
                         self.joined.retain(|joined| *joined != key);
                     }
-                    self.persist.urgent = true;
+                    self.persist.after_write = true;
                 }
                 Output::SharedRedeliver { filter, message } => self.redeliver(&filter, message),
                 Output::SessionStateChanged => {
@@ -112,11 +122,19 @@ impl SessionTask {
         }
     }
 
-    /// Writes the pending output, after the session state when it must be stored first.
+    /// Writes the pending output, after the session state when it must be stored
+    /// first, before it when it is to be stored right after.
     pub(super) async fn flush(&mut self) {
         if self.persist.urgent {
             Box::pin(self.persist_now()).await;
         }
+        self.write_output().await;
+        if self.persist.after_write {
+            Box::pin(self.persist_now()).await;
+        }
+    }
+
+    async fn write_output(&mut self) {
         let Some(connection) = self.connection.as_mut() else {
             return;
         };
@@ -221,7 +239,7 @@ impl SessionTask {
                 .add_plain(&filter.full, &filter.weft_filters),
         }
         if self.session.is_connected() {
-            self.persist.urgent = true;
+            self.persist.after_write = true;
         }
         if !send_retained {
             return;
@@ -313,6 +331,7 @@ impl SessionTask {
             super::BrokerSubscriptions::new(inner.config.subscription_queue_capacity);
         self.persist.dirty_since = None;
         self.persist.urgent = false;
+        self.persist.after_write = false;
         if !std::mem::take(&mut self.persist.stored) {
             return;
         }
@@ -341,6 +360,7 @@ impl SessionTask {
     pub(super) async fn persist_now(&mut self) {
         self.persist.dirty_since = None;
         self.persist.urgent = false;
+        self.persist.after_write = false;
         let Some(client_id) = self.client_id.clone() else {
             return;
         };
