@@ -240,3 +240,38 @@ async fn no_local_subscription_does_not_get_own_messages() {
     );
     node.stop().await;
 }
+
+#[tokio::test]
+async fn a_subscription_matches_the_publish_read_right_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path()).await;
+    for (version, session_expiry) in [(V5, 0), (V5, 3600), (V311, 0)] {
+        let mut connect = connect_packet(version, "pipeliner");
+        connect.properties.session_expiry_interval = Some(session_expiry);
+        let (mut client, connack) = Client::connect_with(node.addr, connect).await;
+        assert_eq!(connack.code, ReasonCode::Success);
+        // SUBSCRIBE and a PUBLISH on its topic in one write, without waiting for the
+        // SUBACK: the subscription is in force once read, so the message comes back.
+        let mut both = bytes::BytesMut::new();
+        let subscribe = Packet::Subscribe(weft_mqtt::codec::Subscribe {
+            packet_id: 1,
+            properties: Default::default(),
+            filters: vec![(
+                "pipelined/t".to_owned(),
+                weft_mqtt::codec::SubscriptionOptions::new(QoS::AtMostOnce),
+            )],
+        });
+        weft_mqtt::codec::encode(&subscribe, version, &mut both);
+        let publish = Packet::Publish(Publish::new("pipelined/t", Bytes::from_static(b"own")));
+        weft_mqtt::codec::encode(&publish, version, &mut both);
+        client.send_raw(&both).await;
+        assert!(matches!(client.recv().await, Some(Packet::SubAck(_))));
+        assert_eq!(
+            client.recv_publish().await.payload,
+            Bytes::from_static(b"own"),
+            "{version:?} expiry {session_expiry}"
+        );
+        client.disconnect().await;
+    }
+    node.stop().await;
+}

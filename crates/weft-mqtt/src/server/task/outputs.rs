@@ -80,6 +80,9 @@ impl SessionTask {
                     }
                 }
                 Output::Publish { message, ack } => {
+                    // A SUBSCRIBE read before this PUBLISH matches it (the client may
+                    // pipeline both, and receive its own message).
+                    self.apply_subscriptions();
                     if let Some(captured) = self.publish(SystemTime::now(), message, ack) {
                         return Drained::Captured(captured);
                     }
