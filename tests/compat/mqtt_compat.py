@@ -79,7 +79,8 @@ class Paho:
     """A paho client on its own network thread; messages land in a queue."""
 
     def __init__(self, node, v5, client_id=None, clean=True, expiry=None, will=None,
-                 websocket=False, connect_properties=None):
+                 websocket=False, connect_properties=None, will_properties=None,
+                 keepalive=30):
         mqtt = paho()
         from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415
         from paho.mqtt.properties import Properties  # noqa: PLC0415
@@ -104,11 +105,11 @@ class Paho:
             host, port = node.http.rsplit(":", 1)
         self.client.on_message = lambda _c, _u, msg: self.messages.put(msg)
         self.client.on_subscribe = lambda _c, _u, _mid, codes, _p: self.subacks.put(codes)
-        self.client.on_connect = lambda _c, _u, flags, code, _p: self.connacks.put((flags, code))
+        self.client.on_connect = lambda _c, _u, flags, code, p: self.connacks.put((flags, code, p))
         self.client.on_disconnect = lambda _c, _u, _f, code, _p: self.disconnects.put(code)
         if will:
             topic, payload, qos = will
-            self.client.will_set(topic, payload, qos)
+            self.client.will_set(topic, payload, qos, properties=will_properties)
         properties = None
         connect_kwargs = {}
         if v5:
@@ -120,9 +121,9 @@ class Paho:
                 for name, value in (connect_properties or {}).items():
                     setattr(properties, name, value)
             connect_kwargs["properties"] = properties
-        self.client.connect(host, int(port), keepalive=30, **connect_kwargs)
+        self.client.connect(host, int(port), keepalive=keepalive, **connect_kwargs)
         self.client.loop_start()
-        flags, code = self.connacks.get(timeout=WAIT_S)
+        flags, code, self.connack_properties = self.connacks.get(timeout=WAIT_S)
         check(not code.is_failure, f"CONNACK {code}")
         self.session_present = bool(getattr(flags, "session_present", False))
 
