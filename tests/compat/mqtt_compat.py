@@ -484,6 +484,7 @@ def paho_scenarios(suite, node, v5):
         ws.close()
         tcp.close()
     suite.run("mqtt over websocket (/mqtt) to and from tcp clients", over_websocket)
+    empty_level_scenarios(suite, node, v5)  # before the 5.0-only part: both versions run it
 
     if not v5:
         return
@@ -690,6 +691,58 @@ def paho_scenarios(suite, node, v5):
         check(records == ["from-mqtt"], f"kcat read {records}")
     suite.run("mqtt publish read by kcat from a capturing stream and by weft sub",
               to_kafka_and_weft_sub)
+
+
+def empty_level_scenarios(suite, node, v5):
+    """Topic names with empty levels (`/TopicA`, `a//b`, `a/`), valid MQTT in wide use: they
+    match as MQTT 5.0 section 4.7 says, and a will on `/TopicA` is accepted."""
+    version = "mqttv5" if v5 else "mqttv311"
+
+    def publish(pub, topic, payload):
+        # Both kinds of client, where mosquitto_pub is installed.
+        if shutil.which("mosquitto_pub") and topic != "a//b":
+            mosq_pub(node, version, topic, payload, 1)
+        else:
+            pub.publish(topic, payload.encode(), 1)
+
+    def received(client):
+        topics = []
+        while True:
+            try:
+                topics.append(client.messages.get(timeout=1.0).topic)
+            except queue.Empty:
+                return sorted(topics)
+
+    def subscribe_and_publish():
+        subscribers = {}
+        for topic_filter in ["/TopicA", "+/TopicA", "a/#"]:
+            subscribers[topic_filter] = Paho(node, v5)
+            subscribers[topic_filter].subscribe(topic_filter, 1)
+        pub = Paho(node, v5)
+        # `TopicA` and `b/` must reach no one: a leading `/` is a level of its own.
+        for topic in ["TopicA", "b/", "/TopicA", "a//b", "a/", "a"]:
+            publish(pub, topic, f"to {topic}")
+        expected = {"/TopicA": ["/TopicA"], "+/TopicA": ["/TopicA"],
+                    "a/#": sorted(["a//b", "a/", "a"])}
+        for topic_filter, client in subscribers.items():
+            got = received(client)
+            check(got == expected[topic_filter], f"{topic_filter} received {got}")
+            client.close()
+        pub.close()
+    suite.run("empty levels: /TopicA, +/TopicA and a/# receive /TopicA, a//b, a/ as MQTT says",
+              subscribe_and_publish)
+
+    def will_on_leading_slash():
+        observer = watcher(node, "/TopicA")
+        # The CONNECT must be accepted (Paho checks the CONNACK).
+        dying = Paho(node, v5, will=("/TopicA", b"bye-empty-level", 1))
+        dying.drop()
+        msg = observer.get()
+        check((msg.topic, msg.payload) == ("/TopicA", b"bye-empty-level"),
+              f"will {msg.topic} {msg.payload!r}")
+        observer.close()
+    suite.run("empty levels: a will on /TopicA is accepted and published on abrupt close",
+              will_on_leading_slash)
 
 
 def main(argv):

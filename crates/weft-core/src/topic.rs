@@ -4,10 +4,14 @@
 //! `orders/eu/de/created`. A [`Filter`] selects topics: it is written like a topic, but a
 //! whole level may be a wildcard:
 //!
-//! | level | matches                                      | example filter  | matches            | does not match      |
-//! |-------|----------------------------------------------|-----------------|--------------------|---------------------|
-//! | `*`   | exactly one level                            | `orders/*/de`   | `orders/eu/de`     | `orders/de`         |
-//! | `>`   | one or more trailing levels (last level only) | `orders/>`      | `orders/eu/de`     | `orders`            |
+//! | level | matches                                       | example filter | matches                     | does not match |
+//! |-------|-----------------------------------------------|----------------|-----------------------------|----------------|
+//! | `*`   | exactly one level, which may be empty         | `orders/*/de`  | `orders/eu/de`, `orders//de` | `orders/de`    |
+//! | `>`   | one or more trailing levels (last level only) | `orders/>`     | `orders/eu/de`, `orders/`   | `orders`       |
+//!
+//! An empty level is a level like any other: `orders/` has the two levels `orders` and
+//! `""`, so `orders/>` matches it and `orders` does not; a literal empty level in a filter
+//! matches only an empty level (`/a` matches only the topic `/a`).
 //!
 //! Both types are parsed once, at the edge (`new`, [`FromStr`], [`TryFrom<String>`]), and
 //! can be trusted from then on.
@@ -15,8 +19,10 @@
 //! # The limits
 //!
 //! A topic
-//! - is not empty;
-//! - has no empty level: no leading or trailing `/` and no `//`;
+//! - is not empty (the empty string is not a topic, as in MQTT);
+//! - may have empty levels: `/a` (levels `""` and `a`), `a//b` and `a/` are three
+//!   different topics, distinct from `a` and `a/b`, as in MQTT, whose users rely on a
+//!   leading `/`;
 //! - is at most [`MAX_BYTES`] (1024) bytes of UTF-8 and at most [`MAX_LEVELS`] (32) levels;
 //! - contains none of these characters in any level: NUL and the other ASCII control
 //!   characters (U+0000–U+001F, U+007F), `*`, `>`, `+` and `#`. Keeping the wildcard
@@ -33,9 +39,9 @@
 //! A topic whose first level starts with `$` (`$sys/node/up`) is a *system* topic
 //! ([`Topic::is_system`]). A filter whose **first** level is a wildcard (`*/x`, `>`) does
 //! not match system topics, as in MQTT; a filter that names the system level does
-//! (`$sys/>`).
+//! (`$sys/>`). A topic whose first level is empty (`/$sys`) is not a system topic.
 //!
-//! Error positions are 1-based level numbers: in `a//b` the empty level is at position 2.
+//! Error positions are 1-based level numbers: in `a//b*` the bad level is at position 3.
 
 use std::fmt;
 use std::str::FromStr;
@@ -76,9 +82,9 @@ pub struct Filter(String);
 pub enum FilterLevel<'a> {
     /// A level that matches only itself.
     Literal(&'a str),
-    /// `*`: matches exactly one level.
+    /// `*`: matches exactly one level, which may be empty.
     Star,
-    /// `>`: matches one or more trailing levels. Always the last level.
+    /// `>`: matches one or more trailing levels, which may be empty. Always the last level.
     Gt,
 }
 
@@ -102,16 +108,6 @@ pub enum TopicError {
     Empty {
         /// Topic or filter.
         kind: NameKind,
-    },
-    /// A level is empty: a leading or trailing `/`, or `//`.
-    #[error("invalid {kind} {}: empty level at position {position}", quote(.name))]
-    EmptyLevel {
-        /// Topic or filter.
-        kind: NameKind,
-        /// The rejected name.
-        name: String,
-        /// The 1-based number of the empty level.
-        position: usize,
     },
     /// The name is longer than [`MAX_BYTES`].
     #[error("invalid {kind} {}: {bytes} bytes, more than the limit of {max}", quote(.name))]
@@ -210,7 +206,6 @@ impl TopicError {
     pub fn kind(&self) -> NameKind {
         match self {
             Self::Empty { kind }
-            | Self::EmptyLevel { kind, .. }
             | Self::TooLong { kind, .. }
             | Self::TooManyLevels { kind, .. }
             | Self::ControlCharacter { kind, .. }
@@ -276,13 +271,6 @@ fn validate(
     }
     for (index, level) in name.split(SEPARATOR).enumerate() {
         let position = index + 1;
-        if level.is_empty() {
-            return Err(TopicError::EmptyLevel {
-                kind,
-                name: name.to_owned(),
-                position,
-            });
-        }
         check_level(level, position, position == levels)?;
     }
     Ok(())
@@ -353,7 +341,8 @@ impl Topic {
         self.0
     }
 
-    /// Its levels, first to last. Never empty, and no level is empty.
+    /// Its levels, first to last: at least one, and any of them may be empty (`/a` has the
+    /// levels `""` and `a`).
     pub fn levels(&self) -> impl Iterator<Item = &str> + '_ {
         self.0.split(SEPARATOR)
     }

@@ -275,8 +275,15 @@ mod tests {
                 .contains("overflow policy")
         );
         assert_eq!(
-            parse_query(Some("filter=a//b")).unwrap_err().kind,
+            parse_query(Some("filter=a/b*")).unwrap_err().kind,
             "urn:weft:problem:invalid-filter"
         );
+    }
+
+    #[test]
+    fn query_filters_may_have_empty_levels_written_plain_or_encoded() {
+        let query = parse_query(Some("filter=/a&filter=a//*&filter=%2F%3E&filter=a%2F")).unwrap();
+        let filters: Vec<_> = query.filters.iter().map(Filter::as_str).collect();
+        assert_eq!(filters, ["/a", "a//*", "/>", "a/"]);
     }
 }

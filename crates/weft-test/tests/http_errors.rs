@@ -75,7 +75,7 @@ async fn missing_required_attributes_are_named() {
 #[tokio::test]
 async fn invalid_topics_and_filters_are_400() {
     let node = TestNode::start().await.unwrap();
-    for topic in ["a//b", "a/*/b", "a/%3E", "a/+"] {
+    for topic in ["a/b*", "a/*/b", "a/%3E", "a/+"] {
         let response = node.publish_request(topic).body("x").send().await.unwrap();
         let (status, body) = problem(response).await;
         assert_eq!(status, 400, "{topic}");

@@ -225,3 +225,36 @@ async fn wildcards_follow_the_documented_semantics() {
     );
     assert_eq!(system.next_event().await.unwrap().topic, "$sys/health");
 }
+
+#[tokio::test]
+async fn empty_levels_are_addressable_in_the_path_plain_or_percent_encoded() {
+    let node = TestNode::start().await.unwrap();
+    let mut sse = node.subscribe_sse(&["/a", "*/b", "c/>"]).await.unwrap();
+    let mut ws = node.subscribe_ws(&["c//d", "/"]).await.unwrap();
+
+    // (the path after /v1/topics/, the topic it publishes on)
+    let published = [
+        ("/a", "/a"),
+        ("a", "a"),
+        ("%2Fb", "/b"),
+        ("c", "c"),
+        ("c/", "c/"),
+        ("c%2F%2Fd", "c//d"),
+        ("c//d", "c//d"),
+        ("/", "/"),
+    ];
+    for (path, _) in published {
+        node.publish_plain(path, "text/plain", b"x").await.unwrap();
+    }
+    let mut sse_topics = Vec::new();
+    for _ in 0..5 {
+        sse_topics.push(sse.next_event().await.unwrap().topic);
+    }
+    assert_eq!(sse_topics, ["/a", "/b", "c/", "c//d", "c//d"]);
+    let mut ws_topics = Vec::new();
+    for _ in 0..3 {
+        ws_topics.push(ws.next_event().await.unwrap().topic);
+    }
+    assert_eq!(ws_topics, ["c//d", "c//d", "/"]);
+    node.shutdown().await.unwrap();
+}

@@ -76,7 +76,7 @@ async fn bad_stream_definitions_are_400_naming_the_problem() {
     let client = node.client();
     for (definition, needle) in [
         (json!({"name": "no/slash", "filters": ["a"]}), "stream name"),
-        (json!({"name": "s", "filters": ["a//b"]}), "empty level"),
+        (json!({"name": "s", "filters": ["a//b*"]}), "wildcard"),
         (
             json!({"name": "s", "filters": ["a"], "partitons": 2}),
             "partitons",
@@ -159,6 +159,36 @@ async fn a_published_event_is_stored_before_the_answer_and_read_back() {
     .await;
     assert_eq!(status, 400);
     assert!(problem["detail"].as_str().unwrap().contains("`from`"));
+}
+
+#[tokio::test]
+async fn a_stream_captures_topics_with_empty_levels() {
+    let node = TestNode::start().await.unwrap();
+    let client = node.client();
+    let definition = json!({"name": "legacy", "filters": ["/devices/>", "x//y"]});
+    let (status, created) = call(
+        &node,
+        client.post(node.url("/v1/streams")).json(&definition),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["filters"], json!(["/devices/>", "x//y"]));
+    for topic in ["devices/1", "%2Fdevices/1", "/devices/", "x/y", "x//y"] {
+        node.publish_plain(topic, "text/plain", b"x").await.unwrap();
+    }
+    let (status, read) = call(
+        &node,
+        client.get(node.url("/v1/streams/legacy/events?from=earliest")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let topics: Vec<&str> = read["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["wefttopic"].as_str().unwrap())
+        .collect();
+    assert_eq!(topics, ["/devices/1", "/devices/", "x//y"]);
 }
 
 #[tokio::test]

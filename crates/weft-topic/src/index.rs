@@ -404,6 +404,31 @@ mod tests {
     }
 
     #[test]
+    fn empty_levels_are_levels_for_literals_and_wildcards() {
+        let index = index_of(&[
+            ("/a", 1),
+            ("*/a", 2),
+            ("a/>", 3),
+            ("a/*", 4),
+            ("a//b", 5),
+            ("a/", 6),
+            ("/>", 7),
+        ]);
+        assert_eq!(matched(&index, "/a"), [1, 2, 7]);
+        assert_eq!(matched(&index, "a/"), [3, 4, 6]);
+        assert_eq!(matched(&index, "a//b"), [3, 5]);
+        assert_eq!(matched(&index, "a"), Vec::<u32>::new());
+        assert_eq!(matched(&index, "//"), [7]);
+    }
+
+    #[test]
+    fn an_empty_first_level_is_not_a_system_level() {
+        let index = index_of(&[(">", 1), ("*/$sys", 2), ("/$sys", 3)]);
+        assert_eq!(matched(&index, "/$sys"), [1, 2, 3]);
+        assert_eq!(matched(&index, "$sys"), Vec::<u32>::new());
+    }
+
+    #[test]
     fn leading_wildcards_do_not_match_system_topics() {
         let index = index_of(&[
             (">", 1),

@@ -6,19 +6,27 @@
 //! | MQTT            | weft                 | note                                                   |
 //! |-----------------|----------------------|--------------------------------------------------------|
 //! | `a/b` (topic)   | `a/b`                | unchanged; weft topics never contain `+` or `#`         |
+//! | `/a`, `a//b`, `a/` (topics) | the same | empty levels are levels in both                        |
 //! | `a/b` (filter)  | `a/b`                | a literal filter                                       |
-//! | `+`             | `*`                  | one whole level                                        |
+//! | `+`             | `*`                  | one whole level, which may be empty in both            |
 //! | `#`             | `>`                  | everything, except system (`$…`) topics in both        |
-//! | `a/#`           | `a` **and** `a/>`    | MQTT's `#` also matches the parent level, `>` does not |
+//! | `a/#`           | `a` **and** `a/>`    | MQTT's `#` also matches the parent level, `>` does not; `a/>` matches `a/` |
 //! | `a/+/c/#`       | `a/*/c` and `a/*/c/>`|                                                        |
+//! | `+/a`, `a//b` (filters) | the same with `*` for `+` | an empty level matches only an empty level   |
+//! | `/#`            | `/>` only            | its parent would be the empty topic, which neither MQTT nor weft has |
 //! | `$SYS/#`        | `$SYS` and `$SYS/>`  | a leading wildcard never matches `$` topics, as in MQTT |
+//!
+//! MQTT 5.0 section 4.7.1.2: `#` matches its parent level and any number of child levels.
+//! The parent of `/#` is the topic made of one empty level, the empty string, which no
+//! topic name can be (section 4.7.3), so `/#` needs no parent filter; it matches `/`, `/a`
+//! and `/a/b`. `#` alone has no parent at all and matches every topic except system ones.
+//! A topic whose first level is empty (`/$SYS`) is not a system topic: `#` matches it.
 //!
 //! Back from weft to MQTT ([`filter_to_mqtt`]): `*` → `+` and `>` → `#`. Note that the MQTT
 //! filter `a/#` is slightly broader than the weft filter `a/>`: it also matches `a`.
 //!
 //! # What cannot be translated
 //!
-//! - empty levels (`/a`, `a/`, `a//b`) are legal in MQTT but weft has no empty levels;
 //! - `*` and `>` are ordinary characters in MQTT names but wildcards in weft;
 //! - names beyond weft's [limits](weft_core::topic#the-limits) (1024 bytes, 32 levels,
 //!   control characters);
@@ -27,6 +35,9 @@
 //! - shared subscriptions (`$share/{group}/{filter}`): the MQTT front end strips the prefix
 //!   and handles the group itself before it translates the filter, so the prefix is
 //!   rejected here instead of silently becoming a literal filter on a system topic.
+//!
+//! Empty levels (`/a`, `a/`, `a//b`), which MQTT allows, are translated like any other
+//! level.
 
 use weft_core::topic::{Filter, FilterLevel, GT, STAR, Topic, TopicError};
 
@@ -41,16 +52,6 @@ pub enum MqttFilterError {
     /// The filter is the empty string, which MQTT forbids too.
     #[error("invalid mqtt filter \"\": must not be empty")]
     Empty,
-    /// A level is empty; MQTT allows this, weft cannot represent it.
-    #[error(
-        "mqtt filter {filter:?} has an empty level at position {position}, which weft cannot represent"
-    )]
-    EmptyLevel {
-        /// The rejected MQTT filter.
-        filter: String,
-        /// The 1-based number of the empty level.
-        position: usize,
-    },
     /// `+` or `#` shares its level with other characters.
     #[error(
         "invalid mqtt filter {filter:?}: '{wildcard}' must occupy a whole level, found in level {position}"
@@ -112,16 +113,6 @@ pub enum MqttTopicError {
     /// The topic name is the empty string, which MQTT forbids too.
     #[error("invalid mqtt topic \"\": must not be empty")]
     Empty,
-    /// A level is empty; MQTT allows this, weft cannot represent it.
-    #[error(
-        "mqtt topic {topic:?} has an empty level at position {position}, which weft cannot represent"
-    )]
-    EmptyLevel {
-        /// The rejected MQTT topic name.
-        topic: String,
-        /// The 1-based number of the empty level.
-        position: usize,
-    },
     /// The topic name contains `+` or `#`, which MQTT forbids in topic names.
     #[error(
         "invalid mqtt topic {topic:?}: wildcard '{wildcard}' in level {position}; topic names cannot contain wildcards"
@@ -146,8 +137,8 @@ pub enum MqttTopicError {
 }
 
 /// Translates an MQTT topic filter into the weft filters that together match the same
-/// topics: one filter, or two when the MQTT filter ends in `#` below some level (`a/#`
-/// becomes `a` and `a/>`). See the [translation table](self#translation-table).
+/// topics: one filter, or two when the MQTT filter ends in `#` below some non-empty
+/// parent (`a/#` becomes `a` and `a/>`; `/#` becomes only `/>`). See the [translation table](self#translation-table).
 ///
 /// # Errors
 /// An [`MqttFilterError`] when the filter is malformed MQTT or cannot be represented.
@@ -169,12 +160,6 @@ pub fn filter_from_mqtt(mqtt: &str) -> Result<Vec<Filter>, MqttFilterError> {
             weft.push('/');
         }
         match level {
-            "" => {
-                return Err(MqttFilterError::EmptyLevel {
-                    filter: mqtt.to_owned(),
-                    position,
-                });
-            }
             "+" => weft.push_str(STAR),
             "#" if position == level_count => {
                 weft.push_str(GT);
@@ -196,9 +181,10 @@ pub fn filter_from_mqtt(mqtt: &str) -> Result<Vec<Filter>, MqttFilterError> {
         filter: mqtt.to_owned(),
         source,
     };
-    if ends_with_hash && level_count > 1 {
-        // `a/#` also matches `a`: add the parent as a filter of its own.
-        let parent_len = weft.len() - GT.len() - 1;
+    // `a/#` also matches its parent `a`: add the parent as a filter of its own. `#` alone
+    // has no parent, and the parent of `/#` would be the empty string, which is no topic.
+    let parent_len = weft.len().saturating_sub(GT.len() + 1);
+    if ends_with_hash && parent_len > 0 {
         let parent = Filter::new(&weft[..parent_len]).map_err(unrepresentable)?;
         let with_children = Filter::new(weft).map_err(unrepresentable)?;
         Ok(vec![parent, with_children])
@@ -260,12 +246,6 @@ pub fn topic_from_mqtt(mqtt: &str) -> Result<Topic, MqttTopicError> {
     }
     for (index, level) in mqtt.split('/').enumerate() {
         let position = index + 1;
-        if level.is_empty() {
-            return Err(MqttTopicError::EmptyLevel {
-                topic: mqtt.to_owned(),
-                position,
-            });
-        }
         if let Some(wildcard) = level.chars().find(|&c| c == '+' || c == '#') {
             return Err(MqttTopicError::Wildcard {
                 topic: mqtt.to_owned(),
@@ -347,22 +327,70 @@ mod tests {
     }
 
     #[test]
-    fn filter_with_empty_levels_is_rejected_as_unrepresentable() {
-        for (mqtt, position) in [("/a", 1), ("a/", 2), ("a//b", 2), ("/", 1), ("/#", 1)] {
-            assert_eq!(
-                filter_from_mqtt(mqtt),
-                Err(MqttFilterError::EmptyLevel {
-                    filter: mqtt.to_owned(),
-                    position
-                }),
-                "{mqtt}"
-            );
+    fn filters_with_empty_levels_translate_level_by_level() {
+        let table: &[(&str, &[&str])] = &[
+            ("/a", &["/a"]),
+            ("a/", &["a/"]),
+            ("a//b", &["a//b"]),
+            ("/", &["/"]),
+            ("+/a", &["*/a"]),
+            ("/+", &["/*"]),
+            ("a//#", &["a/", "a//>"]),
+            ("//#", &["/", "//>"]),
+            // The parent of `/#` would be the empty string, which no topic can be.
+            ("/#", &["/>"]),
+        ];
+        for (mqtt, weft) in table {
+            assert_eq!(filter_from_mqtt(mqtt).unwrap(), filters(weft), "{mqtt}");
         }
-        let message = filter_from_mqtt("a//b").unwrap_err().to_string();
+    }
+
+    /// Which of `topics` the translation of the MQTT filter `mqtt` matches, each checked
+    /// to be matched by at most one of its weft filters.
+    fn matched_by<'t>(mqtt: &str, topics: &[&'t str]) -> Vec<&'t str> {
+        let weft = filter_from_mqtt(mqtt).unwrap();
+        let mut found = Vec::new();
+        for name in topics {
+            let topic = topic_from_mqtt(name).unwrap();
+            let hits = weft.iter().filter(|f| f.matches(&topic)).count();
+            assert!(hits <= 1, "{mqtt} matched {name} twice");
+            if hits == 1 {
+                found.push(*name);
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn empty_levels_match_as_mqtt_5_section_4_7_says() {
+        let topics = [
+            "a", "a/", "a//", "a/b", "a//b", "/", "/a", "/a/b", "//", "$SYS", "/$SYS", "b",
+        ];
+        // `#` matches the parent and every child level, empty ones included.
         assert_eq!(
-            message,
-            "mqtt filter \"a//b\" has an empty level at position 2, which weft cannot represent"
+            matched_by("a/#", &topics),
+            ["a", "a/", "a//", "a/b", "a//b"]
         );
+        // `#` alone: every topic but the system ones; `/$SYS` is not a system topic.
+        assert_eq!(
+            matched_by("#", &topics),
+            [
+                "a", "a/", "a//", "a/b", "a//b", "/", "/a", "/a/b", "//", "/$SYS", "b"
+            ]
+        );
+        assert_eq!(
+            matched_by("/#", &topics),
+            ["/", "/a", "/a/b", "//", "/$SYS"]
+        );
+        // `+` matches exactly one level, an empty one too.
+        assert_eq!(matched_by("+/a", &topics), ["/a"]);
+        assert_eq!(matched_by("a/+", &topics), ["a/", "a/b"]);
+        assert_eq!(
+            matched_by("+/+", &topics),
+            ["a/", "a/b", "/", "/a", "/$SYS"]
+        );
+        assert_eq!(matched_by("/a", &topics), ["/a"]);
+        assert_eq!(matched_by("a//b", &topics), ["a//b"]);
     }
 
     #[test]
@@ -439,7 +467,16 @@ mod tests {
 
     #[test]
     fn topic_translates_unchanged_both_ways() {
-        for name in ["a", "a/b/c", "$SYS/broker/uptime", "sensors/temp °C"] {
+        for name in [
+            "a",
+            "a/b/c",
+            "$SYS/broker/uptime",
+            "sensors/temp °C",
+            "/TopicA",
+            "a//b",
+            "a/",
+            "/",
+        ] {
             let topic = topic_from_mqtt(name).unwrap();
             assert_eq!(topic.as_str(), name);
             assert_eq!(topic_to_mqtt(&topic), name);
@@ -447,7 +484,7 @@ mod tests {
     }
 
     #[test]
-    fn topic_rejects_mqtt_wildcards_empty_levels_and_weft_wildcards() {
+    fn topic_rejects_mqtt_wildcards_and_weft_wildcards() {
         assert_eq!(topic_from_mqtt(""), Err(MqttTopicError::Empty));
         assert_eq!(
             topic_from_mqtt("a/#"),
@@ -465,13 +502,10 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(
-            topic_from_mqtt("a//b"),
-            Err(MqttTopicError::EmptyLevel {
-                topic: "a//b".to_owned(),
-                position: 2
-            })
-        );
+        assert!(matches!(
+            topic_from_mqtt("/#"),
+            Err(MqttTopicError::Wildcard { position: 2, .. })
+        ));
         assert!(matches!(
             topic_from_mqtt("a/b*"),
             Err(MqttTopicError::Unrepresentable {

@@ -7,22 +7,33 @@
 use proptest::prelude::*;
 use weft_topic::{Filter, SubscriptionIndex, Topic};
 
-/// Levels for topics: few, so filters and topics collide; `$a` exercises the system rule.
+/// Levels for topics: few, so filters and topics collide; `$a` exercises the system rule
+/// and `""` empty levels (`/a`, `a//b`, `a/`).
 fn level() -> impl Strategy<Value = &'static str> {
-    prop_oneof![Just("a"), Just("b"), Just("c"), Just("$a")]
+    prop_oneof![Just("a"), Just("b"), Just("c"), Just("$a"), Just("")]
+}
+
+/// Joins levels into a name, except one empty level: the empty string is no name.
+fn joined(levels: Vec<&str>) -> Option<String> {
+    let name = levels.join("/");
+    (!name.is_empty()).then_some(name)
 }
 
 fn topic() -> impl Strategy<Value = Topic> {
-    prop::collection::vec(level(), 1..=5).prop_map(|levels| Topic::new(levels.join("/")).unwrap())
+    prop::collection::vec(level(), 1..=5)
+        .prop_filter_map("the empty string is no topic", joined)
+        .prop_map(|name| Topic::new(name).unwrap())
 }
 
 fn filter() -> impl Strategy<Value = Filter> {
     let inner = prop_oneof![3 => level(), 1 => Just("*")];
     let last = prop_oneof![3 => level(), 1 => Just("*"), 1 => Just(">")];
-    (prop::collection::vec(inner, 0..=4), last).prop_map(|(mut levels, last)| {
-        levels.push(last);
-        Filter::new(levels.join("/")).unwrap()
-    })
+    (prop::collection::vec(inner, 0..=4), last)
+        .prop_filter_map("the empty string is no filter", |(mut levels, last)| {
+            levels.push(last);
+            joined(levels)
+        })
+        .prop_map(|name| Filter::new(name).unwrap())
 }
 
 #[derive(Debug, Clone)]

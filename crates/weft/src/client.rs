@@ -88,14 +88,28 @@ pub(crate) fn problem_detail(body: &[u8]) -> String {
 }
 
 /// Percent-encodes a topic for a URL path, keeping `/` between levels.
+///
+/// A `/` next to an empty level (`/a`, `a//b`, `a/`) is sent as `%2F`: the node reads both
+/// forms alike, but proxies and HTTP libraries may merge `//` or drop a trailing `/`.
 pub(crate) fn encode_topic_path(topic: &str) -> String {
     let mut encoded = String::with_capacity(topic.len());
-    for byte in topic.bytes() {
-        if byte.is_ascii_alphanumeric() || b"/-._~!$&'()+,;=:@".contains(&byte) {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
+    let mut previous_empty = None;
+    for level in topic.split('/') {
+        if let Some(previous_empty) = previous_empty {
+            encoded.push_str(if previous_empty || level.is_empty() {
+                "%2F"
+            } else {
+                "/"
+            });
         }
+        for byte in level.bytes() {
+            if byte.is_ascii_alphanumeric() || b"-._~!$&'()+,;=:@".contains(&byte) {
+                encoded.push(char::from(byte));
+            } else {
+                encoded.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        previous_empty = Some(level.is_empty());
     }
     encoded
 }
@@ -108,5 +122,19 @@ mod tests {
     fn topic_path_keeps_levels_and_escapes_the_rest() {
         assert_eq!(encode_topic_path("orders/eu/created"), "orders/eu/created");
         assert_eq!(encode_topic_path("a b/ü?%"), "a%20b/%C3%BC%3F%25");
+    }
+
+    #[test]
+    fn topic_path_encodes_the_slashes_around_empty_levels() {
+        for (topic, path) in [
+            ("/TopicA", "%2FTopicA"),
+            ("a//b", "a%2F%2Fb"),
+            ("a/", "a%2F"),
+            ("a/b/", "a/b%2F"),
+            ("/", "%2F"),
+            ("x/y//z", "x/y%2F%2Fz"),
+        ] {
+            assert_eq!(encode_topic_path(topic), path, "{topic}");
+        }
     }
 }

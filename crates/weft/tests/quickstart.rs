@@ -154,3 +154,41 @@ fn pub_reads_data_from_a_file_and_publishes_count_times() {
         "each publish gets its own id"
     );
 }
+
+#[test]
+fn pub_and_sub_address_topics_with_empty_levels() {
+    let node = ServeProcess::start();
+    let mut sub = weft()
+        .args([
+            "sub",
+            "/TopicA",
+            "a/*/b",
+            "--count",
+            "3",
+            "--server",
+            &node.url(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Lines::new(sub.stderr.take().unwrap()).wait_for("subscribed to /TopicA");
+    // `TopicA` and `a/b` would be delivered in the place of the later ones if they matched.
+    for topic in ["TopicA", "/TopicA", "a/b", "a//b", "/TopicA"] {
+        let status = weft()
+            .args(["pub", topic, topic, "--server", &node.url()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{topic}");
+    }
+    let output = sub.wait_with_output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let topics: Vec<String> = stdout
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            event["wefttopic"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(topics, ["/TopicA", "a//b", "/TopicA"]);
+}

@@ -29,6 +29,33 @@ fn topic_accepts_hierarchical_names() {
 }
 
 #[test]
+fn topic_accepts_empty_levels_anywhere() {
+    for (name, levels) in [
+        ("/a", &["", "a"][..]),
+        ("a/", &["a", ""]),
+        ("a//b", &["a", "", "b"]),
+        ("/", &["", ""]),
+        ("//", &["", "", ""]),
+        ("/$sys", &["", "$sys"]),
+    ] {
+        let parsed = topic(name);
+        assert_eq!(parsed.as_str(), name);
+        assert_eq!(parsed.levels().collect::<Vec<_>>(), levels, "{name}");
+        assert_eq!(parsed.level_count(), levels.len(), "{name}");
+    }
+}
+
+#[test]
+fn empty_levels_count_towards_the_level_limit() {
+    let slashes = "/".repeat(MAX_LEVELS - 1);
+    assert_eq!(topic(&slashes).level_count(), MAX_LEVELS);
+    assert!(matches!(
+        Topic::new(format!("{slashes}/")),
+        Err(TopicError::TooManyLevels { levels, .. }) if levels == MAX_LEVELS + 1
+    ));
+}
+
+#[test]
 fn topic_accepts_exactly_the_byte_and_level_limits() {
     let long = "x".repeat(MAX_BYTES);
     assert_eq!(topic(&long).as_str().len(), MAX_BYTES);
@@ -60,6 +87,10 @@ fn topic_is_system_when_first_level_starts_with_dollar() {
     assert!(topic("$sys/node/up").is_system());
     assert!(!topic("sys/$node").is_system());
     assert!(!topic("a$").is_system());
+    assert!(
+        !topic("/$sys").is_system(),
+        "an empty first level is not a system level"
+    );
 }
 
 // --- topics: rejected -------------------------------------------------------------------
@@ -72,21 +103,6 @@ fn topic_rejects_empty_name() {
             kind: NameKind::Topic
         })
     );
-}
-
-#[test]
-fn topic_rejects_empty_levels_with_their_position() {
-    for (name, position) in [("/a", 1), ("a/", 2), ("a//b", 2), ("/", 1), ("a/b/c//", 4)] {
-        assert_eq!(
-            Topic::new(name),
-            Err(TopicError::EmptyLevel {
-                kind: NameKind::Topic,
-                name: name.to_owned(),
-                position
-            }),
-            "{name}"
-        );
-    }
 }
 
 #[test]
@@ -243,25 +259,31 @@ fn filter_accepts_exactly_the_byte_and_level_limits() {
 // --- filters: rejected ------------------------------------------------------------------
 
 #[test]
-fn filter_rejects_empty_name_and_empty_levels() {
+fn filter_rejects_the_empty_name() {
     assert_eq!(
         Filter::new(""),
         Err(TopicError::Empty {
             kind: NameKind::Filter
         })
     );
+}
+
+#[test]
+fn filter_accepts_empty_levels_beside_wildcards() {
     assert_eq!(
-        Filter::new("a//>"),
-        Err(TopicError::EmptyLevel {
-            kind: NameKind::Filter,
-            name: "a//>".to_owned(),
-            position: 2
-        })
+        filter("/*//>").levels().collect::<Vec<_>>(),
+        [
+            FilterLevel::Literal(""),
+            FilterLevel::Star,
+            FilterLevel::Literal(""),
+            FilterLevel::Gt
+        ]
     );
-    assert!(matches!(
-        Filter::new("*/"),
-        Err(TopicError::EmptyLevel { position: 2, .. })
-    ));
+    for pattern in ["/", "/a", "a/", "*/", "/>", "a//>"] {
+        assert_eq!(filter(pattern).as_str(), pattern);
+    }
+    assert!(filter("a//b").is_literal());
+    assert_eq!(filter("a/").as_topic(), Some(topic("a/")));
 }
 
 #[test]
@@ -312,7 +334,7 @@ fn filter_rejects_wildcard_inside_a_level() {
 
 #[test]
 fn filter_rejects_gt_before_the_last_level() {
-    for (pattern, position) in [(">/a", 1), ("a/>/b", 2), (">/>", 1)] {
+    for (pattern, position) in [(">/a", 1), ("a/>/b", 2), (">/>", 1), (">/", 1)] {
         assert_eq!(
             Filter::new(pattern),
             Err(TopicError::GtNotLast {
@@ -351,8 +373,8 @@ fn filter_rejects_mqtt_wildcards_with_a_hint() {
 fn errors_read_as_lowercase_sentences_naming_the_name_and_level() {
     let cases = [
         (
-            Topic::new("a//b").unwrap_err(),
-            "invalid topic \"a//b\": empty level at position 2",
+            Topic::new("a//b*").unwrap_err(),
+            "invalid topic \"a//b*\": wildcard '*' in level 3; only filters may contain wildcards",
         ),
         (
             Topic::new("").unwrap_err(),
@@ -461,4 +483,35 @@ fn filter_naming_the_system_level_matches_system_topics() {
     assert_matches("$sys/*", &["$sys/a"], &["$sys/a/b"]);
     assert_matches("$sys", &["$sys"], &["$sys/a"]);
     assert_matches("a/>", &["a/$b"], &[]);
+}
+
+#[test]
+fn star_matches_an_empty_level() {
+    assert_matches("a/*/c", &["a//c"], &["a/c", "a///c"]);
+    assert_matches("*/a", &["/a"], &["a", "//a"]);
+    assert_matches("a/*", &["a/"], &["a", "a//"]);
+    assert_matches("*/*", &["/", "a/", "/a"], &["a", "//"]);
+}
+
+#[test]
+fn gt_matches_empty_trailing_levels() {
+    assert_matches("a/>", &["a/", "a//", "a//b", "a/b/"], &["a", "/a"]);
+    assert_matches(">", &["/", "/a", "a/"], &[]);
+    assert_matches("/>", &["/", "/a", "//", "/$sys"], &["a", "a/"]);
+}
+
+#[test]
+fn literal_empty_level_matches_only_an_empty_level() {
+    assert_matches("/a", &["/a"], &["a", "//a", "a/"]);
+    assert_matches("a//b", &["a//b"], &["a/b", "a///b", "a/x/b"]);
+    assert_matches("a/", &["a/"], &["a", "a//", "a/b"]);
+    assert_matches("/", &["/"], &["//", "a/", "/a"]);
+}
+
+#[test]
+fn empty_first_level_is_not_a_system_level() {
+    // `/$sys` starts with an empty level, so leading wildcards see it.
+    assert_matches("*/$sys", &["/$sys"], &[]);
+    assert_matches(">", &["/$sys/a"], &["$sys/a"]);
+    assert_matches("*/>", &["/$sys"], &["$sys/"]);
 }

@@ -122,6 +122,25 @@ fn a_route_reading_a_stream_defaults_its_group_to_its_name() {
 }
 
 #[test]
+fn topics_and_filters_may_have_empty_levels_quoted_or_not() {
+    let text = "apiVersion: weft/v1\nkind: Route\nmetadata: {name: r}\n\
+                spec: {from: {topic: /devices/*}, to: {topic: \"a//b\"}}\n---\n\
+                apiVersion: weft/v1\nkind: Stream\nmetadata: {name: legacy}\n\
+                spec: {filters: [\"/TopicA\", a/>]}\n";
+    let set = load_str("m.yaml", text).unwrap();
+    let Spec::Route(route) = &set.items()[0].manifest.spec else {
+        panic!("not a route");
+    };
+    assert!(matches!(&route.from, Input::Topic { topic } if topic.as_str() == "/devices/*"));
+    assert!(matches!(&route.to, Destination::Topic { topic } if topic.as_str() == "a//b"));
+    let Spec::Stream(stream) = &set.items()[1].manifest.spec else {
+        panic!("not a stream");
+    };
+    let filters: Vec<&str> = stream.filters.iter().map(|f| f.as_str()).collect();
+    assert_eq!(filters, ["/TopicA", "a/>"]);
+}
+
+#[test]
 fn exactly_one_destination_is_required() {
     let base =
         "apiVersion: weft/v1\nkind: Route\nmetadata: {name: r}\nspec: {from: {topic: a}, to: TO}\n";

@@ -73,6 +73,16 @@ fn lookup_by_filter_uses_mqtt_semantics() {
 }
 
 #[test]
+fn lookup_by_filter_treats_empty_levels_as_levels() {
+    let store = store_with(&["a", "a/", "a//b", "/a", "/", "//", "b/"]);
+    assert_eq!(topics(&store, "a/#", at(0)), ["a", "a/", "a//b"]);
+    assert_eq!(topics(&store, "/#", at(0)), ["/", "//", "/a"]);
+    assert_eq!(topics(&store, "+/a", at(0)), ["/a"]);
+    assert_eq!(topics(&store, "+/", at(0)), ["/", "a/", "b/"]);
+    assert_eq!(topics(&store, "a/", at(0)), ["a/"]);
+}
+
+#[test]
 fn leading_wildcards_do_not_return_dollar_topics() {
     let store = store_with(&["a", "$SYS/x"]);
     assert_eq!(topics(&store, "#", at(0)), ["a"]);

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
 
 mod client;
+mod empty_levels;
 mod persistence;
 mod pipeline;
 mod shared;

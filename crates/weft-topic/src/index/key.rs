@@ -5,7 +5,8 @@
 //! zero-padded little-endian words, so a lookup compares three integers in registers
 //! instead of following a pointer to a heap string and calling `memcmp` (on a large index
 //! that pointer is a cache miss per level), and hashes three words instead of a byte
-//! string. Zero padding is unambiguous because levels never contain NUL.
+//! string. Zero padding is unambiguous because levels never contain NUL; the empty level
+//! (of `/a` or `a//b`) is the key of three zero words.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -143,6 +144,14 @@ mod tests {
             for other in ["b", "abc", &exact[1..], &long[1..], &format!("{exact}x")] {
                 assert!(!probe.is(&LevelKey::new(other)), "{level} vs {other}");
             }
+            assert!(!probe.is(&LevelKey::new("")), "{level} vs the empty level");
+            assert!(
+                !Probe::new(&hasher, "").is(&key),
+                "the empty level vs {level}"
+            );
         }
+        let empty = Probe::new(&hasher, "");
+        assert!(empty.is(&LevelKey::new("")));
+        assert_eq!(empty.hash, LevelKey::new("").hash(&hasher));
     }
 }

@@ -22,6 +22,18 @@ fn gt_absorbs_deeper_filters_with_stars() {
 }
 
 #[test]
+fn empty_levels_are_covered_like_other_levels() {
+    assert!(covers(&filter("*/a"), &filter("/a")));
+    assert!(covers(&filter("a/>"), &filter("a/")));
+    assert!(
+        covers(&filter(">"), &filter("/$sys")),
+        "an empty first level is not $"
+    );
+    assert!(!covers(&filter("/a"), &filter("a")));
+    assert!(!covers(&filter("a/"), &filter("a/*")));
+}
+
+#[test]
 fn leading_wildcards_do_not_cover_system_topics() {
     assert!(!covers(&filter(">"), &filter("$sys/>")));
     assert!(!covers(&filter("*/up"), &filter("$sys/up")));
@@ -51,39 +63,43 @@ fn summarising_keeps_durable_over_live_and_groups_apart() {
     );
 }
 
-/// Every topic of up to five levels over {a, b, c, $s}: one literal ("c") no filter
-/// uses, and one level more than the longest filter (four), so wildcards are told apart.
+/// Every topic of up to five levels over {a, b, c, $s, the empty level}: one literal ("c")
+/// no filter uses, and one level more than the longest filter (four), so wildcards are
+/// told apart. The one topic that would be the empty string is left out.
 fn universe() -> Vec<Topic> {
-    let alphabet = ["a", "b", "c", "$s"];
-    let mut topics = Vec::new();
-    let mut current: Vec<String> = vec![String::new()];
-    for _ in 0..5 {
-        let mut next = Vec::new();
-        for prefix in &current {
-            for level in alphabet {
-                let topic = if prefix.is_empty() {
-                    level.to_owned()
-                } else {
-                    format!("{prefix}/{level}")
-                };
-                next.push(topic);
-            }
-        }
-        topics.extend(next.iter().map(|text| Topic::new(text.clone()).unwrap()));
-        current = next;
+    let alphabet = ["a", "b", "c", "$s", ""];
+    // Built as texts first: a topic of one empty level would be the empty string.
+    let mut texts: Vec<String> = alphabet.iter().map(|level| (*level).to_owned()).collect();
+    let mut current = texts.clone();
+    for _ in 1..5 {
+        current = current
+            .iter()
+            .flat_map(|prefix| {
+                alphabet
+                    .iter()
+                    .map(move |level| format!("{prefix}/{level}"))
+            })
+            .collect();
+        texts.extend(current.iter().cloned());
     }
-    topics
+    texts
+        .into_iter()
+        .filter(|text| !text.is_empty())
+        .map(|text| Topic::new(text).unwrap())
+        .collect()
 }
 
 fn filter_strategy() -> impl Strategy<Value = Filter> {
-    let level = prop_oneof![Just("a"), Just("b"), Just("$s"), Just("*")];
-    (proptest::collection::vec(level, 1..=3), any::<bool>()).prop_map(|(levels, gt)| {
-        let mut text = levels.join("/");
-        if gt {
-            text.push_str("/>");
-        }
-        Filter::new(text).unwrap()
-    })
+    let level = prop_oneof![Just("a"), Just("b"), Just("$s"), Just("*"), Just("")];
+    (proptest::collection::vec(level, 1..=3), any::<bool>())
+        .prop_filter_map("the empty string is no filter", |(levels, gt)| {
+            let mut text = levels.join("/");
+            if gt {
+                text.push_str("/>");
+            }
+            (!text.is_empty()).then_some(text)
+        })
+        .prop_map(|text| Filter::new(text).unwrap())
 }
 
 proptest! {
