@@ -369,6 +369,240 @@ def mosquitto_scenarios(suite, node):
     suite.run("mqttv5: user properties round trip", user_properties)
 
 
+# --- what strict clients check (issue: plain round trips, wills, keep alive, errors) ---
+
+def _raw_connect(node, client_id, version, keepalive, will=None, session_expiry=None):
+    """A socket with a CONNECT written and its CONNACK read: (socket, CONNACK body)."""
+    sock = socket.create_connection((node.mqtt_host, node.mqtt_port), timeout=WAIT_S)
+    flags = 0x02
+    props = b""
+    if session_expiry is not None:
+        props += b"\x11" + struct.pack(">I", session_expiry)
+    payload = _utf8(client_id)
+    if will:
+        topic, message = will
+        flags |= 0x04 | 0x08  # will, QoS 1
+        if version == 5:
+            payload += _varint(0)
+        payload += _utf8(topic) + struct.pack(">H", len(message)) + message
+    variable = _utf8("MQTT") + bytes([version, flags]) + struct.pack(">H", keepalive)
+    if version == 5:
+        variable += _varint(len(props)) + props
+    body = variable + payload
+    sock.sendall(bytes([0x10]) + _varint(len(body)) + body)
+    packets, _ = _read_packets(sock, until_closed=False)
+    check(packets and packets[0][0] == 2, f"CONNACK expected, got {packets}")
+    return sock, packets[0][2]
+
+
+def _read_packets(sock, until_closed=True, timeout=WAIT_S):
+    """Packets as (type, flags, body) until the server closes (or, with
+    until_closed=False, the first packet), and how it closed: "eof", "reset" or None."""
+    sock.settimeout(timeout)
+    buf, packets = b"", []
+    while True:
+        while len(buf) >= 2:
+            length, shift, i, complete = 0, 0, 1, False
+            while i < len(buf) and i <= 4:
+                length += (buf[i] & 0x7F) << shift
+                shift += 7
+                i += 1
+                if not buf[i - 1] & 0x80:
+                    complete = len(buf) >= i + length
+                    break
+            if not complete:
+                break
+            packets.append((buf[0] >> 4, buf[0] & 0x0F, buf[i:i + length]))
+            buf = buf[i + length:]
+            if not until_closed:
+                return packets, None
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            return packets, "reset"
+        except socket.timeout as e:
+            raise Failure(f"the server did not close within {timeout}s; got {packets}") from e
+        if not chunk:
+            return packets, "eof"
+        buf += chunk
+
+
+def _ends_with_disconnect(sock, code):
+    """The server answers with DISCONNECT `code` (5.0) and an orderly close."""
+    packets, closed = _read_packets(sock)
+    sock.close()
+    check(closed == "eof", f"connection ended by {closed}, not an orderly close")
+    check(packets and packets[-1][0] == 14, f"DISCONNECT expected last, got {packets}")
+    got = packets[-1][2][0] if packets[-1][2] else 0
+    check(got == code, f"DISCONNECT reason {got:#04x}, expected {code:#04x}")
+
+
+def strict_scenarios(suite, node, v5):
+    """What strict third-party clients check: plain messages come back untouched, wills
+    too, Server Keep Alive, and a protocol error answered with its reason code."""
+    if not v5:
+        def keep_alive_v311():
+            # A 3.1.1 client's own keep alive is enforced: silent for 1.5 × 2 s, it is
+            # disconnected (no DISCONNECT on 3.1.1) and its will is published.
+            topic = unique("ka311") + "/will"
+            observer = watcher(node, topic)
+            sock, connack = _raw_connect(node, unique("silent"), 4, 2, will=(topic, b"gone"))
+            check(connack[1] == 0, f"CONNACK {connack!r}")
+            started = time.monotonic()
+            packets, closed = _read_packets(sock, timeout=10)
+            waited = time.monotonic() - started
+            check(packets == [] and closed == "eof", f"{packets} {closed}")
+            check(2.9 <= waited <= 5, f"closed after {waited:.1f}s, expected about 3s")
+            check(observer.get().payload == b"gone", "will")
+            observer.close()
+        suite.run("3.1.1 keep alive of 2 s enforced at 3 s, will published", keep_alive_v311)
+
+        def malformed_v311():
+            sock, _ = _raw_connect(node, unique("bad311"), 4, 30)
+            sock.sendall(bytes([0x36, 0x03, 0x00, 0x01, 0x61]))  # PUBLISH with QoS 3
+            packets, closed = _read_packets(sock)
+            sock.close()
+            check(packets == [] and closed == "eof", f"3.1.1 closes silently: {packets} {closed}")
+        suite.run("3.1.1 malformed packet closes the connection without a reply", malformed_v311)
+        return
+
+    from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415
+    from paho.mqtt.properties import Properties  # noqa: PLC0415
+
+    def props(kind, **values):
+        properties = Properties(kind)
+        for name, value in values.items():
+            setattr(properties, name, value)
+        return properties
+
+    def plain_round_trip():
+        # Every property the publisher set comes back as it was, and nothing else.
+        topic = unique("plain") + "/t"
+        sub = Paho(node, True)
+        sub.subscribe(topic, 1)
+        pub = Paho(node, True)
+        sent = [("a", "2"), ("c", "3"), ("a", "1"), ("Mixed-Case", "x")]
+        pub.publish(topic, "héllo".encode(), 1, properties=props(
+            PacketTypes.PUBLISH, UserProperty=sent, ContentType="text/plain",
+            ResponseTopic="replies/1", CorrelationData=b"\x00\x01\xff",
+            PayloadFormatIndicator=1, MessageExpiryInterval=60))
+        msg = sub.get()
+        got = msg.properties
+        check(msg.payload == "héllo".encode(), f"payload {msg.payload!r}")
+        check(getattr(got, "UserProperty", []) == sent, f"user properties {getattr(got, 'UserProperty', None)}")
+        check(got.ContentType == "text/plain", "content type")
+        check(got.ResponseTopic == "replies/1", "response topic")
+        check(got.CorrelationData == b"\x00\x01\xff", "correlation data")
+        check(got.PayloadFormatIndicator == 1, "payload format indicator")
+        check(55 <= got.MessageExpiryInterval <= 60, f"expiry {got.MessageExpiryInterval}")
+        sub.close()
+        pub.close()
+    suite.run("plain mqtt 5 message round-trips untouched (user properties in order)",
+              plain_round_trip)
+
+    def small_maximum_packet_size():
+        # A 64-byte Maximum Packet Size: the message fits as published, so it arrives.
+        topic = unique("mps")
+        sub = Paho(node, True, connect_properties={"MaximumPacketSize": 64})
+        sub.subscribe(topic, 1)
+        pub = Paho(node, True)
+        pub.publish(topic, b"21.5", 1, properties=props(
+            PacketTypes.PUBLISH, UserProperty=[("a", "2"), ("c", "3")]))
+        msg = sub.get()
+        check(msg.payload == b"21.5", f"payload {msg.payload!r}")
+        sub.close()
+        pub.close()
+    suite.run("subscriber with a 64-byte maximum packet size receives a small plain message",
+              small_maximum_packet_size)
+
+    def will_after_delay():
+        # Will delay 3 s, session expiry 5 s, subscriber at QoS 2: the will arrives after
+        # the delay, byte for byte, with the will's own properties only.
+        topic = unique("wdelay") + "/will"
+        sub = Paho(node, True)
+        sub.subscribe(topic, 2)
+        payload = b"test_will_delay will message"
+        dying = Paho(node, True, connect_properties={"SessionExpiryInterval": 5},
+                     will=(topic, payload, 2),
+                     will_properties=props(PacketTypes.WILLMESSAGE, WillDelayInterval=3,
+                                           UserProperty=[("w", "1")]))
+        dying.drop()
+        dropped = time.monotonic()
+        msg = sub.get(timeout=10)
+        waited = time.monotonic() - dropped
+        check(msg.payload == payload, f"will payload {msg.payload!r}")
+        check(getattr(msg.properties, "UserProperty", []) == [("w", "1")],
+              f"will user properties {getattr(msg.properties, 'UserProperty', None)}")
+        check(2.5 <= waited <= 6, f"will after {waited:.1f}s, expected about 3s")
+        sub.close()
+    suite.run("will after its delay arrives unchanged at a qos 2 subscriber", will_after_delay)
+
+    def server_keep_alive():
+        # Asking for none, or for more than the maximum (5 minutes by default), gets the
+        # maximum as Server Keep Alive; asking for less gets no Server Keep Alive.
+        for asked, want in [(0, 300), (1000, 300), (60, None)]:
+            client = Paho(node, True, keepalive=asked)
+            got = getattr(client.connack_properties, "ServerKeepAlive", None)
+            client.close()
+            check(got == want, f"keep alive {asked}: Server Keep Alive {got}, expected {want}")
+    suite.run("server keep alive in connack for keep alive 0 and above the maximum",
+              server_keep_alive)
+
+    def keep_alive_enforced():
+        # On a node whose maximum is 2 s, a 5.0 client that asked for none and stays
+        # silent gets DISCONNECT 0x8D after about 3 s, and its will is published.
+        short = MqttNode(node.bin, extra_args=["--mqtt-max-keep-alive", "2s"])
+        try:
+            short.start()
+            topic = unique("ka5") + "/will"
+            observer = watcher(short, topic)
+            sock, _ = _raw_connect(short, unique("silent"), 5, 0, will=(topic, b"gone"))
+            started = time.monotonic()
+            _ends_with_disconnect(sock, 0x8D)
+            waited = time.monotonic() - started
+            check(2.9 <= waited <= 5, f"disconnected after {waited:.1f}s, expected about 3s")
+            check(observer.get().payload == b"gone", "will")
+            observer.close()
+        finally:
+            short.stop()
+    suite.run("keep alive 0 gets the 2 s maximum, enforced at 3 s with the will", keep_alive_enforced,
+              timeout=45)
+
+    def receive_maximum_exceeded():
+        # 2,000 QoS 2 publishes never released, written without reading (the server's
+        # Receive Maximum is 100): every write succeeds, and the client reads
+        # DISCONNECT 0x93 and an orderly close, not a broken pipe or a reset.
+        raw = RawV5(node, unique("flood"))
+        for chunk in range(10):
+            burst = b""
+            for i in range(chunk * 200 + 1, chunk * 200 + 201):
+                body = _utf8("flood/t") + struct.pack(">H", i) + b"\x00" + b"x"
+                burst += bytes([0x34]) + _varint(len(body)) + body
+            raw.sock.sendall(burst)
+        _ends_with_disconnect(raw.sock, 0x93)
+    suite.run("more qos 2 publishes than the receive maximum get disconnect 0x93",
+              receive_maximum_exceeded)
+
+    def protocol_errors():
+        def packet(first, body):
+            return bytes([first]) + _varint(len(body)) + body
+        cases = [
+            # PUBLISH with QoS 3: malformed.
+            (0x81, packet(0x36, _utf8("a/b") + b"\x00")),
+            # A second CONNECT: protocol error.
+            (0x82, packet(0x10, _utf8("MQTT") + b"\x05\x02\x00\x1e\x00" + _utf8(""))),
+            # Topic Alias 200, over the announced maximum of 64.
+            (0x94, packet(0x30, _utf8("a/b") + b"\x03\x23\x00\xc8")),
+            # A packet over the 1 MiB maximum (only its header is sent).
+            (0x95, bytes([0x30]) + _varint(2 * 1024 * 1024) + _utf8("a/b")),
+        ]
+        for code, packet in cases:
+            raw = RawV5(node, unique("bad"))
+            raw.sock.sendall(packet)
+            _ends_with_disconnect(raw.sock, code)
+    suite.run("protocol errors get disconnect 0x81, 0x82, 0x94 and 0x95", protocol_errors)
+
+
 def paho_scenarios(suite, node, v5):
     def qos_round_trip():
         topic = unique("paho")
@@ -789,6 +1023,7 @@ def main(argv):
             mosquitto_scenarios(suite, node)
         elif client in ("paho-v311", "paho-v5"):
             paho_scenarios(suite, node, client == "paho-v5")
+            strict_scenarios(suite, node, client == "paho-v5")
         else:
             print(f"unknown client {client!r}", file=sys.stderr)
             return 2
