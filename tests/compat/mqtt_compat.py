@@ -661,6 +661,9 @@ def paho_scenarios(suite, node, v5):
             client_id = unique("paho-restart")
             first = Paho(node, v5, client_id, clean=True, expiry=300)
             first.subscribe(topic, 1)
+            # The session state is written right after the SUBACK, before the client's
+            # next packet is handled: once that is answered, the subscription is stored.
+            first.publish(unique("paho") + "/after-suback", b"-", 1)
             first.close()
             if kill:
                 node.kill9()
