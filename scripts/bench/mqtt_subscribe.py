@@ -3,11 +3,13 @@
 directory, MQTT on port 0) and, for COUNT subscriptions of a persistent MQTT 5.0 session
 (session expiry one hour, so the node stores the session state), measures
 
-- suback: from writing the SUBSCRIBE to reading its SUBACK;
+- suback: from writing the SUBSCRIBE to reading its SUBACK (COUNT subscriptions, one
+  at a time, nothing else going on);
 - match: from writing the SUBSCRIBE to the first PUBACK with reason Success (0x00, not
   0x10 No matching subscribers) for a QoS 1 publish on the subscribed topic, which a
   second client sends again and again, one at a time, from the moment the SUBSCRIBE is
-  written: the time until the subscription matches, within one publish round trip.
+  written: the time until the subscription matches, within one publish round trip
+  (COUNT more subscriptions).
 
 Prints the median and 99th percentile of each, in milliseconds.
 
@@ -104,11 +106,27 @@ def main(argv):
             subscriber = Client(address, "bench-subscriber", 3600)
             publisher = Client(address, "bench-publisher", 0)
             subacks, matches = [], []
-            for i in range(1, count + 1):
+
+            def subscribe(i):
                 topic = f"bench/subscribe/{i}"
-                subscribe = packet(0x82, struct.pack(">H", i) + b"\x00" + utf8(topic) + b"\x00")
+                sent = packet(0x82, struct.pack(">H", i % 65535 + 1) + b"\x00" + utf8(topic) + b"\x00")
                 start = time.perf_counter()
-                subscriber.sock.sendall(subscribe)
+                subscriber.sock.sendall(sent)
+                return topic, start
+
+            def read_suback():
+                while True:
+                    kind, _ = subscriber.recv()
+                    if kind == 9:
+                        return time.perf_counter()
+
+            # Alone: nothing else happens while the SUBACK is awaited.
+            for i in range(1, count + 1):
+                _, start = subscribe(i)
+                subacks.append(read_suback() - start)
+            # With a publisher probing for the match from the moment the SUBSCRIBE is written.
+            for i in range(count + 1, 2 * count + 1):
+                topic, start = subscribe(i)
                 packet_id = 0
                 while True:
                     packet_id = packet_id % 65535 + 1
@@ -119,11 +137,7 @@ def main(argv):
                     if len(body) < 3 or body[2] == 0x00:
                         matches.append(time.perf_counter() - start)
                         break
-                while True:
-                    kind, body = subscriber.recv()
-                    if kind == 9:
-                        subacks.append(time.perf_counter() - start)
-                        break
+                read_suback()
             for name, values in (("suback", subacks), ("match", matches)):
                 print(f"{name}: p50 {statistics.median(values) * 1e3:.3f} ms, "
                       f"p99 {percentile(values, 0.99) * 1e3:.3f} ms ({len(values)} subscriptions)")

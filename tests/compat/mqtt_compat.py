@@ -661,9 +661,13 @@ def paho_scenarios(suite, node, v5):
             client_id = unique("paho-restart")
             first = Paho(node, v5, client_id, clean=True, expiry=300)
             first.subscribe(topic, 1)
-            # The session state is written right after the SUBACK, before the client's
-            # next packet is handled: once that is answered, the subscription is stored.
-            first.publish(unique("paho") + "/after-suback", b"-", 1)
+            # The session state is written behind the SUBACK (the subscription matches
+            # at once, the disk write follows): wait for it before killing the node.
+            stored = node.data_dir / "mqtt" / "sessions" / f"{client_id.encode().hex()}.json"
+            deadline = time.monotonic() + WAIT_S
+            while not (stored.exists() and topic in stored.read_text()):
+                check(time.monotonic() < deadline, f"session state not written to {stored}")
+                time.sleep(0.01)
             first.close()
             if kill:
                 node.kill9()

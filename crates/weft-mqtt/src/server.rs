@@ -24,11 +24,12 @@
 //! - Sessions with a non-zero expiry: `<data_dir>/mqtt/sessions/<hex(client id)>.json`,
 //!   the `SessionState` JSON, written atomically (temporary file, fsync, rename, fsync
 //!   of the directory). Written *before* the PUBREC of an inbound QoS 2 message and
-//!   when the client disconnects; right *after* the SUBACK/UNSUBACK of a subscription
-//!   change (which matches as soon as it is read: no disk write stands in front of it,
-//!   so a crash in between loses the change, as it loses an unacknowledged publish);
-//!   and otherwise at most `session_flush_interval` after any other change (messages
-//!   queued or acknowledged). Deleted when the session ends.
+//!   when the client disconnects; *behind* the SUBACK/UNSUBACK of a subscription
+//!   change (which matches as soon as it is read: no disk write stands in front of it
+//!   or of the client's next packets, so a crash in the moment after the SUBACK loses
+//!   the change); and otherwise, also behind, at most `session_flush_interval` after
+//!   any other change (messages queued or acknowledged). Deleted when the session ends.
+//!   See `server/task/persist.rs`.
 //! - Retained messages: `<data_dir>/mqtt/retained/<hex(topic)>.json`, one file per topic,
 //!   written (or deleted) and fsynced before the publish is acknowledged.
 //!

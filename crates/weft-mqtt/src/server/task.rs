@@ -8,6 +8,7 @@
 //! a socket that cannot take a write) in boxed futures.
 
 mod outputs;
+mod persist;
 mod publish;
 mod transport;
 
@@ -30,6 +31,7 @@ use crate::codec::{self, ProtocolVersion, ReasonCode};
 use crate::mapping::{OutboundMode, event_to_message};
 use crate::session::{Delivery, DeliveryTarget, DropCounters, Session};
 
+use persist::{Persist, state_written};
 use publish::InboundPublishes;
 
 /// The error of a storage write run on the blocking pool (the write's own error, or the
@@ -63,20 +65,6 @@ const DECODE_BATCH: usize = 64;
 const BATCH_INPUT: usize = 512;
 /// How many of its own publications a session with a No Local subscription remembers.
 const OWN_EVENTS: usize = 256;
-
-/// When the session state must be written.
-#[derive(Debug, Default)]
-struct Persist {
-    /// Changed since the last write.
-    dirty_since: Option<Instant>,
-    /// Must be written before the next bytes go to the client.
-    urgent: bool,
-    /// To be written right after the next bytes went to the client: a subscription
-    /// change, which takes effect (and is acknowledged) without waiting for the disk.
-    after_write: bool,
-    /// A file may exist for this client id.
-    stored: bool,
-}
 
 pub(super) struct SessionTask {
     context: MqttContext,
@@ -263,7 +251,8 @@ impl SessionTask {
                             self.complete_answered(answered);
                         }
                     }
-                    () = timer_fired(&mut self.timer) => self.on_timer().await,
+                    () = timer_fired(&mut self.timer) => self.on_timer(),
+                    written = state_written(self.persist.writing()) => self.on_state_written(written),
                     changed = self.run_state.changed() => match changed {
                         Ok(()) => self.on_run_state(),
                         Err(_) => self.exit = true,
@@ -320,7 +309,7 @@ impl SessionTask {
         }
     }
 
-    async fn on_timer(&mut self) {
+    fn on_timer(&mut self) {
         let now = Instant::now();
         self.session.tick(SystemTime::now());
         let flush_due = self
@@ -328,7 +317,7 @@ impl SessionTask {
             .dirty_since
             .is_some_and(|since| since + self.context.inner.config.session_flush_interval <= now);
         if flush_due {
-            Box::pin(self.persist_now()).await;
+            self.persist_behind();
         }
         // Re-armed (from the new deadlines) before the next wait.
         if self.timer.as_ref().is_some_and(|sleep| sleep.is_elapsed()) {
@@ -475,6 +464,9 @@ impl SessionTask {
                         ),
                     )
                 });
+                // The new owner writes the state from now on: no write of this task may
+                // land after one of its.
+                self.finish_state_write().await;
                 self.persist = Persist::default();
                 let _ = reply.send(Handover {
                     state,
@@ -577,7 +569,7 @@ impl SessionTask {
 
     async fn finish(mut self) {
         self.finish_publishes().await;
-        if self.persist.dirty_since.is_some() {
+        if self.persist.pending() {
             self.persist_now().await;
         }
         self.close_connection();

@@ -126,14 +126,14 @@ impl SessionTask {
     }
 
     /// Writes the pending output, after the session state when it must be stored
-    /// first, before it when it is to be stored right after.
+    /// first; starts writing the state behind it when it is to be stored right after.
     pub(super) async fn flush(&mut self) {
         if self.persist.urgent {
             Box::pin(self.persist_now()).await;
         }
         self.write_output().await;
         if self.persist.after_write {
-            Box::pin(self.persist_now()).await;
+            self.persist_behind();
         }
     }
 
@@ -326,6 +326,8 @@ impl SessionTask {
     }
 
     async fn end_session(&mut self) {
+        // A write behind must not bring the file back after it is removed.
+        self.finish_state_write().await;
         let inner = Arc::clone(&self.context.inner);
         for key in std::mem::take(&mut self.joined) {
             inner.shares.leave(&key, self.generation);
@@ -355,43 +357,6 @@ impl SessionTask {
             Err(error) => {
                 tracing::warn!(%error, client_id = %client_id, "mqtt session state not removed");
             }
-        }
-    }
-
-    /// Writes the session state now (or removes it when the session no longer
-    /// persists).
-    pub(super) async fn persist_now(&mut self) {
-        self.persist.dirty_since = None;
-        self.persist.urgent = false;
-        self.persist.after_write = false;
-        let Some(client_id) = self.client_id.clone() else {
-            return;
-        };
-        if self.session.is_ended() {
-            return;
-        }
-        let inner = Arc::clone(&self.context.inner);
-        let files = inner.session_files.clone();
-        let state = self.session.state();
-        let id = client_id.clone();
-        let result = if state.session_expiry_interval == 0 {
-            if !std::mem::take(&mut self.persist.stored) {
-                return;
-            }
-            tokio::task::spawn_blocking(move || files.remove(&id)).await
-        } else {
-            let json = match state.to_json() {
-                Ok(json) => json,
-                Err(error) => {
-                    tracing::error!(%error, client_id = %client_id, "mqtt session state not serialisable");
-                    return;
-                }
-            };
-            self.persist.stored = true;
-            tokio::task::spawn_blocking(move || files.store(&id, &json)).await
-        };
-        if let Some(error) = super::failed_write(&inner, result) {
-            tracing::error!(%error, client_id = %client_id, "mqtt session state not stored");
         }
     }
 }
