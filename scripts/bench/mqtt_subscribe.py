@@ -11,7 +11,9 @@ directory, MQTT on port 0) and, for COUNT subscriptions of a persistent MQTT 5.0
   written: the time until the subscription matches, within one publish round trip
   (COUNT more subscriptions).
 
-Prints the median and 99th percentile of each, in milliseconds.
+Prints the median and 99th percentile of each, in milliseconds; then the bytes on the
+wire of one plain MQTT 5.0 message (topic `sensors/1/temp`, payload `21.5`, User
+Properties `a=2`, `c=3`) as published and as delivered to an MQTT 5.0 subscriber.
 
     cargo build --release -p weft
     scripts/bench/mqtt_subscribe.py target/release/weft [COUNT]
@@ -52,7 +54,7 @@ def packet(first: int, body: bytes) -> bytes:
 class Client:
     """A bare MQTT 5.0 client: writes what it is told, returns packets as (type, body)."""
 
-    def __init__(self, address, client_id: str, session_expiry: int):
+    def __init__(self, address, client_id: str, session_expiry: int = 0):
         self.sock = socket.create_connection(address)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
@@ -85,6 +87,24 @@ class Client:
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def plain_message_size(address):
+    topic = "sensors/1/temp"
+    subscriber = Client(address, "size-subscriber")
+    subscriber.sock.sendall(packet(0x82, b"\x00\x01\x00" + utf8(topic) + b"\x01"))
+    kind, _ = subscriber.recv()
+    assert kind == 9, kind
+    publisher = Client(address, "size-publisher")
+    properties = b"\x26" + utf8("a") + utf8("2") + b"\x26" + utf8("c") + utf8("3")
+    published = packet(0x30, utf8(topic) + varint(len(properties)) + properties + b"21.5")
+    publisher.sock.sendall(published)
+    before = len(subscriber.buf)
+    kind, body = subscriber.recv()
+    assert kind == 3, kind
+    delivered = 1 + len(varint(len(body))) + len(body)
+    assert before == 0
+    print(f"plain message: {len(published)} bytes published, {delivered} bytes delivered")
 
 
 def main(argv):
@@ -141,6 +161,7 @@ def main(argv):
             for name, values in (("suback", subacks), ("match", matches)):
                 print(f"{name}: p50 {statistics.median(values) * 1e3:.3f} ms, "
                       f"p99 {percentile(values, 0.99) * 1e3:.3f} ms ({len(values)} subscriptions)")
+            plain_message_size(address)
         finally:
             node.terminate()
             node.wait(10)

@@ -517,13 +517,20 @@ impl SessionTask {
 
     /// Drops the network connection (without flushing).
     fn close_connection(&mut self) {
-        if self.connection.take().is_some() {
+        drop(self.take_connection());
+    }
+
+    /// Takes the network connection away from the session (counted as closed).
+    fn take_connection(&mut self) -> Option<Connection> {
+        let connection = self.connection.take();
+        if connection.is_some() {
             self.context
                 .inner
                 .counters
                 .connections_open
                 .fetch_sub(1, Ordering::Relaxed);
         }
+        connection
     }
 
     /// Publishes counter changes of the session's drop counters.

@@ -164,12 +164,7 @@ impl SessionTask {
     /// (see [`super::transport::Connection::linger`]).
     async fn disconnect(&mut self, reason: ReasonCode) {
         self.flush().await;
-        if let Some(mut connection) = self.connection.take() {
-            self.context
-                .inner
-                .counters
-                .connections_open
-                .fetch_sub(1, Ordering::Relaxed);
+        if let Some(mut connection) = self.take_connection() {
             tracing::debug!(?reason, peer = ?self.peer, client_id = %self.session.client_id(), "mqtt connection closed by server");
             let _ =
                 tokio::time::timeout(super::transport::WRITE_TIMEOUT, connection.shutdown()).await;
