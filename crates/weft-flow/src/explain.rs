@@ -23,7 +23,7 @@ use crate::load::ManifestSet;
 use crate::manifest::route::{self, DeadLetter, Input, RouteSpec};
 use crate::manifest::sink::{SinkSpec, SinkTarget};
 use crate::manifest::{Kind, ResourceName, Spec, StreamRef};
-use crate::transform::{self, Step, TransformError};
+use crate::transform::{self, Budget, Meter, Step, TransformError};
 
 /// The extension attribute that carries the topic an event was published on, as weft's
 /// subscribers receive it (`wefttopic`).
@@ -48,7 +48,20 @@ pub enum Outcome {
 /// # Errors
 /// A failing transform step (the runtime dead-letters the event).
 pub fn process(route: &RouteSpec, event: &CloudEvent) -> Result<Outcome, TransformError> {
-    stages(route, event, &mut Unrecorded)
+    process_metered(route, event, &Budget::new(route.budget).start())
+}
+
+/// [`process`] under `meter`: the runtime's form, whose evaluation a route's stop
+/// cancels.
+///
+/// # Errors
+/// A failing transform step, or one stopped by `meter`.
+pub fn process_metered(
+    route: &RouteSpec,
+    event: &CloudEvent,
+    meter: &Meter,
+) -> Result<Outcome, TransformError> {
+    stages(route, event, &mut Unrecorded(meter))
 }
 
 /// Explains what the route `name` does with `event`, published on `topic` (`None`: not
@@ -306,10 +319,10 @@ trait Recorder {
     ) -> Result<CloudEvent, TransformError>;
 }
 
-/// The hot path: plain evaluation, nothing kept.
-struct Unrecorded;
+/// The hot path: plain evaluation under a meter, nothing kept.
+struct Unrecorded<'m>(&'m Meter);
 
-impl Recorder for Unrecorded {
+impl Recorder for Unrecorded<'_> {
     fn filter(&mut self, filter: &Cesql, event: &CloudEvent) -> bool {
         filter.evaluate(event).is_match()
     }
@@ -319,7 +332,7 @@ impl Recorder for Unrecorded {
         steps: &[Step],
         event: &CloudEvent,
     ) -> Result<CloudEvent, TransformError> {
-        transform::apply(steps, event)
+        transform::apply_metered(steps, event, self.0)
     }
 }
 

@@ -21,8 +21,10 @@ use weft_core::{AttributeValue, CloudEvent, EventError, ExtensionValue};
 use crate::cesql::Cesql;
 use crate::data_path::DataPath;
 
+pub mod budget;
 pub mod jq;
 
+pub use budget::{Budget, DEFAULT_BUDGET, Meter};
 pub use jq::{JqCompileError, JqProgram, JqRunError};
 
 /// One transform step.
@@ -146,14 +148,42 @@ pub enum TransformError {
     },
 }
 
-/// Applies `steps` to `event` in order and returns the result.
+impl TransformError {
+    /// Whether the transform was stopped because it ran past its time budget.
+    #[must_use]
+    pub fn is_over_budget(&self) -> bool {
+        matches!(
+            self,
+            TransformError::Jq {
+                error: JqRunError::OverBudget { .. },
+                ..
+            }
+        )
+    }
+}
+
+/// Applies `steps` to `event` in order, within the default budget, and returns the
+/// result.
 ///
 /// # Errors
 /// The first step that fails.
 pub fn apply(steps: &[Step], event: &CloudEvent) -> Result<CloudEvent, TransformError> {
+    apply_metered(steps, event, &Budget::default().start())
+}
+
+/// [`apply`] under `meter` (jq steps are stopped when it runs out).
+///
+/// # Errors
+/// The first step that fails.
+pub fn apply_metered(
+    steps: &[Step],
+    event: &CloudEvent,
+    meter: &Meter,
+) -> Result<CloudEvent, TransformError> {
     let mut work = Work {
         event: event.clone(),
         json: None,
+        meter,
     };
     for (index, step) in steps.iter().enumerate() {
         work.step(index, step)?;
@@ -163,13 +193,15 @@ pub fn apply(steps: &[Step], event: &CloudEvent) -> Result<CloudEvent, Transform
 }
 
 /// The event being transformed, with its data parsed once when a data step needs it.
-struct Work {
+struct Work<'m> {
     event: CloudEvent,
     /// Parsed data, newer than `event.data` while `Some`.
     json: Option<Json>,
+    /// The evaluation's budget.
+    meter: &'m Meter,
 }
 
-impl Work {
+impl Work<'_> {
     fn step(&mut self, index: usize, step: &Step) -> Result<(), TransformError> {
         let data_error = |message: String| TransformError::Data {
             step: index,
@@ -263,7 +295,7 @@ impl Work {
         self.flush();
         self.require_json(index)?;
         let output = program
-            .run(self.event.data.as_deref())
+            .run_metered(self.event.data.as_deref(), self.meter)
             .map_err(|error| TransformError::Jq { step: index, error })?;
         self.event.data = Some(output);
         Ok(())

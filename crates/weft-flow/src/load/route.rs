@@ -7,8 +7,9 @@ use weft_yaml::{Mapping, Value};
 use super::read::{Doc, one_of};
 use crate::manifest::ResourceName;
 use crate::manifest::route::{
-    Backoff, BackoffPolicy, DEFAULT_MAX_IN_FLIGHT, DeadLetter, Delivery, Destination, Expect,
-    Input, MAX_IN_FLIGHT_LIMIT, MAX_RETRIES, OrderBy, Ordering, RouteSpec, RouteTest,
+    Backoff, BackoffPolicy, DEFAULT_BUDGET, DEFAULT_MAX_IN_FLIGHT, DeadLetter, Delivery,
+    Destination, Expect, Input, MAX_BUDGET, MAX_IN_FLIGHT_LIMIT, MAX_RETRIES, OrderBy, Ordering,
+    RouteSpec, RouteTest,
 };
 
 const KEYS: &[&str] = &[
@@ -19,6 +20,7 @@ const KEYS: &[&str] = &[
     "delivery",
     "ordering",
     "maxInFlight",
+    "budget",
     "tests",
 ];
 const FROM_KEYS: &[&str] = &["topic", "stream", "group"];
@@ -68,6 +70,10 @@ pub(crate) fn read(
         .take("maxInFlight")
         .and_then(|value| bounded(&value, 1, u64::from(MAX_IN_FLIGHT_LIMIT), doc))
         .unwrap_or(DEFAULT_MAX_IN_FLIGHT);
+    let budget = spec
+        .take("budget")
+        .and_then(|value| read_budget(&value, doc))
+        .unwrap_or(DEFAULT_BUDGET);
     let tests = spec
         .take_seq("tests", doc.errors)
         .map(|tests| {
@@ -84,8 +90,25 @@ pub(crate) fn read(
         delivery,
         ordering,
         max_in_flight,
+        budget,
         tests,
     })
+}
+
+/// `budget`: a duration longer than zero, at most [`MAX_BUDGET`].
+fn read_budget(value: &Value<'_>, doc: &mut Doc<'_>) -> Option<Duration> {
+    let budget = positive(value, doc)?;
+    if budget > MAX_BUDGET {
+        value.report_invalid(
+            doc.errors,
+            format!(
+                "must be at most {}",
+                weft_core::units::format_duration(MAX_BUDGET)
+            ),
+        );
+        return None;
+    }
+    Some(budget)
 }
 
 /// An integer in `low..=high`, as a `u32`.

@@ -223,3 +223,42 @@ fn a_missing_path_is_an_error() {
             .starts_with("/nonexistent/weft-flows.yaml:1:1: cannot read:")
     );
 }
+
+#[test]
+fn a_route_budget_defaults_to_one_second_and_is_stored_only_when_set() {
+    let route = |extra: &str| {
+        format!(
+            "apiVersion: weft/v1\nkind: Route\nmetadata: {{name: r}}\nspec:\n  from: {{topic: a}}\n  to: {{topic: b}}\n{extra}"
+        )
+    };
+    let spec = |text: &str| {
+        let set = load_str("r.yaml", text).unwrap();
+        let Spec::Route(route) = &set.items()[0].manifest.spec else {
+            panic!("not a route");
+        };
+        route.clone()
+    };
+    let default = spec(&route(""));
+    assert_eq!(default.budget, Duration::from_secs(1));
+    // Routes stored before the setting existed keep their digests.
+    let stored = serde_json::to_value(&default).unwrap();
+    assert!(stored.get("budget").is_none(), "{stored}");
+
+    let set = spec(&route("  budget: 250ms\n"));
+    assert_eq!(set.budget, Duration::from_millis(250));
+    let stored = serde_json::to_value(&set).unwrap();
+    assert_eq!(stored["budget"], "250ms");
+    let back: crate::manifest::route::RouteSpec = serde_json::from_value(stored).unwrap();
+    assert_eq!(back, set);
+
+    assert!(
+        errors(&route("  budget: 0\n")).contains("spec.budget: must be longer than zero"),
+        "{}",
+        errors(&route("  budget: 0\n"))
+    );
+    assert!(
+        errors(&route("  budget: 2m\n")).contains("spec.budget: must be at most 1m"),
+        "{}",
+        errors(&route("  budget: 2m\n"))
+    );
+}

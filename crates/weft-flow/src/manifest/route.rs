@@ -28,6 +28,10 @@ pub const DEFAULT_MAX_IN_FLIGHT: u32 = 64;
 pub const MAX_IN_FLIGHT_LIMIT: u32 = 10_000;
 /// Largest `delivery.retries`.
 pub const MAX_RETRIES: u32 = 1_000;
+/// Default `budget`: how long one event's filter and transform may run.
+pub const DEFAULT_BUDGET: Duration = crate::transform::DEFAULT_BUDGET;
+/// Largest `budget`.
+pub const MAX_BUDGET: Duration = Duration::from_secs(60);
 
 /// `spec` of a `Route`. Optional fields are filled with their defaults when loaded, so
 /// the stored form states every setting.
@@ -50,9 +54,27 @@ pub struct RouteSpec {
     pub ordering: Ordering,
     /// `maxInFlight`: most deliveries outstanding at once, 1 to 10000 (default 64).
     pub max_in_flight: u32,
+    /// `budget`: how long one event's filter and transform may run (default 1s, at
+    /// most 60s); an event over it is dead-lettered (`over-budget`). Left out of the
+    /// stored form when it is the default, so that routes stored before the setting
+    /// existed keep their digests.
+    #[serde(
+        default = "default_budget",
+        skip_serializing_if = "is_default_budget",
+        with = "serde_text::duration"
+    )]
+    pub budget: Duration,
     /// `tests`: example events and what the route must make of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<RouteTest>,
+}
+
+fn default_budget() -> Duration {
+    DEFAULT_BUDGET
+}
+
+fn is_default_budget(budget: &Duration) -> bool {
+    *budget == DEFAULT_BUDGET
 }
 
 /// `from`: `{topic: FILTER}` or `{stream: NAME, group: GROUP}`.

@@ -12,18 +12,53 @@
 //! The node's environment is not visible to programs: `env`, `$ENV`, `input`,
 //! `halt`, `debug` and `stderr` are not available. Modules (`import`, `include`) are
 //! refused.
+//!
+//! A program runs under a [`Meter`] ([`JqProgram::run_metered`]): jaq asks its global
+//! data for the lookup table at every term it evaluates, and here that data is a
+//! [`Gauge`] that ticks the meter first; `range`, jaq's one native generator that can
+//! run without end (`last(range(infinite))`), is replaced by a copy that ticks for
+//! every value. So a program that never ends (`def f: f; f`), runs long
+//! (`[range(1e12)] | length`) or recurses without a base case is stopped at its budget
+//! (see [`super::budget`]).
 
 use std::fmt;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use bytes::Bytes;
-use jaq_core::data::JustLut;
+use jaq_core::data::{DataT, HasLut};
 use jaq_core::load::{Arena, File, Loader};
-use jaq_core::{Compiler, Ctx, Vars};
+use jaq_core::{Compiler, Ctx, Exn, ValX, Vars};
 use jaq_json::Val;
 
-type Data = JustLut<Val>;
-type Filter = jaq_core::Filter<Data>;
+use super::budget::{Budget, Interrupt, Meter};
+
+type Filter = jaq_core::Filter<Metered>;
+type Lut = jaq_core::Lut<Metered>;
+
+/// jq over JSON values, with a [`Gauge`] as the global data of every evaluation.
+struct Metered;
+
+impl DataT for Metered {
+    type V<'a> = Val;
+    type Data<'a> = Gauge<'a>;
+}
+
+/// The global data of one evaluation: the program's lookup table, handed out only
+/// after the evaluation's meter has counted the step.
+#[derive(Clone)]
+struct Gauge<'a> {
+    lut: &'a Lut,
+    meter: &'a Meter,
+}
+
+impl<'a> HasLut<'a, Metered> for Gauge<'a> {
+    fn lut(&self) -> &'a Lut {
+        self.meter.tick();
+        self.lut
+    }
+}
 
 /// Definitions that shadow filters which would expose the node (its environment, its
 /// standard error, its process) to manifest authors; they raise an error instead.
@@ -91,6 +126,21 @@ pub enum JqRunError {
         /// The output as jaq prints it (cut to 200 characters).
         output: String,
     },
+    /// The program ran past its time budget and was stopped.
+    #[error("jq program ran past its budget of {}", weft_core::units::format_duration(*budget))]
+    OverBudget {
+        /// The budget.
+        budget: Duration,
+    },
+    /// The program recursed too deep (a recursion without a base case) and was stopped.
+    #[error("jq program recursed too deep")]
+    TooDeep,
+    /// The route stopped while the program ran.
+    #[error("jq program stopped: the route is stopping")]
+    Cancelled,
+    /// The interpreter failed (a bug in it); the event fails, the node goes on.
+    #[error("jq interpreter failed")]
+    Crashed,
 }
 
 impl JqProgram {
@@ -127,7 +177,10 @@ impl JqProgram {
                 });
             error_at(part, message)
         })?;
-        let funs = jaq_core::funs::<Data>()
+        // jaq's own `range/3` is replaced by one that ticks the meter per value.
+        let funs = jaq_core::funs::<Metered>()
+            .filter(|(name, args, _)| !(*name == "range" && args.len() == 3))
+            .chain([metered_range()])
             .chain(jaq_std::funs())
             .chain(jaq_json::funs());
         let filter = Compiler::default()
@@ -160,12 +213,34 @@ impl JqProgram {
         &self.source
     }
 
-    /// Runs the program over JSON `data` (`None`: `null`) and returns the one output as
-    /// compact JSON.
+    /// Runs the program over JSON `data` (`None`: `null`) within the default budget
+    /// and returns the one output as compact JSON.
     ///
     /// # Errors
-    /// Invalid input, a runtime error, zero or several outputs, or a non-JSON output.
+    /// Invalid input, a runtime error, zero or several outputs, a non-JSON output, or
+    /// the budget exceeded.
     pub fn run(&self, data: Option<&[u8]>) -> Result<Bytes, JqRunError> {
+        self.run_metered(data, &Budget::default().start())
+    }
+
+    /// [`Self::run`] under `meter`, which stops the program when its evaluation's
+    /// budget is spent, its route stops, or it recurses too deep.
+    ///
+    /// # Errors
+    /// See [`Self::run`].
+    pub fn run_metered(&self, data: Option<&[u8]>, meter: &Meter) -> Result<Bytes, JqRunError> {
+        match meter.run(|| self.evaluate(data, meter)) {
+            Ok(result) => result,
+            Err(Some(Interrupt::OverBudget)) => Err(JqRunError::OverBudget {
+                budget: meter.budget(),
+            }),
+            Err(Some(Interrupt::TooDeep)) => Err(JqRunError::TooDeep),
+            Err(Some(Interrupt::Cancelled)) => Err(JqRunError::Cancelled),
+            Err(None) => Err(JqRunError::Crashed),
+        }
+    }
+
+    fn evaluate(&self, data: Option<&[u8]>, meter: &Meter) -> Result<Bytes, JqRunError> {
         let input = match data {
             None => Val::Null,
             Some(bytes) => {
@@ -174,7 +249,11 @@ impl JqProgram {
                 })?
             }
         };
-        let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([]));
+        let gauge = Gauge {
+            lut: &self.filter.lut,
+            meter,
+        };
+        let ctx = Ctx::<Metered>::new(gauge, Vars::new([]));
         let mut outputs = self.filter.id.run((ctx, input));
         let first = match outputs.next() {
             None => return Err(JqRunError::NoOutput),
@@ -200,6 +279,41 @@ fn value(output: jaq_core::ValX<'_, Val>) -> Result<Val, JqRunError> {
             message: error.to_string(),
         },
         Err(_) => JqRunError::Halted,
+    })
+}
+
+/// `range($from; $upto; $by)`, as jaq's native one (which it copies), ticking the
+/// evaluation's meter for every value.
+fn metered_range() -> jaq_core::native::Fun<Metered> {
+    jaq_core::native::run(("range", jaq_core::native::v(3), |mut cv| {
+        let by = cv.0.pop_var();
+        let to = cv.0.pop_var();
+        let from = cv.0.pop_var();
+        let meter = cv.0.data().meter;
+        Box::new(range(Ok(from), to, by).inspect(move |_| meter.tick()))
+    }))
+}
+
+/// The values from `from` towards `to` in steps of `by` (jaq-core's `range`).
+fn range<'a>(
+    mut from: ValX<'a, Val>,
+    to: Val,
+    by: Val,
+) -> impl Iterator<Item = ValX<'a, Val>> + 'a {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let direction = by.partial_cmp(&Val::from(0_isize)).unwrap_or(Equal);
+    std::iter::from_fn(move || match from.clone() {
+        Ok(at) => match direction {
+            Greater => at < to,
+            Less => at > to,
+            Equal => at != to,
+        }
+        .then(|| std::mem::replace(&mut from, (at + by.clone()).map_err(Exn::from))),
+        error @ Err(_) => {
+            // Nothing after the error.
+            from = Ok(to.clone());
+            Some(error)
+        }
     })
 }
 
@@ -395,6 +509,74 @@ mod tests {
         let back: JqProgram = serde_json::from_str(r#"".a""#).unwrap();
         assert_eq!(back.source(), ".a");
         assert!(serde_json::from_str::<JqProgram>(r#""{""#).is_err());
+    }
+
+    /// Runs `program` over `{}` with a budget of 100 ms.
+    fn run_briefly(program: &str) -> (Result<Bytes, JqRunError>, Duration) {
+        let program = JqProgram::compile(program).unwrap();
+        let meter = Budget::new(Duration::from_millis(100)).start();
+        let started = std::time::Instant::now();
+        let result = program.run_metered(Some(b"{}"), &meter);
+        (result, started.elapsed())
+    }
+
+    #[test]
+    fn programs_that_never_end_are_stopped_at_their_budget() {
+        for program in [
+            "def f: f; f",
+            "last(range(infinite))",
+            "[range(1e12)] | length",
+            "reduce range(1e12) as $x (0; . + $x)",
+            "until(false; .)",
+            "[repeat(1)] | length",
+            "limit(1; repeat(empty))",
+        ] {
+            let (result, took) = run_briefly(program);
+            assert_eq!(
+                result,
+                Err(JqRunError::OverBudget {
+                    budget: Duration::from_millis(100)
+                }),
+                "{program}"
+            );
+            assert!(took < Duration::from_secs(2), "{program} took {took:?}");
+        }
+    }
+
+    #[test]
+    fn recursion_without_a_base_case_is_stopped_before_the_stack_ends() {
+        for program in ["def f: f + 1; f", "def f: [f]; f", "def f: 1 + f; f"] {
+            let (result, _) = run_briefly(program);
+            assert_eq!(result, Err(JqRunError::TooDeep), "{program}");
+        }
+    }
+
+    #[test]
+    fn a_cancelled_program_stops() {
+        let program = JqProgram::compile("def f: f; f").unwrap();
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let meter = Budget::new(Duration::from_secs(60))
+            .with_cancel(cancel)
+            .start();
+        assert_eq!(
+            program.run_metered(None, &meter),
+            Err(JqRunError::Cancelled)
+        );
+    }
+
+    #[test]
+    fn the_metered_range_counts_like_jaqs() {
+        assert_eq!(run("[range(5)]", "{}").unwrap(), "[0,1,2,3,4]");
+        assert_eq!(run("[range(0; 10; 3)]", "{}").unwrap(), "[0,3,6,9]");
+        assert_eq!(run("[range(5; 0; -2)]", "{}").unwrap(), "[5,3,1]");
+        assert_eq!(
+            run("[range(0; 1; 0.25)]", "{}").unwrap(),
+            "[0,0.25,0.5,0.75]"
+        );
+        assert_eq!(
+            run("[limit(3; range(1; infinite))]", "{}").unwrap(),
+            "[1,2,3]"
+        );
     }
 
     #[test]

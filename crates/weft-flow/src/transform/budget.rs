@@ -1,0 +1,226 @@
+//! The evaluation budget of one event: how long its filter and transform may run, and
+//! how they are stopped from inside when they run longer.
+//!
+//! jaq evaluates lazily and offers no fuel or interrupt hook of its own. It does ask its
+//! global data for the program's lookup table every time it evaluates a term
+//! (`HasLut::lut`), and native filters can read that data too; jq steps run with a
+//! [`Meter`] as that data (see `jq.rs`), so every term evaluated, and every value
+//! `range` produces, passes through [`Meter::tick`]. Every [`CHECK_EVERY`] ticks the
+//! meter looks at the clock and at the route's cancel flag. When the deadline has
+//! passed, or the route is stopping, or the program has used more than
+//! [`STACK_LIMIT`] of the thread's stack (a recursion without a base case, which would
+//! otherwise overflow the stack and abort the process), the meter unwinds out of the
+//! evaluation with [`std::panic::resume_unwind`] and an [`Interrupt`] payload, which
+//! [`Meter::run`] catches and turns into an error. `resume_unwind` does not call the
+//! panic hook, so nothing is printed. This needs `panic = "unwind"`, Rust's default,
+//! which the workspace keeps.
+//!
+//! Unwinding drops every value the evaluation made; the compiled program is immutable
+//! and shared, so it is left as it was.
+//!
+//! What the meter cannot stop is one native operation that runs long without
+//! evaluating a term (comparing or printing a value built by sharing, like 60 nested
+//! `[., .]`): the runtime runs evaluations on threads of its own and stops waiting for
+//! them (`runtime/evaluate.rs`).
+
+use std::any::Any;
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The default time budget of one event's filter and transform (`budget` of a Route).
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(1);
+
+/// The most stack an evaluation may use, counted from where it started. Far below the
+/// stack of any thread that runs one (tokio's workers have 2 MiB, the runtime's
+/// evaluation threads 16 MiB), so that dropping or printing what the program built
+/// still has room.
+pub const STACK_LIMIT: usize = 1024 * 1024;
+
+/// How many ticks pass between two looks at the clock (a tick costs an increment; a
+/// look at the clock tens of nanoseconds).
+const CHECK_EVERY: u32 = 256;
+
+/// Why an evaluation was stopped from inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    /// It ran past its deadline.
+    OverBudget,
+    /// It recursed deeper than [`STACK_LIMIT`].
+    TooDeep,
+    /// The route is stopping.
+    Cancelled,
+}
+
+/// What one event's evaluation may use: a time budget from its start, and the route's
+/// cancel flag (set when the route stops).
+#[derive(Debug, Clone)]
+pub struct Budget {
+    time: Duration,
+    cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::new(DEFAULT_BUDGET)
+    }
+}
+
+impl Budget {
+    /// A budget of `time`, not cancellable.
+    #[must_use]
+    pub fn new(time: Duration) -> Self {
+        Budget { time, cancel: None }
+    }
+
+    /// The same budget, stopped early when `cancel` becomes true.
+    #[must_use]
+    pub fn with_cancel(mut self, cancel: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// The time budget.
+    #[must_use]
+    pub fn time(&self) -> Duration {
+        self.time
+    }
+
+    /// A meter whose deadline is `time` from now.
+    #[must_use]
+    pub fn start(&self) -> Meter {
+        Meter {
+            deadline: Instant::now().checked_add(self.time),
+            cancel: self.cancel.clone(),
+            ticks: Cell::new(0),
+            stack_base: stack_position(),
+            budget: self.time,
+        }
+    }
+}
+
+/// A running evaluation's budget: its deadline, its route's cancel flag and where its
+/// stack started. Lives on the evaluating thread (it is not `Sync`).
+#[derive(Debug)]
+pub struct Meter {
+    deadline: Option<Instant>,
+    cancel: Option<Arc<AtomicBool>>,
+    ticks: Cell<u32>,
+    stack_base: usize,
+    budget: Duration,
+}
+
+impl Meter {
+    /// The time budget this meter was started with.
+    #[must_use]
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+
+    /// Counts one step of work; unwinds with an [`Interrupt`] (caught by
+    /// [`Self::run`]) when the evaluation must stop.
+    pub fn tick(&self) {
+        let ticks = self.ticks.get().wrapping_add(1);
+        self.ticks.set(ticks);
+        if stack_position().abs_diff(self.stack_base) > STACK_LIMIT {
+            resume_unwind(Box::new(Interrupt::TooDeep));
+        }
+        if !ticks.is_multiple_of(CHECK_EVERY) {
+            return;
+        }
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|cancel| cancel.load(Ordering::Relaxed))
+        {
+            resume_unwind(Box::new(Interrupt::Cancelled));
+        }
+        if self
+            .deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            resume_unwind(Box::new(Interrupt::OverBudget));
+        }
+    }
+
+    /// Runs `work`, turning an interrupt raised by [`Self::tick`] into `Err`. Any other
+    /// panic inside `work` is returned as `Err(None)`, so that a bug in the evaluator
+    /// fails one event instead of taking down the thread.
+    ///
+    /// # Errors
+    /// `Some(interrupt)` when the meter stopped the work, `None` when it panicked.
+    pub fn run<T>(&self, work: impl FnOnce() -> T) -> Result<T, Option<Interrupt>> {
+        catch_unwind(AssertUnwindSafe(work)).map_err(|payload| interrupt_of(&*payload))
+    }
+}
+
+fn interrupt_of(payload: &(dyn Any + Send)) -> Option<Interrupt> {
+    payload.downcast_ref::<Interrupt>().copied()
+}
+
+/// Roughly where the stack is now: the address of a local. Only differences between two
+/// positions on one thread are used.
+#[inline(never)]
+fn stack_position() -> usize {
+    let marker = 0_u8;
+    std::ptr::from_ref(std::hint::black_box(&marker)) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_meter_stops_work_past_its_deadline() {
+        let meter = Budget::new(Duration::from_millis(20)).start();
+        let started = Instant::now();
+        let result = meter.run(|| {
+            loop {
+                meter.tick();
+            }
+        });
+        assert_eq!(result, Err::<(), _>(Some(Interrupt::OverBudget)));
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_meter_stops_work_when_cancelled() {
+        let cancel = Arc::new(AtomicBool::new(true));
+        let meter = Budget::new(Duration::from_secs(60))
+            .with_cancel(cancel)
+            .start();
+        let result = meter.run(|| {
+            loop {
+                meter.tick();
+            }
+        });
+        assert_eq!(result, Err::<(), _>(Some(Interrupt::Cancelled)));
+    }
+
+    #[test]
+    fn a_meter_stops_deep_recursion_before_the_stack_ends() {
+        fn recurse(meter: &Meter, depth: u64) -> u64 {
+            meter.tick();
+            if depth == u64::MAX {
+                return depth;
+            }
+            let below = recurse(meter, depth + 1);
+            std::hint::black_box(below) + 1
+        }
+        let meter = Budget::new(Duration::from_secs(60)).start();
+        assert_eq!(
+            meter.run(|| recurse(&meter, 0)),
+            Err(Some(Interrupt::TooDeep))
+        );
+    }
+
+    #[test]
+    fn other_panics_are_reported_without_an_interrupt() {
+        let meter = Budget::default().start();
+        let result = meter.run(|| -> u8 { resume_unwind(Box::new("boom")) });
+        assert_eq!(result, Err(None));
+        assert_eq!(meter.run(|| 7), Ok(7));
+    }
+}
