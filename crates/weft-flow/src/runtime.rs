@@ -19,6 +19,7 @@
 
 mod binding;
 mod deliver;
+mod evaluate;
 mod http;
 mod pipeline;
 pub mod schedule;
@@ -27,7 +28,7 @@ mod status;
 pub mod webhook;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -40,10 +41,11 @@ use weft_broker::{
 pub use binding::{
     ReplyError, decode_reply, encode_binary, encode_header_value, parse_retry_after,
 };
+pub use evaluate::{EvaluationPool, GRACE};
 pub use http::is_retryable;
 pub use pipeline::{
-    DESTINATION_ATTRIBUTE, REASON_NON_RETRYABLE, REASON_RETRIES_EXHAUSTED, REASON_TRANSFORM_FAILED,
-    ROUTE_ATTRIBUTE,
+    DESTINATION_ATTRIBUTE, REASON_NON_RETRYABLE, REASON_OVER_BUDGET, REASON_RETRIES_EXHAUSTED,
+    REASON_TRANSFORM_FAILED, ROUTE_ATTRIBUTE,
 };
 pub use schedule::{ScheduleSource, ScheduleStatus};
 pub use status::RouteStatus;
@@ -53,6 +55,7 @@ use crate::manifest::ResourceName;
 use crate::manifest::route::{DeadLetter, Destination, Input, OrderBy, RouteSpec};
 use crate::manifest::sink::{SinkSpec, SinkTarget};
 use deliver::Target;
+use evaluate::RouteEvaluator;
 use pipeline::Route;
 use source::ConsumerSource;
 use status::Counters;
@@ -142,6 +145,9 @@ pub struct RunnerOptions {
     /// The live subscription's queue capacity (default: the broker's default, or
     /// `maxInFlight` when larger).
     pub queue_capacity: Option<usize>,
+    /// The threads that run the route's filter and transform (default: the process's
+    /// shared pool, [`EvaluationPool::shared`]).
+    pub evaluations: EvaluationPool,
 }
 
 impl Default for RunnerOptions {
@@ -151,6 +157,7 @@ impl Default for RunnerOptions {
             node: "local".to_owned(),
             start: StartPosition::All,
             queue_capacity: None,
+            evaluations: EvaluationPool::shared(),
         }
     }
 }
@@ -170,6 +177,17 @@ pub struct RouteRunner {
     route: Arc<Route>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// Stops the route's evaluations from inside when the runner goes, stopped or not.
+    _cancel: CancelOnDrop,
+}
+
+/// Sets a route's cancel flag when dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for RouteRunner {
@@ -222,9 +240,11 @@ impl RouteRunner {
         };
         let principal = route_principal(name, &options);
         let (stop, stop_rx) = watch::channel(false);
+        let evaluator = RouteEvaluator::new(options.evaluations.clone(), spec.budget);
+        let cancel = CancelOnDrop(evaluator.cancel_flag());
         let route = Arc::new(Route {
             name: name.clone(),
-            spec: spec.clone(),
+            spec: Arc::new(spec.clone()),
             broker: broker.clone(),
             principal: principal.clone(),
             node: options.node.clone(),
@@ -234,6 +254,7 @@ impl RouteRunner {
             counters: Counters::default(),
             stop: stop_rx,
             rng: AtomicU64::new(pipeline::seed()),
+            evaluator,
         });
         let task = match &spec.from {
             Input::Topic { topic } => {
@@ -260,7 +281,12 @@ impl RouteRunner {
             }
         };
         tracing::info!(route = %name, destination = %route.destination, "route started");
-        Ok(RouteRunner { route, stop, task })
+        Ok(RouteRunner {
+            route,
+            stop,
+            task,
+            _cancel: cancel,
+        })
     }
 
     /// The route's name.
@@ -272,7 +298,7 @@ impl RouteRunner {
     /// The route's counters now.
     #[must_use]
     pub fn status(&self) -> RouteStatus {
-        self.route.counters.snapshot()
+        self.route.status()
     }
 
     /// Whether the route's source ended by itself (the broker shut down, or the
@@ -286,13 +312,17 @@ impl RouteRunner {
     /// attempts in progress finish (each within `delivery.timeout`). Events not
     /// finished are abandoned: from a stream they are negatively acknowledged and come
     /// back later; from a topic they are lost (at most once). Returns the final status.
+    ///
+    /// Evaluations in progress are not waited for: they are cancelled (a jq program
+    /// stops within microseconds) or, if they cannot be, abandoned on their threads.
     pub async fn stop(self) -> RouteStatus {
+        self._cancel.0.store(true, Ordering::Relaxed);
         let _ = self.stop.send(true);
         if let Err(error) = self.task.await {
             tracing::warn!(route = %self.route.name, %error, "route task failed");
         }
         tracing::info!(route = %self.route.name, "route stopped");
-        self.route.counters.snapshot()
+        self.route.status()
     }
 }
 

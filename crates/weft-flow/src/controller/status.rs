@@ -149,6 +149,8 @@ pub(crate) async fn observe(
                     ("dropped", status.dropped),
                     ("replies", status.replies),
                     ("in_flight", status.in_flight),
+                    ("over_budget", status.over_budget),
+                    ("runaway", status.runaway),
                 ] {
                     counters.insert(name.to_owned(), value);
                 }
@@ -157,6 +159,12 @@ pub(crate) async fn observe(
                         .last_error
                         .unwrap_or_else(|| "the route's source ended".to_owned());
                     (false, "Stopped", message, counters)
+                } else if status.runaway > 0 {
+                    let message = format!(
+                        "transform over budget: {} evaluation(s) still running past their budget; the route takes no events until they end, or it is changed or deleted",
+                        status.runaway
+                    );
+                    (false, "OverBudget", message, counters)
                 } else {
                     let message = match status.last_error {
                         Some(error) => format!("running; last error: {error}"),

@@ -3,6 +3,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -12,6 +13,7 @@ use weft_broker::{Broker, DeadLetter, Principal, StoredAt};
 use weft_core::{CloudEvent, Event};
 
 use super::deliver::{Env, Target, error_text};
+use super::evaluate::{Evaluated, GRACE, RouteEvaluator};
 use super::status::{Counters, InFlight};
 use crate::explain;
 use crate::manifest::ResourceName;
@@ -25,6 +27,8 @@ pub const REASON_TRANSFORM_FAILED: &str = "transform-failed";
 pub const REASON_NON_RETRYABLE: &str = "non-retryable";
 /// `weftdlreason`: the last retry failed.
 pub const REASON_RETRIES_EXHAUSTED: &str = "retries-exhausted";
+/// `weftdlreason`: the filter and transform ran past the route's `budget`.
+pub const REASON_OVER_BUDGET: &str = "over-budget";
 
 /// Where a stream-sourced event was read, for the dead letter.
 pub(crate) type Position = StoredAt;
@@ -42,7 +46,7 @@ pub(crate) enum Outcome {
 /// A running route's fixed parts.
 pub(crate) struct Route {
     pub(crate) name: ResourceName,
-    pub(crate) spec: RouteSpec,
+    pub(crate) spec: Arc<RouteSpec>,
     pub(crate) broker: Broker,
     pub(crate) principal: Principal,
     pub(crate) node: String,
@@ -52,6 +56,8 @@ pub(crate) struct Route {
     pub(crate) counters: Counters,
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) rng: AtomicU64,
+    /// Where the filter and transform run (off the async workers), within the budget.
+    pub(crate) evaluator: RouteEvaluator,
 }
 
 /// A random 64-bit seed.
@@ -60,6 +66,13 @@ pub(crate) fn seed() -> u64 {
 }
 
 impl Route {
+    /// The counters now, with the evaluator's runaway gauge.
+    pub(crate) fn status(&self) -> super::RouteStatus {
+        let mut status = self.counters.snapshot();
+        status.runaway = self.evaluator.runaway();
+        status
+    }
+
     /// Whether the route was asked to stop (or its runner dropped).
     pub(crate) fn stopping(&self) -> bool {
         self.stop.has_changed().is_err() || *self.stop.borrow()
@@ -79,15 +92,50 @@ impl Route {
         let counters = &self.counters;
         let _in_flight = InFlight::new(counters);
         Counters::bump(&counters.received);
-        // The same filter and transform as route tests and `weft flow explain`.
-        let cloudevent = match explain::process(&self.spec, &event.cloudevent) {
-            Ok(explain::Outcome::Delivered(cloudevent)) => cloudevent,
-            Ok(explain::Outcome::Dropped) => {
+        // The same filter and transform as route tests and `weft flow explain`, on an
+        // evaluation thread, within the route's budget.
+        let evaluated = self
+            .evaluator
+            .evaluate(&self.spec, &event.cloudevent, &self.stop)
+            .await;
+        let cloudevent = match evaluated {
+            Evaluated::Done(Ok(explain::Outcome::Delivered(cloudevent))) => cloudevent,
+            Evaluated::Done(Ok(explain::Outcome::Dropped)) => {
                 Counters::bump(&counters.filtered_out);
                 return Outcome::Settled;
             }
-            Err(error) => {
+            Evaluated::Done(Err(error)) if error.is_over_budget() => {
+                Counters::bump(&counters.over_budget);
+                let message = format!("transform over budget: {error}");
+                return self
+                    .dead_letter(event, position, REASON_OVER_BUDGET, 0, message)
+                    .await;
+            }
+            Evaluated::Done(Err(error)) => {
                 let message = format!("transform failed: {error}");
+                return self
+                    .dead_letter(event, position, REASON_TRANSFORM_FAILED, 0, message)
+                    .await;
+            }
+            Evaluated::Runaway { after } => {
+                Counters::bump(&counters.over_budget);
+                let message = format!(
+                    "transform over budget: still running after {} (budget {} + {} grace); its thread is abandoned and the route takes no events until it ends",
+                    weft_core::units::format_duration(after),
+                    weft_core::units::format_duration(self.spec.budget),
+                    weft_core::units::format_duration(GRACE),
+                );
+                tracing::warn!(route = %self.name, id = %event.cloudevent.attributes.id, "evaluation ran away; thread abandoned");
+                return self
+                    .dead_letter(event, position, REASON_OVER_BUDGET, 0, message)
+                    .await;
+            }
+            Evaluated::Stopped => {
+                Counters::bump(&counters.abandoned);
+                return Outcome::Unsettled;
+            }
+            Evaluated::Unavailable(reason) => {
+                let message = format!("transform failed: {reason}");
                 return self
                     .dead_letter(event, position, REASON_TRANSFORM_FAILED, 0, message)
                     .await;

@@ -31,6 +31,12 @@ pub struct RouteStatus {
     pub replies: u64,
     /// Events being processed now (a gauge).
     pub in_flight: u64,
+    /// Events whose filter and transform ran past the route's `budget` (dead-lettered
+    /// with reason `over-budget`).
+    pub over_budget: u64,
+    /// Evaluations given up at their hard limit and still running on their threads (a
+    /// gauge); while it is above zero the route takes no events.
+    pub runaway: u64,
     /// The last delivery or dead-letter error, for humans.
     pub last_error: Option<String>,
 }
@@ -48,6 +54,7 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) replies: AtomicU64,
     pub(crate) in_flight: AtomicU64,
+    pub(crate) over_budget: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -79,6 +86,8 @@ impl Counters {
             dropped: load(&self.dropped),
             replies: load(&self.replies),
             in_flight: load(&self.in_flight),
+            over_budget: load(&self.over_budget),
+            runaway: 0,
             last_error: self
                 .last_error
                 .lock()
