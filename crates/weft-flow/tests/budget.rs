@@ -299,3 +299,89 @@ fn the_controller_reports_and_deletes_a_route_whose_evaluation_runs_away() {
         );
     });
 }
+
+#[test]
+fn a_restarted_node_runs_its_looping_route_again_and_stays_responsive() {
+    on_watched_runtime(|| async {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |dir: std::path::PathBuf| async move {
+            let broker = Broker::open(Arc::new(AllowAll), dir.join("streams"), Default::default())
+                .await
+                .unwrap();
+            let options = ControllerOptions::new(dir.join("flows"), "test");
+            let controller = Controller::open(broker.clone(), options).await.unwrap();
+            (broker, controller)
+        };
+        let (broker, controller) = open(dir.path().to_owned()).await;
+        let files = [ManifestFile {
+            name: "a.yaml".to_owned(),
+            // A long budget: the evaluations are still running when the node stops.
+            text: format!("{}---\n{COPY_ROUTE}", jq_route("loop", NEVER_ENDS, "30s")),
+        }];
+        controller
+            .apply(&files, &ApplyOptions::default())
+            .await
+            .unwrap();
+        for id in ["b1", "b2", "b3"] {
+            publish(&broker, bad(id)).await;
+        }
+        let asked = Instant::now();
+        controller.shutdown().await;
+        broker.shutdown();
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            asked.elapsed()
+        );
+        drop((broker, controller));
+
+        // The route is declared state: it runs again after the restart, and bad events
+        // find the node as responsive as before.
+        let (broker, controller) = open(dir.path().to_owned()).await;
+        let mut copied = subscribe(&broker, "out/copy");
+        for id in ["b4", "b5", "b6", "b7"] {
+            publish(&broker, bad(id)).await;
+        }
+        publish(&broker, good("g1")).await;
+        for _ in 0..5 {
+            next_event(&mut copied).await;
+        }
+        // The runtime's timers and the controller answer at once while the looping
+        // route's events wait for its evaluations (its share of the pool is busy).
+        let waited = Instant::now();
+        loop {
+            let status = &controller.get(Some(Kind::Route), Some("loop")).await[0];
+            // The good event may be evaluated before the bad ones or wait behind them.
+            let counters = &status.counters;
+            if counters["received"] == 5 && counters["in_flight"] + counters["delivered"] == 5 {
+                break;
+            }
+            assert!(
+                waited.elapsed() < PATIENCE,
+                "{:?} {:?}",
+                status.condition,
+                status.counters
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let asked = Instant::now();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let status = &controller.get(Some(Kind::Route), Some("loop")).await[0];
+        assert!(
+            asked.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            asked.elapsed()
+        );
+        assert_eq!(status.condition.reason, "Running");
+        assert!(status.counters["in_flight"] >= 4, "{:?}", status.counters);
+
+        let asked = Instant::now();
+        controller.shutdown().await;
+        broker.shutdown();
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            asked.elapsed()
+        );
+    });
+}
