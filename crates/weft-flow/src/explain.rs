@@ -76,7 +76,11 @@ pub fn explain(
     topic: Option<&Topic>,
 ) -> Explanation {
     let from = FromCheck::new(&route.from, topic);
-    let mut recorder = Recording::default();
+    let mut recorder = Recording {
+        budget: Budget::new(route.budget),
+        filter: None,
+        steps: Vec::new(),
+    };
     let verdict = if from.receives() {
         match stages(route, event, &mut recorder) {
             Ok(Outcome::Dropped) => Verdict::Dropped,
@@ -337,8 +341,9 @@ impl Recorder for Unrecorded<'_> {
 }
 
 /// For [`explain`]: the traced filter and the event after every step.
-#[derive(Default)]
 struct Recording {
+    /// The route's budget, given to each cut of the transform.
+    budget: Budget,
     filter: Option<FilterCheck>,
     steps: Vec<StepCheck>,
 }
@@ -364,11 +369,11 @@ impl Recorder for Recording {
         event: &CloudEvent,
     ) -> Result<CloudEvent, TransformError> {
         // Each step's output is the whole transform cut after that step, applied by the
-        // same `transform::apply` as the hot path (quadratic in the steps, which is
+        // same `transform::apply_metered` as the hot path (quadratic in the steps, which is
         // fine for one explained event); the last one is the transform's result.
         let mut result = Ok(event.clone());
         for (index, step) in steps.iter().enumerate() {
-            result = transform::apply(&steps[..=index], event);
+            result = transform::apply_metered(&steps[..=index], event, &self.budget.start());
             self.steps.push(StepCheck {
                 index,
                 step: step.clone(),

@@ -7,7 +7,8 @@
 //! [`load_str`], [`check_path`]); validation across manifests (references and route
 //! cycles, [`validate()`]); the desired state with a digest per resource and the diff
 //! that `weft apply` prints ([`DesiredState`], [`diff()`], [`Plan`]); the declarative
-//! transform steps on a [`weft_core::CloudEvent`] ([`transform`]); what a route makes
+//! transform steps on a [`weft_core::CloudEvent`], with jq programs run under a time
+//! budget that stops them from inside ([`transform`]); what a route makes
 //! of one event — the filter-then-transform that the runtime, route tests and
 //! `weft flow explain` all run, and the step-by-step [`Explanation`] ([`explain()`]); and
 //! running a route's `tests` without a node ([`route_tests`]).

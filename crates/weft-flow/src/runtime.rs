@@ -16,6 +16,11 @@
 //!   event plus `weftdl*` attributes to `delivery.deadLetter` at once.
 //! - `ordering: {by: key}`: the events of one key are processed one at a time, in
 //!   order, retries included; keys in parallel up to `maxInFlight`.
+//! - The filter and transform run on an [`EvaluationPool`] (OS threads of its own), never
+//!   on the async workers, within the route's `budget`: over it the event is
+//!   dead-lettered (`over-budget`); an evaluation that cannot be stopped is given up at
+//!   the budget plus [`GRACE`] and its route takes no events until it ends
+//!   (`evaluate.rs`). Stopping a route cancels its evaluations instead of waiting.
 
 mod binding;
 mod deliver;

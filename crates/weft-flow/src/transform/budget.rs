@@ -5,7 +5,7 @@
 //! global data for the program's lookup table every time it evaluates a term
 //! (`HasLut::lut`), and native filters can read that data too; jq steps run with a
 //! [`Meter`] as that data (see `jq.rs`), so every term evaluated, and every value
-//! `range` produces, passes through [`Meter::tick`]. Every [`CHECK_EVERY`] ticks the
+//! `range` produces, passes through [`Meter::tick`]. Every `CHECK_EVERY` (256) ticks the
 //! meter looks at the clock and at the route's cancel flag. When the deadline has
 //! passed, or the route is stopping, or the program has used more than
 //! [`STACK_LIMIT`] of the thread's stack (a recursion without a base case, which would

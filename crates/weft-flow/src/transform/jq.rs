@@ -15,7 +15,7 @@
 //!
 //! A program runs under a [`Meter`] ([`JqProgram::run_metered`]): jaq asks its global
 //! data for the lookup table at every term it evaluates, and here that data is a
-//! [`Gauge`] that ticks the meter first; `range`, jaq's one native generator that can
+//! `Gauge` that ticks the meter first; `range`, jaq's one native generator that can
 //! run without end (`last(range(infinite))`), is replaced by a copy that ticks for
 //! every value. So a program that never ends (`def f: f; f`), runs long
 //! (`[range(1e12)] | length`) or recurses without a base case is stopped at its budget
