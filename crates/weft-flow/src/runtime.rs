@@ -16,8 +16,8 @@
 //!   event plus `weftdl*` attributes to `delivery.deadLetter` at once.
 //! - `ordering: {by: key}`: the events of one key are processed one at a time, in
 //!   order, retries included; keys in parallel up to `maxInFlight`.
-//! - The filter and transform run on an [`EvaluationPool`] (OS threads of its own), never
-//!   on the async workers, within the route's `budget`: over it the event is
+//! - The filter and transform of a route with a jq step run on an [`EvaluationPool`] (OS
+//!   threads of its own), never on the async workers, within the route's `budget`: over it the event is
 //!   dead-lettered (`over-budget`); an evaluation that cannot be stopped is given up at
 //!   the budget plus [`GRACE`] and its route takes no events until it ends
 //!   (`evaluate.rs`). Stopping a route cancels its evaluations instead of waiting.
@@ -245,7 +245,7 @@ impl RouteRunner {
         };
         let principal = route_principal(name, &options);
         let (stop, stop_rx) = watch::channel(false);
-        let evaluator = RouteEvaluator::new(options.evaluations.clone(), spec.budget);
+        let evaluator = RouteEvaluator::new(options.evaluations.clone(), spec);
         let cancel = CancelOnDrop(evaluator.cancel_flag());
         let route = Arc::new(Route {
             name: name.clone(),

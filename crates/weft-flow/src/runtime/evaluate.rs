@@ -4,10 +4,16 @@
 //! A jq program can run for as long as its author made it (`def f: f; f`). Run inline on
 //! a tokio worker it would pin that worker; two such events would stop the node's HTTP,
 //! Kafka and MQTT service, its shutdown and the controller that could delete the route.
-//! So every event's evaluation (filter, then transform: `explain::process_metered`) is
-//! a job for an [`EvaluationPool`], and the route's task only awaits its answer. Not
-//! `spawn_blocking`: its threads are shared with the node's blocking file I/O, and a
-//! runaway evaluation there would hold one of them for good.
+//! So every event's evaluation (filter, then transform: `explain::process_metered`) of
+//! a route with a jq step is a job for an [`EvaluationPool`], and the route's task only
+//! awaits its answer. Not `spawn_blocking`: its threads are shared with the node's
+//! blocking file I/O, and a runaway evaluation there would hold one of them for good.
+//!
+//! A route without a jq step evaluates inline, on its task: CESQL has no loops or
+//! recursion (`LIKE` is at worst pattern × text), the data is parsed at most once per
+//! expression, and `set`, `delete` and `move` steps are linear in the event, so its
+//! work is bounded by the size of the event and the manifest — a hop to another thread
+//! would cost more than it saves.
 //!
 //! Two limits apply to each evaluation:
 //!
@@ -43,7 +49,7 @@ use weft_core::CloudEvent;
 
 use crate::explain::{self, Outcome};
 use crate::manifest::route::RouteSpec;
-use crate::transform::{Budget, TransformError};
+use crate::transform::{Budget, Step, TransformError};
 
 /// How long past its budget an evaluation may run before it is given up.
 pub const GRACE: Duration = Duration::from_secs(1);
@@ -240,17 +246,23 @@ pub(crate) enum Evaluated {
 pub(crate) struct RouteEvaluator {
     pool: EvaluationPool,
     budget: Duration,
+    /// No jq step: bounded work, evaluated on the route's task.
+    inline: bool,
     permits: Arc<Semaphore>,
     cancel: Arc<AtomicBool>,
     runaway: Arc<watch::Sender<u64>>,
 }
 
 impl RouteEvaluator {
-    pub(crate) fn new(pool: EvaluationPool, budget: Duration) -> Self {
+    pub(crate) fn new(pool: EvaluationPool, spec: &RouteSpec) -> Self {
         let permits = Arc::new(Semaphore::new(pool.share()));
         RouteEvaluator {
             pool,
-            budget,
+            budget: spec.budget,
+            inline: !spec
+                .transform
+                .iter()
+                .any(|step| matches!(step, Step::Jq(_))),
             permits,
             cancel: Arc::new(AtomicBool::new(false)),
             runaway: Arc::new(watch::Sender::new(0)),
@@ -275,6 +287,10 @@ impl RouteEvaluator {
         event: &CloudEvent,
         stop: &watch::Receiver<bool>,
     ) -> Evaluated {
+        if self.inline {
+            let budget = Budget::new(self.budget);
+            return Evaluated::Done(explain::process_metered(spec, event, &budget.start()));
+        }
         let mut stop = stop.clone();
         let mut runaway = self.runaway.subscribe();
         let _permit = tokio::select! {
