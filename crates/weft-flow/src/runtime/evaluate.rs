@@ -322,24 +322,28 @@ impl RouteEvaluator {
             }
         }
         let limit = self.budget.saturating_add(GRACE);
-        tokio::select! {
-            done = tokio::time::timeout(limit, done_rx) => match done {
-                Ok(Ok(result)) => self.finished(result),
-                Ok(Err(_)) => Evaluated::Unavailable("the evaluation thread ended".to_owned()),
-                Err(_) => {
-                    if self.give_up(&phase, RUNAWAY) {
-                        self.runaway.send_modify(|count| *count += 1);
-                        Evaluated::Runaway { after: limit }
-                    } else {
-                        // It finished just now.
-                        Evaluated::Unavailable("the evaluation ended at its hard limit".to_owned())
-                    }
-                }
+        let mut done_rx = done_rx;
+        let gone = || Evaluated::Unavailable("the evaluation thread ended".to_owned());
+        let timed_out = tokio::select! {
+            done = tokio::time::timeout(limit, &mut done_rx) => match done {
+                Ok(Ok(result)) => return self.finished(result),
+                Ok(Err(_)) => return gone(),
+                Err(_) => true,
             },
-            _ = stop.wait_for(|stopped| *stopped) => {
-                self.give_up(&phase, ABANDONED);
-                Evaluated::Stopped
-            }
+            _ = stop.wait_for(|stopped| *stopped) => false,
+        };
+        if !timed_out {
+            self.give_up(&phase, ABANDONED);
+            return Evaluated::Stopped;
+        }
+        if self.give_up(&phase, RUNAWAY) {
+            self.runaway.send_modify(|count| *count += 1);
+            return Evaluated::Runaway { after: limit };
+        }
+        // It finished just now: its result is on the way.
+        match done_rx.await {
+            Ok(result) => self.finished(result),
+            Err(_) => gone(),
         }
     }
 
