@@ -92,8 +92,8 @@ impl Route {
         let counters = &self.counters;
         let _in_flight = InFlight::new(counters);
         Counters::bump(&counters.received);
-        // The same filter and transform as route tests and `weft flow explain`, on an
-        // evaluation thread, within the route's budget.
+        // The same filter and transform as route tests and `weft flow explain`, within
+        // the route's budget (on an evaluation thread when the route has a jq step).
         let evaluated = self
             .evaluator
             .evaluate(&self.spec, &event.cloudevent, &self.stop)
