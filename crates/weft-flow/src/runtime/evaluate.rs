@@ -27,9 +27,9 @@
 //!    and is counted — and the pool may start one more thread in its place, so that the
 //!    other routes keep their capacity. The route itself takes no new event while one
 //!    of its evaluations runs away (its status says so: `OverBudget`): one bad route
-//!    costs the node at most one thread, until the evaluation ends or the route is
-//!    deleted or changed (then its thread is abandoned for good; it goes away with the
-//!    process).
+//!    costs the node at most the threads it was running then (its share, below) until
+//!    the evaluations end, or the route is deleted or changed (then those threads are
+//!    abandoned for good and go away with the process; each keeps a core busy).
 //!
 //! A route that stops (deleted, changed, the node shutting down) does not wait for its
 //! evaluations: it sets their cancel flag, which the meter sees within microseconds,
