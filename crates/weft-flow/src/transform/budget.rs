@@ -13,7 +13,8 @@
 //! evaluation with [`std::panic::resume_unwind`] and an [`Interrupt`] payload, which
 //! [`Meter::run`] catches and turns into an error. `resume_unwind` does not call the
 //! panic hook, so nothing is printed. This needs `panic = "unwind"`, Rust's default,
-//! which the workspace keeps.
+//! which the workspace keeps: built with `panic = "abort"` (as fuzzers build), the
+//! first stop would end the process instead of the event.
 //!
 //! Unwinding drops every value the evaluation made; the compiled program is immutable
 //! and shared, so it is left as it was.
