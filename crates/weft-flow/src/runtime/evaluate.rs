@@ -49,15 +49,10 @@ use weft_core::CloudEvent;
 
 use crate::explain::{self, Outcome};
 use crate::manifest::route::RouteSpec;
-use crate::transform::{Budget, Step, TransformError};
+use crate::transform::{Budget, Step, TransformError, budget};
 
 /// How long past its budget an evaluation may run before it is given up.
 pub const GRACE: Duration = Duration::from_secs(1);
-
-/// The stack of an evaluation thread: far more than the meter lets a program use
-/// (`transform::budget::STACK_LIMIT`), so that values a program built can still be
-/// dropped and printed.
-const THREAD_STACK: usize = 16 * 1024 * 1024;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -149,8 +144,11 @@ impl EvaluationPool {
         let inner = Arc::clone(&self.inner);
         let spawned = std::thread::Builder::new()
             .name("weft-eval".to_owned())
-            .stack_size(THREAD_STACK)
-            .spawn(move || inner.serve());
+            .stack_size(budget::EVALUATION_STACK)
+            .spawn(move || {
+                budget::mark_evaluation_thread();
+                inner.serve();
+            });
         match spawned {
             Ok(_) => {
                 state.threads += 1;

@@ -19,6 +19,9 @@
 //! Unwinding drops every value the evaluation made; the compiled program is immutable
 //! and shared, so it is left as it was.
 //!
+//! The stack limit only holds on a thread with a known stack, so [`Meter::run`] runs
+//! the work on one ([`EVALUATION_STACK`]).
+//!
 //! What the meter cannot stop is one native operation that runs long without
 //! evaluating a term (comparing or printing a value built by sharing, like 60 nested
 //! `[., .]`): the runtime runs evaluations on threads of its own and stops waiting for
@@ -28,17 +31,33 @@ use std::any::Any;
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The default time budget of one event's filter and transform (`budget` of a Route).
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(1);
 
-/// The most stack an evaluation may use, counted from where it started. Far below the
-/// stack of any thread that runs one (tokio's workers have 2 MiB, the runtime's
-/// evaluation threads 16 MiB), so that dropping or printing what the program built
-/// still has room.
-pub const STACK_LIMIT: usize = 1024 * 1024;
+/// The stack of every thread a metered evaluation runs on: the runtime's evaluation
+/// threads, and a thread of this size that [`Meter::run`] starts for callers on other
+/// threads (route tests, `weft flow explain`). Only the pages used are committed, so
+/// the size is a limit, not a cost. One size everywhere, so that a program recurses as
+/// deep in `weft flow test` as in the running route.
+pub const EVALUATION_STACK: usize = 256 * 1024 * 1024;
+
+/// The most stack an evaluation may use, counted from where it started (a few thousand
+/// levels of jq recursion): [`EVALUATION_STACK`] less room for dropping and printing
+/// what the program built.
+pub const STACK_LIMIT: usize = 48 * 1024 * 1024;
+
+thread_local! {
+    /// Whether this thread has an [`EVALUATION_STACK`].
+    static ON_EVALUATION_STACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the current thread as one started with an [`EVALUATION_STACK`].
+pub(crate) fn mark_evaluation_thread() {
+    ON_EVALUATION_STACK.with(|flag| flag.set(true));
+}
 
 /// How many ticks pass between two looks at the clock (a tick costs an increment; a
 /// look at the clock tens of nanoseconds).
@@ -95,21 +114,24 @@ impl Budget {
         Meter {
             deadline: Instant::now().checked_add(self.time),
             cancel: self.cancel.clone(),
-            ticks: Cell::new(0),
-            stack_base: stack_position(),
+            ticks: AtomicU32::new(0),
+            stack_base: AtomicUsize::new(0),
             budget: self.time,
         }
     }
 }
 
 /// A running evaluation's budget: its deadline, its route's cancel flag and where its
-/// stack started. Lives on the evaluating thread (it is not `Sync`).
+/// stack started. Used by one thread at a time (the atomics are there so that
+/// [`Self::run`] can hand it to a thread with a large stack; only plain loads and
+/// stores are used).
 #[derive(Debug)]
 pub struct Meter {
     deadline: Option<Instant>,
     cancel: Option<Arc<AtomicBool>>,
-    ticks: Cell<u32>,
-    stack_base: usize,
+    ticks: AtomicU32,
+    /// Where the stack was when [`Self::run`] started the work.
+    stack_base: AtomicUsize,
     budget: Duration,
 }
 
@@ -123,9 +145,9 @@ impl Meter {
     /// Counts one step of work; unwinds with an [`Interrupt`] (caught by
     /// [`Self::run`]) when the evaluation must stop.
     pub fn tick(&self) {
-        let ticks = self.ticks.get().wrapping_add(1);
-        self.ticks.set(ticks);
-        if stack_position().abs_diff(self.stack_base) > STACK_LIMIT {
+        let ticks = self.ticks.load(Ordering::Relaxed).wrapping_add(1);
+        self.ticks.store(ticks, Ordering::Relaxed);
+        if stack_position().abs_diff(self.stack_base.load(Ordering::Relaxed)) > STACK_LIMIT {
             resume_unwind(Box::new(Interrupt::TooDeep));
         }
         if !ticks.is_multiple_of(CHECK_EVERY) {
@@ -146,14 +168,36 @@ impl Meter {
         }
     }
 
-    /// Runs `work`, turning an interrupt raised by [`Self::tick`] into `Err`. Any other
-    /// panic inside `work` is returned as `Err(None)`, so that a bug in the evaluator
-    /// fails one event instead of taking down the thread.
+    /// Runs `work` on a thread with an [`EVALUATION_STACK`] — this one when it has one,
+    /// else a thread started for it — turning an interrupt raised by [`Self::tick`]
+    /// into `Err`. Any other panic inside `work` is returned as `Err(None)`, so that a
+    /// bug in the evaluator fails one event instead of taking down the thread; so is a
+    /// thread that cannot be started.
     ///
     /// # Errors
-    /// `Some(interrupt)` when the meter stopped the work, `None` when it panicked.
-    pub fn run<T>(&self, work: impl FnOnce() -> T) -> Result<T, Option<Interrupt>> {
-        catch_unwind(AssertUnwindSafe(work)).map_err(|payload| interrupt_of(&*payload))
+    /// `Some(interrupt)` when the meter stopped the work, `None` when it panicked or
+    /// could not run.
+    pub fn run<T: Send>(&self, work: impl FnOnce() -> T + Send) -> Result<T, Option<Interrupt>> {
+        let guarded = || {
+            self.stack_base.store(stack_position(), Ordering::Relaxed);
+            catch_unwind(AssertUnwindSafe(work)).map_err(|payload| interrupt_of(&*payload))
+        };
+        if ON_EVALUATION_STACK.with(Cell::get) {
+            return guarded();
+        }
+        std::thread::scope(|scope| {
+            let thread = std::thread::Builder::new()
+                .name("weft-eval".to_owned())
+                .stack_size(EVALUATION_STACK)
+                .spawn_scoped(scope, || {
+                    mark_evaluation_thread();
+                    guarded()
+                });
+            match thread {
+                Ok(thread) => thread.join().unwrap_or(Err(None)),
+                Err(_) => Err(None),
+            }
+        })
     }
 }
 

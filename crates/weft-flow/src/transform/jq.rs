@@ -138,8 +138,9 @@ pub enum JqRunError {
     /// The route stopped while the program ran.
     #[error("jq program stopped: the route is stopping")]
     Cancelled,
-    /// The interpreter failed (a bug in it); the event fails, the node goes on.
-    #[error("jq interpreter failed")]
+    /// The interpreter panicked (a bug in it), or no thread could be started to run
+    /// it; the event fails, the node goes on.
+    #[error("jq evaluation failed: the interpreter panicked or could not start")]
     Crashed,
 }
 
@@ -549,6 +550,15 @@ mod tests {
             let (result, _) = run_briefly(program);
             assert_eq!(result, Err(JqRunError::TooDeep), "{program}");
         }
+    }
+
+    #[test]
+    fn recursion_a_thousand_levels_deep_is_allowed() {
+        let program =
+            JqProgram::compile("def f: if . == 0 then 0 else (. - 1 | f) + 1 end; f").unwrap();
+        let meter = Budget::new(Duration::from_secs(30)).start();
+        let output = program.run_metered(Some(b"1000"), &meter).unwrap();
+        assert_eq!(&output[..], b"1000");
     }
 
     #[test]
