@@ -245,6 +245,13 @@ impl JqProgram {
         let input = match data {
             None => Val::Null,
             Some(bytes) => {
+                // jaq's reader recurses once per level: an event of `[[[[…` would
+                // overflow the stack and end the process.
+                if nesting_exceeds(bytes, MAX_INPUT_DEPTH) {
+                    return Err(JqRunError::Input {
+                        message: format!("nested deeper than {MAX_INPUT_DEPTH} levels"),
+                    });
+                }
                 jaq_json::read::parse_single(bytes).map_err(|error| JqRunError::Input {
                     message: error.to_string(),
                 })?
@@ -281,6 +288,39 @@ fn value(output: jaq_core::ValX<'_, Val>) -> Result<Val, JqRunError> {
         },
         Err(_) => JqRunError::Halted,
     })
+}
+
+/// The deepest JSON data a jq step reads (jq's own limit): far below what the
+/// evaluation stack holds, far above what events carry.
+pub const MAX_INPUT_DEPTH: usize = 10_000;
+
+/// Whether the JSON text `bytes` opens more than `limit` arrays and objects inside one
+/// another (brackets in strings do not count). Linear, no recursion.
+fn nesting_exceeds(bytes: &[u8], limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0_usize, false, false);
+    for &byte in bytes {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// `range($from; $upto; $by)`, as jaq's native one (which it copies), ticking the
@@ -559,6 +599,26 @@ mod tests {
         let meter = Budget::new(Duration::from_secs(30)).start();
         let output = program.run_metered(Some(b"1000"), &meter).unwrap();
         assert_eq!(&output[..], b"1000");
+    }
+
+    #[test]
+    fn data_nested_too_deep_is_refused_before_it_is_parsed() {
+        let deep = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let program = JqProgram::compile("length").unwrap();
+        assert_eq!(
+            &program.run(Some(deep(MAX_INPUT_DEPTH).as_bytes())).unwrap()[..],
+            b"1"
+        );
+        // Half a million levels in 1 MB would overflow the reader's stack.
+        for data in [deep(MAX_INPUT_DEPTH + 1), deep(500_000)] {
+            let Err(JqRunError::Input { message }) = program.run(Some(data.as_bytes())) else {
+                panic!("expected an input error");
+            };
+            assert_eq!(message, "nested deeper than 10000 levels");
+        }
+        // Brackets inside strings are text.
+        let text = format!(r#"{{"s": "{}\"[", "t": [1]}}"#, "[".repeat(20_000));
+        assert_eq!(&program.run(Some(text.as_bytes())).unwrap()[..], b"2");
     }
 
     #[test]
