@@ -251,3 +251,34 @@ async fn acknowledged_messages_for_a_full_session_are_never_dropped_new_ones_are
     assert_eq!(device.recv_publish().await.payload.as_ref(), b"again");
     node.stop().await;
 }
+
+#[tokio::test]
+async fn an_unreadable_session_or_retained_file_is_set_aside_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path()).await;
+    let (mut keeper, _) = persistent(&node, "keeper", true).await;
+    keeper.subscribe("kept/t", QoS::AtLeastOnce).await;
+    keeper.disconnect().await;
+    let mut publisher = Client::connect(node.addr, V5, "retainer").await;
+    publisher
+        .publish("kept/r", b"kept", QoS::AtLeastOnce, true)
+        .await;
+    node.stop().await;
+    let mqtt = dir.path().join("mqtt");
+    std::fs::write(mqtt.join("sessions").join("00ff.json"), b"{\"torn").unwrap();
+    std::fs::write(mqtt.join("retained").join("00fe.json"), b"not json").unwrap();
+
+    let node = Node::start(dir.path()).await;
+    let stats = node.context.stats();
+    assert_eq!(stats.state_files_set_aside, 2);
+    assert_eq!(stats.retained_messages, 1);
+    assert!(mqtt.join("sessions").join("00ff.json.bad").exists());
+    assert!(mqtt.join("retained").join("00fe.json.bad").exists());
+    let (_, present) = persistent(&node, "keeper", false).await;
+    assert!(present, "the readable session is restored");
+    node.stop().await;
+    // Set aside once: the next start does not count them again.
+    let node = Node::start(dir.path()).await;
+    assert_eq!(node.context.stats().state_files_set_aside, 0);
+    node.stop().await;
+}
