@@ -74,9 +74,9 @@ pub struct KafkaConfig {
     /// [`max_incomplete_request_bytes`]: KafkaConfig::max_incomplete_request_bytes
     pub request_read_timeout: Duration,
     /// The bytes held, over every connection, for requests still arriving. A connection
-    /// that needs more room than is left stops reading until there is room; half of it is
-    /// a reserve that lets one waiting request at a time finish, so the listener always
-    /// makes progress.
+    /// that needs more room than is left stops reading until there is room. Part of it
+    /// (the largest request, at most half) is a reserve that lets one waiting request at
+    /// a time finish, so the listener always makes progress.
     pub max_incomplete_request_bytes: usize,
 }
 

@@ -22,7 +22,8 @@
 //! request's deadline, and a stalled client holding budget is closed at its own
 //! deadline, which gives its bytes back.
 //!
-//! Since the reserve is half the budget, a request larger than half of
+//! The reserve is the maximum request size, but at most half the budget, so that the
+//! rest is shared: a request larger than half of
 //! [`KafkaConfig::max_incomplete_request_bytes`](crate::KafkaConfig) is refused like one
 //! over the maximum size.
 
