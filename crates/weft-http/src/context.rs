@@ -30,6 +30,9 @@ pub struct HttpOptions {
     /// The mesh's route explanation for `GET /v1/mesh/route?topic=T` (given the valid
     /// topic); `None` when the node is not in a mesh.
     pub mesh_route: Option<QuerySource>,
+    /// Forgets a node that left the mesh, for `DELETE /v1/mesh/nodes/{node}` (given the
+    /// node name); `None` when the node is not in a mesh.
+    pub mesh_forget: Option<CommandSource>,
     /// Request/response services on paths the API does not serve (the flows resources
     /// API, webhook sources), asked in order; none by default.
     pub request_services: Vec<crate::request_service::RequestService>,
@@ -54,6 +57,35 @@ impl std::fmt::Debug for StatusSource {
 /// explanation for a topic.
 #[derive(Clone)]
 pub struct QuerySource(pub Arc<dyn Fn(String) -> StatusFuture + Send + Sync>);
+
+/// Why a [`CommandSource`] did not do what it was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandRefusal {
+    /// The argument is not valid (HTTP 400), with why.
+    Invalid(String),
+    /// Nothing is known about the thing named (HTTP 404), with why.
+    NotFound(String),
+    /// The thing is in a state that forbids it (HTTP 409), with why.
+    Conflict(String),
+    /// The component stopped (HTTP 503).
+    Unavailable,
+}
+
+/// The answer of a [`CommandSource`], later.
+pub type CommandFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<serde_json::Value, CommandRefusal>> + Send>,
+>;
+
+/// Runs a command named by a text (e.g. forgetting a mesh node by name) and answers a
+/// JSON document of what it did, or why it did not.
+#[derive(Clone)]
+pub struct CommandSource(pub Arc<dyn Fn(String) -> CommandFuture + Send + Sync>);
+
+impl std::fmt::Debug for CommandSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommandSource")
+    }
+}
 
 impl std::fmt::Debug for QuerySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,6 +112,7 @@ impl Default for HttpOptions {
             counter_sources: Vec::new(),
             mesh_status: None,
             mesh_route: None,
+            mesh_forget: None,
             request_services: Vec::new(),
         }
     }

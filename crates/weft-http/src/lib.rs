@@ -34,8 +34,8 @@ mod subscribe;
 pub mod websocket_service;
 
 pub use context::{
-    CounterSource, HttpContext, HttpCounters, HttpOptions, NodeDescription, QuerySource,
-    StatusSource,
+    CommandFuture, CommandRefusal, CommandSource, CounterSource, HttpContext, HttpCounters,
+    HttpOptions, NodeDescription, QuerySource, StatusSource,
 };
 pub use request_service::{RequestService, ServicePaths, ServiceRequest, ServiceResponse};
 pub use websocket_service::{WebSocketBytes, WebSocketService};
@@ -105,6 +105,10 @@ pub fn router(context: HttpContext) -> Router {
         .route("/v1/node", get(node::node_info))
         .route("/v1/mesh", get(node::mesh_status))
         .route("/v1/mesh/route", get(node::mesh_route))
+        .route(
+            "/v1/mesh/nodes/{node}",
+            axum::routing::delete(node::mesh_forget),
+        )
         .route("/v1/openapi.json", get(node::openapi))
         .route("/healthz", get(node::healthz))
         .route("/readyz", get(node::readyz))

@@ -60,6 +60,7 @@ fn options(config: &Config, broker: &Broker, services: Services<'_>) -> HttpOpti
             .collect(),
         mesh_status: services.mesh.map(mesh::status),
         mesh_route: services.mesh.map(mesh::route),
+        mesh_forget: services.mesh.map(mesh::forget),
         request_services: crate::flows::services(
             services.flows,
             broker,
