@@ -13,7 +13,9 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::oneshot;
 use weft_broker::Broker;
-use weft_http::{HttpContext, HttpOptions, NodeDescription};
+use weft_http::{
+    HttpContext, HttpOptions, NodeDescription, RequestService, ServicePaths, ServiceResponse,
+};
 
 const WAIT: Duration = Duration::from_secs(5);
 const MIB: usize = 1024 * 1024;
@@ -206,6 +208,42 @@ async fn a_request_refused_before_its_body_is_read_still_gets_its_answer() {
         .unwrap()
         .unwrap();
     assert_problem(&answer, 400);
+}
+
+#[tokio::test]
+async fn a_request_service_refusing_an_oversize_body_gets_its_answer_through() {
+    // Services are the router's fallback: they are covered as the API's routes are.
+    let service = RequestService::new(
+        ServicePaths::Prefix("/hooks".to_owned()),
+        1024,
+        |_request| async {
+            ServiceResponse::json(axum::http::StatusCode::OK, &serde_json::json!({}))
+        },
+    );
+    let options = HttpOptions {
+        request_services: vec![service],
+        ..HttpOptions::default()
+    };
+    let (address, _stop) = start(options).await;
+    for path in ["/hooks/github", "/nowhere"] {
+        let mut client = Client::connect(address).await;
+        client
+            .send_head(
+                &format!("POST {path}"),
+                &format!("content-length: {LARGE_BODY}\r\n"),
+            )
+            .await;
+        tokio::time::timeout(WAIT, client.send_body(LARGE_BODY))
+            .await
+            .unwrap()
+            .expect("the whole body is written without a reset");
+        let answer = tokio::time::timeout(WAIT, client.read_answer())
+            .await
+            .unwrap()
+            .unwrap();
+        let expected = if path == "/nowhere" { 404 } else { 413 };
+        assert_eq!(answer.status, expected, "{path}");
+    }
 }
 
 #[tokio::test]
