@@ -36,7 +36,37 @@ pub struct HttpOptions {
     /// Request/response services on paths the API does not serve (the flows resources
     /// API, webhook sources), asked in order; none by default.
     pub request_services: Vec<crate::request_service::RequestService>,
+    /// How long the node goes on reading a request body that a handler left unread
+    /// (an early refusal, such as `413`) before it answers anyway; see
+    /// [`HttpOptions::unread_body_limit`] for the size bound. Default 10 seconds.
+    pub unread_body_timeout: std::time::Duration,
 }
+
+impl HttpOptions {
+    /// How much of a request body that a handler left unread the node reads and
+    /// discards before it answers, so that a client that sends its whole body before
+    /// reading gets the answer instead of a reset: four times the largest body any
+    /// route accepts (a batch publish: 64 MiB with the default 1 MiB events). A body
+    /// whose declared length is over this is not read at all.
+    pub fn unread_body_limit(&self) -> u64 {
+        let largest_service_body = self
+            .request_services
+            .iter()
+            .map(|service| service.max_body_bytes)
+            .max()
+            .unwrap_or(0);
+        let largest_body = self
+            .max_event_bytes
+            .saturating_mul(crate::publish::BATCH_BODY_FACTOR)
+            .max(largest_service_body);
+        u64::try_from(largest_body)
+            .unwrap_or(u64::MAX)
+            .saturating_mul(UNREAD_BODY_FACTOR)
+    }
+}
+
+/// [`HttpOptions::unread_body_limit`]: this many times the largest accepted body.
+const UNREAD_BODY_FACTOR: u64 = 4;
 
 /// A JSON document that will be ready later.
 pub(crate) type StatusFuture =
@@ -114,6 +144,7 @@ impl Default for HttpOptions {
             mesh_route: None,
             mesh_forget: None,
             request_services: Vec::new(),
+            unread_body_timeout: crate::unread_body::DEFAULT_UNREAD_BODY_TIMEOUT,
         }
     }
 }

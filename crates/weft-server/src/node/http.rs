@@ -66,5 +66,6 @@ fn options(config: &Config, broker: &Broker, services: Services<'_>) -> HttpOpti
             broker,
             config.http.max_event_bytes,
         ),
+        unread_body_timeout: weft_http::DEFAULT_UNREAD_BODY_TIMEOUT,
     }
 }
