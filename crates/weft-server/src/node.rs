@@ -64,9 +64,11 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         Some(_) => Some(mqtt::open(config, &broker).await?),
         None => None,
     };
+    let kafka_context = kafka::open(config, &broker, listeners.kafka.as_ref(), &addresses).await?;
     let mesh = mesh::start(config, &broker, listeners.mesh, &mut serving)?;
     let services = http::Services {
         mqtt: mqtt_context.as_ref(),
+        kafka: kafka_context.as_ref(),
         mesh: mesh.as_ref(),
         flows: &flows,
     };
@@ -78,7 +80,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         services,
         &mut serving,
     );
-    kafka::start(config, &broker, listeners.kafka, &addresses, &mut serving).await?;
+    kafka::serve(listeners.kafka, kafka_context, &mut serving);
     let mqtt = mqtt::serve(listeners.mqtt, mqtt_context, &mut serving);
     let gitops = flows::start_gitops(config, &flows, &serving.stopped).await;
     if let Some(context) = &http {
