@@ -500,6 +500,18 @@ def strict_scenarios(suite, node, v5):
     suite.run("plain mqtt 5 message round-trips untouched (user properties in order)",
               plain_round_trip)
 
+    def subscribe_then_publish_without_waiting():
+        # SUBSCRIBE and a PUBLISH on its topic sent back to back, before the SUBACK
+        # arrives: the subscription is in force as soon as the node reads it.
+        topic = unique("pipelined") + "/t"
+        client = Paho(node, True, unique("pipeliner"), clean=True, expiry=300)
+        client.client.subscribe(topic, 1)
+        client.client.publish(topic, b"own", qos=1)
+        msg = client.get()
+        check(msg.payload == b"own", f"payload {msg.payload!r}")
+        client.close()
+    suite.run("a subscribe is in force for a publish sent right behind it", subscribe_then_publish_without_waiting)
+
     def small_maximum_packet_size():
         # A 64-byte Maximum Packet Size: the message fits as published, so it arrives.
         topic = unique("mps")
