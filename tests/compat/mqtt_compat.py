@@ -500,6 +500,18 @@ def strict_scenarios(suite, node, v5):
     suite.run("plain mqtt 5 message round-trips untouched (user properties in order)",
               plain_round_trip)
 
+    def subscribe_then_publish_without_waiting():
+        # SUBSCRIBE and a PUBLISH on its topic sent back to back, before the SUBACK
+        # arrives: the subscription is in force as soon as the node reads it.
+        topic = unique("pipelined") + "/t"
+        client = Paho(node, True, unique("pipeliner"), clean=True, expiry=300)
+        client.client.subscribe(topic, 1)
+        client.client.publish(topic, b"own", qos=1)
+        msg = client.get()
+        check(msg.payload == b"own", f"payload {msg.payload!r}")
+        client.close()
+    suite.run("a subscribe is in force for a publish sent right behind it", subscribe_then_publish_without_waiting)
+
     def small_maximum_packet_size():
         # A 64-byte Maximum Packet Size: the message fits as published, so it arrives.
         topic = unique("mps")
@@ -582,6 +594,44 @@ def strict_scenarios(suite, node, v5):
         _ends_with_disconnect(raw.sock, 0x93)
     suite.run("more qos 2 publishes than the receive maximum get disconnect 0x93",
               receive_maximum_exceeded)
+
+    def no_acknowledged_message_lost():
+        # A fast QoS 1 publisher and a persistent QoS 1 subscriber that is away: every
+        # publish the node acknowledges is delivered when the subscriber comes back, and
+        # once the subscriber's queues are full the publisher is told 0x97 instead.
+        topic = unique("noloss") + "/t"
+        client_id = unique("noloss-sub")
+        sub = Paho(node, True, client_id, clean=True, expiry=300)
+        sub.subscribe(topic, 1)
+        sub.close()
+        raw = RawV5(node, unique("noloss-pub"))
+        acknowledged, refused = [], 0
+        for n in range(3000):
+            packet_id = n % 65535 + 1
+            body = _utf8(topic) + struct.pack(">H", packet_id) + b"\x00" + str(n).encode()
+            raw.send(0x32, body)
+            kind, _, ack = raw.recv()
+            check(kind == 4, f"PUBACK expected, got {kind}")
+            code = ack[2] if len(ack) > 2 else 0
+            if code in (0x00, 0x10):
+                acknowledged.append(str(n).encode())
+            elif code == 0x97:
+                refused += 1
+            else:
+                raise Failure(f"publish {n}: reason {code:#04x}")
+        raw.close()
+        check(refused > 0, "the subscriber's queues never filled")
+        again = Paho(node, True, client_id, clean=False, expiry=300)
+        received = []
+        while len(received) < len(acknowledged):
+            received.append(again.get().payload)
+        again.none_within(1.0)
+        check(received == acknowledged,
+              f"{len(acknowledged)} acknowledged, {len(received)} delivered, first difference at "
+              f"{next((i for i, (a, b) in enumerate(zip(received, acknowledged)) if a != b), None)}")
+        again.close()
+    suite.run("every acknowledged qos 1 publish reaches a slow persistent subscriber (0x97 past its queues)",
+              no_acknowledged_message_lost, timeout=90)
 
     def protocol_errors():
         def packet(first, body):

@@ -56,6 +56,8 @@ pub(crate) struct Inner {
     /// Picks the next member of a queue group in turn.
     next_member: AtomicU64,
     counters: Counters,
+    /// How many [`crate::OverflowPolicy::RefusePublish`] queues are full now.
+    full_queues: Arc<std::sync::atomic::AtomicUsize>,
     /// What live subscriptions want (for the mesh).
     interest: InterestTable,
     /// Sees every fanned-out event (the mesh), if set.
@@ -70,6 +72,7 @@ struct Counters {
     disconnected: AtomicU64,
     denied: AtomicU64,
     subscriptions: AtomicU64,
+    refused_full: AtomicU64,
 }
 
 /// A snapshot of the broker's counters (monotonic unless noted).
@@ -87,6 +90,9 @@ pub struct BrokerStats {
     pub denied: u64,
     /// Live subscriptions now (a gauge).
     pub subscriptions: u64,
+    /// Publishes refused because a matching subscription's queue was full under
+    /// [`crate::OverflowPolicy::RefusePublish`].
+    pub refused_subscriber_full: u64,
 }
 
 /// What a publish did.
@@ -136,6 +142,16 @@ pub enum PublishError {
     /// retry with the same `source` + `id` is deduplicated by local streams.
     #[error("the mesh cannot take the event: {0}")]
     Forward(ForwardRefused),
+    /// A subscription that must not drop what it was given (policy
+    /// [`crate::OverflowPolicy::RefusePublish`]: an MQTT QoS 1 or 2 subscriber) matches
+    /// the event and its queue is full: the event is refused rather than dropped for it
+    /// later. Nothing was delivered or stored; a retry may succeed once the subscriber
+    /// catches up.
+    #[error("subscription {subscription} matches the event and its queue is full")]
+    SubscriberFull {
+        /// The full subscription.
+        subscription: SubscriptionId,
+    },
     /// A capturing stream could not store it (disk full, I/O error, stream closed).
     #[error("stream {stream} could not store the event")]
     Storage {
@@ -199,6 +215,7 @@ impl Broker {
                 next_member: AtomicU64::new(0),
                 interest: InterestTable::default(),
                 counters: Counters::default(),
+                full_queues: Arc::default(),
                 forwarder: RwLock::new(None),
             }),
         };
@@ -239,11 +256,37 @@ impl Broker {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(forwarder);
     }
 
-    /// Asks the forwarder (the mesh) whether it can take `event` now.
+    /// Asks the forwarder (the mesh) whether it can take `event` now, and whether every
+    /// matching subscription that refuses publishes when full has room
+    /// ([`Self::admit_subscribers`]).
     pub(crate) fn admit(&self, event: &Event) -> Result<(), PublishError> {
+        self.admit_subscribers(&event.topic)?;
         match self.forwarder() {
             Some(forwarder) => forwarder.admit(event).map_err(PublishError::Forward),
             None => Ok(()),
+        }
+    }
+
+    /// Refuses a publish on `topic` when a matching [`crate::OverflowPolicy::RefusePublish`]
+    /// subscription's queue is full. Free while no such queue is full (one atomic
+    /// load); otherwise one more walk of the index.
+    pub(crate) fn admit_subscribers(&self, topic: &weft_core::Topic) -> Result<(), PublishError> {
+        let inner = &self.inner;
+        if inner.full_queues.load(Ordering::Relaxed) == 0 {
+            return Ok(());
+        }
+        let mut full = None;
+        inner.read_index().for_each_match(topic, |entry| {
+            if full.is_none() && entry.0.refuses_publishes() {
+                full = Some(entry.0.id);
+            }
+        });
+        match full {
+            None => Ok(()),
+            Some(subscription) => {
+                inner.counters.refused_full.fetch_add(1, Ordering::Relaxed);
+                Err(PublishError::SubscriberFull { subscription })
+            }
         }
     }
 
@@ -364,7 +407,11 @@ impl Broker {
             }
         }
         let id = SubscriptionId(inner.next_id.fetch_add(1, Ordering::Relaxed));
-        let queue = Arc::new(SubscriberQueue::new(id, options));
+        let queue = Arc::new(SubscriberQueue::new(
+            id,
+            options,
+            Arc::clone(&inner.full_queues),
+        ));
         {
             // Checked under the registry lock so a concurrent shutdown either sees this
             // subscription or is seen by it.
@@ -421,6 +468,7 @@ impl Broker {
             disconnected: counters.disconnected.load(Ordering::Relaxed),
             denied: counters.denied.load(Ordering::Relaxed),
             subscriptions: counters.subscriptions.load(Ordering::Relaxed),
+            refused_subscriber_full: counters.refused_full.load(Ordering::Relaxed),
         }
     }
 }
@@ -653,6 +701,93 @@ mod tests {
         assert_eq!(slow.dropped(), 2);
         assert_eq!(drain_ids(&mut fast), ["1", "2", "3", "4"]);
         assert_eq!(broker.stats().dropped, 2);
+    }
+
+    #[tokio::test]
+    async fn a_full_refusing_queue_refuses_publishes_instead_of_dropping() {
+        let broker = Broker::default();
+        let options = SubscribeOptions {
+            queue_capacity: 2,
+            overflow: OverflowPolicy::RefusePublish,
+            group: None,
+            internal: false,
+        };
+        let mut careful = subscribe(&broker, &["t"], options);
+        let mut live = subscribe(&broker, &["t", "other"], SubscribeOptions::default());
+        let anonymous = Principal::anonymous();
+        for id in ["1", "2"] {
+            broker.publish(&anonymous, event("t", id)).await.unwrap();
+        }
+        // Full: the third publish is refused, for every subscriber (nothing delivered),
+        // and counted; other topics go on.
+        let refused = broker.publish(&anonymous, event("t", "3")).await;
+        assert!(
+            matches!(refused, Err(PublishError::SubscriberFull { subscription }) if subscription == careful.id()),
+            "{refused:?}"
+        );
+        broker
+            .publish(&anonymous, event("other", "4"))
+            .await
+            .unwrap();
+        assert_eq!(broker.stats().refused_subscriber_full, 1);
+        assert_eq!(drain_ids(&mut live), ["1", "2", "4"]);
+        // Room again once the subscriber takes one.
+        assert_eq!(
+            careful
+                .try_recv()
+                .unwrap()
+                .unwrap()
+                .cloudevent
+                .attributes
+                .id,
+            "1"
+        );
+        broker.publish(&anonymous, event("t", "5")).await.unwrap();
+        assert_eq!(drain_ids(&mut careful), ["2", "5"]);
+        assert_eq!(careful.dropped(), 0);
+        assert_eq!(broker.stats().dropped, 0);
+    }
+
+    #[tokio::test]
+    async fn a_refusing_queue_takes_unrefused_events_up_to_its_slack_then_drops_oldest() {
+        let broker = Broker::default();
+        let options = SubscribeOptions {
+            queue_capacity: 2,
+            overflow: OverflowPolicy::RefusePublish,
+            group: None,
+            internal: false,
+        };
+        let mut careful = subscribe(&broker, &["t"], options);
+        // Events with no publisher to refuse (as from another node) bypass admission.
+        for id in ["1", "2", "3", "4", "5"] {
+            broker.fan_out(event("t", id), &crate::forward::GroupSelection::All);
+        }
+        assert_eq!(drain_ids(&mut careful), ["2", "3", "4", "5"]);
+        assert_eq!(careful.dropped(), 1);
+        // Emptied: publishes are admitted again, and the full count is back to zero.
+        assert_eq!(broker.inner.full_queues.load(Ordering::Relaxed), 0);
+        broker
+            .publish(&Principal::anonymous(), event("t", "6"))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn dropping_a_full_refusing_subscription_admits_publishes_again() {
+        let broker = Broker::default();
+        let options = SubscribeOptions {
+            queue_capacity: 1,
+            overflow: OverflowPolicy::RefusePublish,
+            group: None,
+            internal: false,
+        };
+        let careful = subscribe(&broker, &["t"], options);
+        let anonymous = Principal::anonymous();
+        broker.publish(&anonymous, event("t", "1")).await.unwrap();
+        assert!(broker.publish(&anonymous, event("t", "2")).await.is_err());
+        drop(careful);
+        assert_eq!(broker.inner.full_queues.load(Ordering::Relaxed), 0);
+        broker.publish(&anonymous, event("t", "3")).await.unwrap();
     }
 
     #[tokio::test]

@@ -55,8 +55,8 @@ pub use interest::LiveInterest;
 pub use produce::PendingProduce;
 pub use publish::{PendingPublish, PublishOptions, Submission};
 pub use queue::{
-    DEFAULT_QUEUE_CAPACITY, OverflowPolicy, RecvError, SubscribeOptions, Subscription,
-    SubscriptionId,
+    DEFAULT_QUEUE_CAPACITY, OverflowPolicy, REFUSING_QUEUE_SLACK, RecvError, SubscribeOptions,
+    Subscription, SubscriptionId,
 };
 pub use stream::{
     BatchesAppended, DEFAULT_DEDUPE_WINDOW, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_EVENT_BYTES,

@@ -2,12 +2,14 @@
 //! reads from.
 //!
 //! The publisher never waits for a subscriber: when a queue is full, the subscription's
-//! [`OverflowPolicy`] decides — drop the oldest queued event (counted), or disconnect the
-//! subscriber. Either way the publisher and every other subscriber go on at full speed.
+//! [`OverflowPolicy`] decides — drop the oldest queued event (counted), disconnect the
+//! subscriber, or refuse new publishes that match it (for subscribers that must not lose
+//! what their publishers were told is delivered: MQTT QoS 1 and 2). Either way the
+//! publisher and every other subscriber go on at full speed.
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio::sync::Notify;
@@ -28,7 +30,19 @@ pub enum OverflowPolicy {
     DropOldest,
     /// Close the subscription; the subscriber learns why from [`RecvError::Overflow`].
     Disconnect,
+    /// Refuse new publishes that match the subscription while its queue is full: the
+    /// publisher gets [`crate::PublishError::SubscriberFull`] and nothing is dropped, so
+    /// what was acknowledged is delivered. Events that reach the queue without a
+    /// publisher to refuse (from another node over the mesh, or a publish admitted just
+    /// before the queue filled) are still queued, up to [`REFUSING_QUEUE_SLACK`] times
+    /// the capacity; beyond that the oldest is dropped and counted, as with
+    /// [`Self::DropOldest`].
+    RefusePublish,
 }
+
+/// How far past its capacity a [`OverflowPolicy::RefusePublish`] queue still takes
+/// events that were not refused (see there), as a multiple of the capacity.
+pub const REFUSING_QUEUE_SLACK: usize = 2;
 
 impl std::str::FromStr for OverflowPolicy {
     type Err = String;
@@ -37,8 +51,9 @@ impl std::str::FromStr for OverflowPolicy {
         match text {
             "drop-oldest" => Ok(Self::DropOldest),
             "disconnect" => Ok(Self::Disconnect),
+            "refuse-publish" => Ok(Self::RefusePublish),
             other => Err(format!(
-                "unknown overflow policy `{other}`; expected `drop-oldest` or `disconnect`"
+                "unknown overflow policy `{other}`; expected `drop-oldest`, `disconnect` or `refuse-publish`"
             )),
         }
     }
@@ -49,6 +64,7 @@ impl fmt::Display for OverflowPolicy {
         f.write_str(match self {
             Self::DropOldest => "drop-oldest",
             Self::Disconnect => "disconnect",
+            Self::RefusePublish => "refuse-publish",
         })
     }
 }
@@ -111,11 +127,16 @@ pub(crate) struct SubscriberQueue {
     notify: Notify,
     options: SubscribeOptions,
     dropped: AtomicU64,
+    /// The broker's count of refusing queues that are full: publishes look for a full
+    /// queue among their matches only while it is not zero.
+    full_queues: Arc<AtomicUsize>,
 }
 
 struct QueueState {
     events: VecDeque<Arc<Event>>,
     closed: Option<RecvError>,
+    /// A refusing queue at or past its capacity (counted in `full_queues`).
+    full: bool,
 }
 
 /// What happened to one event offered to a queue.
@@ -130,7 +151,11 @@ pub(crate) enum Offer {
 }
 
 impl SubscriberQueue {
-    pub(crate) fn new(id: SubscriptionId, options: SubscribeOptions) -> Self {
+    pub(crate) fn new(
+        id: SubscriptionId,
+        options: SubscribeOptions,
+        full_queues: Arc<AtomicUsize>,
+    ) -> Self {
         let options = SubscribeOptions {
             queue_capacity: options.queue_capacity.max(1),
             ..options
@@ -143,10 +168,34 @@ impl SubscriberQueue {
                 // half a kilobyte each.
                 events: VecDeque::new(),
                 closed: None,
+                full: false,
             }),
             notify: Notify::new(),
             options,
             dropped: AtomicU64::new(0),
+            full_queues,
+        }
+    }
+
+    /// Whether a new publish matching this subscription must be refused: its policy is
+    /// [`OverflowPolicy::RefusePublish`] and its queue is full.
+    pub(crate) fn refuses_publishes(&self) -> bool {
+        self.options.overflow == OverflowPolicy::RefusePublish && self.lock().full
+    }
+
+    /// Keeps `state.full` (and the broker's count of full refusing queues) in step with
+    /// the queue's length.
+    fn update_full(&self, state: &mut QueueState) {
+        let full = self.options.overflow == OverflowPolicy::RefusePublish
+            && state.closed.is_none()
+            && state.events.len() >= self.options.queue_capacity;
+        if full != state.full {
+            state.full = full;
+            if full {
+                self.full_queues.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.full_queues.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -175,12 +224,21 @@ impl SubscriberQueue {
             if state.closed.is_some() {
                 return Offer::Closed;
             }
-            if state.events.len() < self.options.queue_capacity {
+            let room = match self.options.overflow {
+                OverflowPolicy::RefusePublish => self
+                    .options
+                    .queue_capacity
+                    .saturating_mul(REFUSING_QUEUE_SLACK),
+                OverflowPolicy::DropOldest | OverflowPolicy::Disconnect => {
+                    self.options.queue_capacity
+                }
+            };
+            let outcome = if state.events.len() < room {
                 state.events.push_back(Arc::clone(event));
                 Offer::Queued
             } else {
                 match self.options.overflow {
-                    OverflowPolicy::DropOldest => {
+                    OverflowPolicy::DropOldest | OverflowPolicy::RefusePublish => {
                         state.events.pop_front();
                         state.events.push_back(Arc::clone(event));
                         self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -194,7 +252,9 @@ impl SubscriberQueue {
                         Offer::Disconnected
                     }
                 }
-            }
+            };
+            self.update_full(&mut state);
+            outcome
         };
         // One consumer per queue: `notify_one` stores a permit if it is not waiting yet,
         // so a wake-up between its empty check and its await is never lost.
@@ -203,8 +263,23 @@ impl SubscriberQueue {
     }
 
     pub(crate) fn close(&self, reason: RecvError) {
-        self.lock().closed.get_or_insert(reason);
+        let mut state = self.lock();
+        state.closed.get_or_insert(reason);
+        self.update_full(&mut state);
+        drop(state);
         self.notify.notify_one();
+    }
+}
+
+impl Drop for SubscriberQueue {
+    fn drop(&mut self) {
+        let state = self
+            .state
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if state.full {
+            self.full_queues.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -272,6 +347,7 @@ impl Subscription {
                 if !state.events.is_empty() {
                     let count = state.events.len().min(max.max(1));
                     out.extend(state.events.drain(..count));
+                    self.queue.update_full(&mut state);
                     return Ok(count);
                 }
                 if let Some(reason) = state.closed {
@@ -287,6 +363,7 @@ impl Subscription {
     pub fn try_recv(&mut self) -> Option<Result<Arc<Event>, RecvError>> {
         let mut state = self.queue.lock();
         if let Some(event) = state.events.pop_front() {
+            self.queue.update_full(&mut state);
             return Some(Ok(event));
         }
         state.closed.map(Err)

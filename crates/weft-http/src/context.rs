@@ -30,10 +30,43 @@ pub struct HttpOptions {
     /// The mesh's route explanation for `GET /v1/mesh/route?topic=T` (given the valid
     /// topic); `None` when the node is not in a mesh.
     pub mesh_route: Option<QuerySource>,
+    /// Forgets a node that left the mesh, for `DELETE /v1/mesh/nodes/{node}` (given the
+    /// node name); `None` when the node is not in a mesh.
+    pub mesh_forget: Option<CommandSource>,
     /// Request/response services on paths the API does not serve (the flows resources
     /// API, webhook sources), asked in order; none by default.
     pub request_services: Vec<crate::request_service::RequestService>,
+    /// How long the node goes on reading a request body that a handler left unread
+    /// (an early refusal, such as `413`) before it answers anyway; see
+    /// [`HttpOptions::unread_body_limit`] for the size bound. Default 10 seconds.
+    pub unread_body_timeout: std::time::Duration,
 }
+
+impl HttpOptions {
+    /// How much of a request body that a handler left unread the node reads and
+    /// discards before it answers, so that a client that sends its whole body before
+    /// reading gets the answer instead of a reset: four times the largest body any
+    /// route accepts (a batch publish: 64 MiB with the default 1 MiB events). A body
+    /// whose declared length is over this is not read at all.
+    pub fn unread_body_limit(&self) -> u64 {
+        let largest_service_body = self
+            .request_services
+            .iter()
+            .map(|service| service.max_body_bytes)
+            .max()
+            .unwrap_or(0);
+        let largest_body = self
+            .max_event_bytes
+            .saturating_mul(crate::publish::BATCH_BODY_FACTOR)
+            .max(largest_service_body);
+        u64::try_from(largest_body)
+            .unwrap_or(u64::MAX)
+            .saturating_mul(UNREAD_BODY_FACTOR)
+    }
+}
+
+/// [`HttpOptions::unread_body_limit`]: this many times the largest accepted body.
+const UNREAD_BODY_FACTOR: u64 = 4;
 
 /// A JSON document that will be ready later.
 pub(crate) type StatusFuture =
@@ -54,6 +87,35 @@ impl std::fmt::Debug for StatusSource {
 /// explanation for a topic.
 #[derive(Clone)]
 pub struct QuerySource(pub Arc<dyn Fn(String) -> StatusFuture + Send + Sync>);
+
+/// Why a [`CommandSource`] did not do what it was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandRefusal {
+    /// The argument is not valid (HTTP 400), with why.
+    Invalid(String),
+    /// Nothing is known about the thing named (HTTP 404), with why.
+    NotFound(String),
+    /// The thing is in a state that forbids it (HTTP 409), with why.
+    Conflict(String),
+    /// The component stopped (HTTP 503).
+    Unavailable,
+}
+
+/// The answer of a [`CommandSource`], later.
+pub type CommandFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<serde_json::Value, CommandRefusal>> + Send>,
+>;
+
+/// Runs a command named by a text (e.g. forgetting a mesh node by name) and answers a
+/// JSON document of what it did, or why it did not.
+#[derive(Clone)]
+pub struct CommandSource(pub Arc<dyn Fn(String) -> CommandFuture + Send + Sync>);
+
+impl std::fmt::Debug for CommandSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommandSource")
+    }
+}
 
 impl std::fmt::Debug for QuerySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,7 +142,9 @@ impl Default for HttpOptions {
             counter_sources: Vec::new(),
             mesh_status: None,
             mesh_route: None,
+            mesh_forget: None,
             request_services: Vec::new(),
+            unread_body_timeout: crate::unread_body::DEFAULT_UNREAD_BODY_TIMEOUT,
         }
     }
 }

@@ -5,7 +5,10 @@
 //! live subscribe as Server-Sent Events (`GET /v1/subscribe`) or WebSocket
 //! (`GET /v1/ws`), node information, health and readiness, and the API's OpenAPI
 //! document. Errors are RFC 9457 `application/problem+json` ([`problem`]); the mapping
-//! from broker and event errors to HTTP statuses lives in that one file.
+//! from broker and event errors to HTTP statuses lives in that one file. A request body
+//! a route leaves unread (an early `413` or `400`) is read and discarded, within bounds,
+//! before the answer goes out (`unread_body`), so that clients that write their whole
+//! body before reading get the answer rather than a reset.
 //!
 //! Other byte-stream protocols can be served over WebSocket on this listener
 //! ([`WebSocketService`] in [`HttpOptions::websocket_services`]: a path, a required
@@ -31,13 +34,15 @@ mod publish;
 pub mod request_service;
 mod streams;
 mod subscribe;
+mod unread_body;
 pub mod websocket_service;
 
 pub use context::{
-    CounterSource, HttpContext, HttpCounters, HttpOptions, NodeDescription, QuerySource,
-    StatusSource,
+    CommandFuture, CommandRefusal, CommandSource, CounterSource, HttpContext, HttpCounters,
+    HttpOptions, NodeDescription, QuerySource, StatusSource,
 };
 pub use request_service::{RequestService, ServicePaths, ServiceRequest, ServiceResponse};
+pub use unread_body::DEFAULT_UNREAD_BODY_TIMEOUT;
 pub use websocket_service::{WebSocketBytes, WebSocketService};
 
 use std::future::Future;
@@ -105,12 +110,21 @@ pub fn router(context: HttpContext) -> Router {
         .route("/v1/node", get(node::node_info))
         .route("/v1/mesh", get(node::mesh_status))
         .route("/v1/mesh/route", get(node::mesh_route))
+        .route(
+            "/v1/mesh/nodes/{node}",
+            axum::routing::delete(node::mesh_forget),
+        )
         .route("/v1/openapi.json", get(node::openapi))
         .route("/healthz", get(node::healthz))
         .route("/readyz", get(node::readyz))
         .fallback(request_service::dispatch)
         // Publish enforces its own, content-type-aware limits while reading the body.
         .layer(DefaultBodyLimit::disable())
+        // Outermost: whatever a route refuses early, its client still reads the answer.
+        .layer(axum::middleware::from_fn_with_state(
+            context.clone(),
+            unread_body::drain_unread_body,
+        ))
         .with_state(context)
 }
 

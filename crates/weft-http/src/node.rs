@@ -104,6 +104,57 @@ pub(crate) async fn mesh_route(
     }
 }
 
+/// `DELETE /v1/mesh/nodes/{node}`: forgets a node that left the mesh (its durable
+/// interest and the events kept for it). Needs [`weft_broker::Action::ManageResources`].
+pub(crate) async fn mesh_forget(
+    State(context): State<HttpContext>,
+    axum::extract::Path(node): axum::extract::Path<String>,
+) -> Response {
+    use axum::http::StatusCode;
+    let Some(source) = &context.options.mesh_forget else {
+        return context.reject(mesh_disabled());
+    };
+    let principal = crate::context::request_principal();
+    if let Err(denied) = context
+        .broker
+        .authorize(&principal, weft_broker::Action::ManageResources)
+    {
+        return context.reject(denied.into());
+    }
+    match (source.0)(node).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(refusal) => {
+            let (status, kind, title, detail) = match refusal {
+                crate::CommandRefusal::Invalid(detail) => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid-node-name",
+                    "invalid node name",
+                    detail,
+                ),
+                crate::CommandRefusal::NotFound(detail) => (
+                    StatusCode::NOT_FOUND,
+                    "node-unknown",
+                    "unknown node",
+                    detail,
+                ),
+                crate::CommandRefusal::Conflict(detail) => (
+                    StatusCode::CONFLICT,
+                    "node-reachable",
+                    "node is reachable",
+                    detail,
+                ),
+                crate::CommandRefusal::Unavailable => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "mesh-stopped",
+                    "mesh stopped",
+                    "the mesh is stopping".to_owned(),
+                ),
+            };
+            context.reject(Problem::new(status, kind, title, detail))
+        }
+    }
+}
+
 fn mesh_disabled() -> Problem {
     Problem::new(
         axum::http::StatusCode::NOT_FOUND,

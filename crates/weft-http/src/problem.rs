@@ -146,6 +146,12 @@ impl From<PublishError> for Problem {
                 "mesh outbox full",
                 error.to_string(),
             ),
+            PublishError::SubscriberFull { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "subscriber-queue-full",
+                "subscriber queue full",
+                error.to_string(),
+            ),
             PublishError::Storage {
                 source: full @ StreamError::Full { .. },
                 ..

@@ -13,4 +13,4 @@ pub mod group;
 pub mod protocol;
 pub mod server;
 
-pub use server::{KafkaConfig, KafkaContext, load_or_create_cluster_id, serve};
+pub use server::{KafkaConfig, KafkaContext, KafkaStats, load_or_create_cluster_id, serve};

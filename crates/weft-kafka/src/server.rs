@@ -22,7 +22,8 @@ mod produce;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -32,6 +33,16 @@ use crate::group::GroupCoordinator;
 
 /// The largest request weft reads (Kafka's `socket.request.max.bytes`, 100 MiB).
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 100 * 1024 * 1024;
+
+/// How long a request may take to arrive once its first byte has: 30 s, the default
+/// `request.timeout.ms` of Kafka clients, so a request that takes longer has already
+/// been given up by the client that sent it.
+pub const DEFAULT_REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The bytes the listener holds, over all connections, for requests not yet complete
+/// (256 MiB): room for two requests of the largest size at once, or hundreds of the
+/// 1 MiB requests Kafka producers send by default.
+pub const DEFAULT_MAX_INCOMPLETE_REQUEST_BYTES: usize = 256 * 1024 * 1024;
 
 /// How the Kafka front end behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +61,23 @@ pub struct KafkaConfig {
     /// Partitions of an auto-created topic, and of CreateTopics with `-1`
     /// (Kafka's `num.partitions`).
     pub default_partitions: u32,
-    /// Requests larger than this close the connection.
+    /// Requests larger than this, or than half of [`max_incomplete_request_bytes`] (which
+    /// keeps room for the largest request), close the connection before they are read.
+    ///
+    /// [`max_incomplete_request_bytes`]: KafkaConfig::max_incomplete_request_bytes
     pub max_request_bytes: usize,
+    /// How long a request may take to arrive, from its first byte to its last (waiting
+    /// for room under [`max_incomplete_request_bytes`] included); a request still
+    /// incomplete then closes its connection. A connection with no request started may
+    /// stay idle.
+    ///
+    /// [`max_incomplete_request_bytes`]: KafkaConfig::max_incomplete_request_bytes
+    pub request_read_timeout: Duration,
+    /// The bytes held, over every connection, for requests still arriving. A connection
+    /// that needs more room than is left stops reading until there is room. Part of it
+    /// (the largest request, at most half) is a reserve that lets one waiting request at
+    /// a time finish, so the listener always makes progress.
+    pub max_incomplete_request_bytes: usize,
 }
 
 impl Default for KafkaConfig {
@@ -64,6 +90,8 @@ impl Default for KafkaConfig {
             auto_create_topics: true,
             default_partitions: 1,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            request_read_timeout: DEFAULT_REQUEST_READ_TIMEOUT,
+            max_incomplete_request_bytes: DEFAULT_MAX_INCOMPLETE_REQUEST_BYTES,
         }
     }
 }
@@ -80,6 +108,33 @@ struct ContextInner {
     config: KafkaConfig,
     /// The last producer id handed out.
     producer_ids: AtomicI64,
+    /// Room for the bytes of requests still arriving, shared by every connection.
+    request_budget: connection::RequestBudget,
+    counters: Counters,
+}
+
+/// The front end's monotonic counters; [`KafkaStats`] is their snapshot.
+#[derive(Debug, Default)]
+struct Counters {
+    requests_timed_out: AtomicU64,
+    requests_too_large: AtomicU64,
+    request_budget_waits: AtomicU64,
+}
+
+/// A snapshot of the Kafka front end's counters (monotonic unless noted as a gauge).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KafkaStats {
+    /// Connections closed because a request was still incomplete after
+    /// [`KafkaConfig::request_read_timeout`].
+    pub requests_timed_out: u64,
+    /// Connections closed because a request announced more than
+    /// [`KafkaConfig::max_request_bytes`].
+    pub requests_too_large: u64,
+    /// Times a connection stopped reading until the bytes held for incomplete requests
+    /// fell below [`KafkaConfig::max_incomplete_request_bytes`].
+    pub request_budget_waits: u64,
+    /// Bytes held now for requests still arriving, over every connection (gauge).
+    pub incomplete_request_bytes: u64,
 }
 
 /// A request's view of the node: the context, and the principal its connection acts as
@@ -122,10 +177,35 @@ impl KafkaContext {
             inner: Arc::new(ContextInner {
                 broker,
                 groups,
-                config,
                 producer_ids: AtomicI64::new(produce::first_producer_id()),
+                request_budget: connection::RequestBudget::new(
+                    config.max_incomplete_request_bytes,
+                    config.max_request_bytes,
+                ),
+                counters: Counters::default(),
+                config,
             }),
         }
+    }
+
+    /// The front end's counters now.
+    pub fn stats(&self) -> KafkaStats {
+        let counters = &self.inner.counters;
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        KafkaStats {
+            requests_timed_out: load(&counters.requests_timed_out),
+            requests_too_large: load(&counters.requests_too_large),
+            request_budget_waits: load(&counters.request_budget_waits),
+            incomplete_request_bytes: self.inner.request_budget.held() as u64,
+        }
+    }
+
+    fn request_budget(&self) -> &connection::RequestBudget {
+        &self.inner.request_budget
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.inner.counters
     }
 
     fn broker(&self) -> &Broker {

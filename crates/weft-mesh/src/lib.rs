@@ -40,7 +40,7 @@ pub mod wire;
 pub use interest::{InterestEntry, InterestKind, RememberedInterest};
 pub use name::{GroupName, LinkId, MeshName, NodeName};
 pub use node::{
-    CloseReason, DurableReceipt, MeshConfig, MeshNode, MeshStats, Output, Publication,
-    PublishError, RouteExplanation,
+    CloseReason, DurableReceipt, ForgetError, Forgotten, MeshConfig, MeshNode, MeshStats, Output,
+    Publication, PublishError, RouteExplanation,
 };
 pub use outbox::{OutboxChange, OutboxSnapshot, OverflowPolicy};

@@ -246,6 +246,26 @@ pub struct MeshNode {
     next_nonce: u64,
 }
 
+/// What [`MeshNode::forget_node`] dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Forgotten {
+    /// The node's interest entries (durable filters among them).
+    pub interest_entries: usize,
+    /// Durable events that were kept for it, now dropped.
+    pub dropped_events: usize,
+}
+
+/// Why a node cannot be forgotten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ForgetError {
+    /// It is reachable (or it is this node): it would advertise its interest again.
+    #[error("the node is reachable; only a node that left the mesh can be forgotten")]
+    Reachable,
+    /// Nothing is known about it: no interest, no stored events.
+    #[error("no interest or stored events are known for that node")]
+    Unknown,
+}
+
 impl MeshNode {
     /// A node with no links.
     pub fn new(config: MeshConfig) -> Self {

@@ -301,6 +301,22 @@ impl MeshHandle {
         answer.await.map_err(|_| MeshError::Stopped)
     }
 
+    /// Forgets `node`, which left the mesh for good: its durable interest and the events
+    /// kept for it (see [`crate::MeshNode::forget_node`]). The change is persisted like
+    /// any other.
+    ///
+    /// # Errors
+    /// [`MeshError::Stopped`] when the mesh stopped; the inner error when the node is
+    /// reachable or unknown.
+    pub async fn forget(
+        &self,
+        node: NodeName,
+    ) -> Result<Result<crate::node::Forgotten, crate::node::ForgetError>, MeshError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Forget { node, reply }).await?;
+        answer.await.map_err(|_| MeshError::Stopped)
+    }
+
     /// Where an event on `topic` published at this node now would go, and why.
     pub async fn explain_route(&self, topic: Topic) -> Result<RouteExplanation, MeshError> {
         let (reply, answer) = oneshot::channel();

@@ -139,6 +139,9 @@ pub struct MqttStats {
     pub retained_messages: u64,
     /// Session or retained writes that failed.
     pub storage_errors: u64,
+    /// Session or retained-message files that could not be read at start, renamed to
+    /// `NAME.bad` and left out.
+    pub state_files_set_aside: u64,
 }
 
 #[derive(Default)]
@@ -153,6 +156,7 @@ pub(crate) struct Counters {
     pub(crate) shared_redeliver_dropped: AtomicU64,
     pub(crate) shared_held: AtomicU64,
     pub(crate) storage_errors: AtomicU64,
+    pub(crate) state_files_set_aside: AtomicU64,
 }
 
 /// What the context asks of its tasks.
@@ -235,8 +239,10 @@ impl MqttContext {
         };
         let mut session_config = config.session.clone();
         session_config.max_packet_size = u32::try_from(config.max_packet_size).unwrap_or(u32::MAX);
+        let set_aside = stored_sessions.set_aside + retained.set_aside;
+        let stored_sessions = stored_sessions.values;
         let mut store = RetainedStore::new();
-        for message in retained {
+        for message in retained.values {
             store.insert(message);
         }
         let (run_state, _) = watch::channel(RunState::Running);
@@ -252,7 +258,10 @@ impl MqttContext {
                 retained_files,
                 retained_writes: tokio::sync::Mutex::new(()),
                 session_files,
-                counters: Counters::default(),
+                counters: Counters {
+                    state_files_set_aside: AtomicU64::new(set_aside),
+                    ..Counters::default()
+                },
                 run_state,
                 live_tasks: AtomicU64::new(0),
                 task_ended: Notify::new(),
@@ -314,6 +323,7 @@ impl MqttContext {
             shared_held_now: self.inner.shares.held(),
             retained_messages: self.retained_len() as u64,
             storage_errors: load(&counters.storage_errors),
+            state_files_set_aside: load(&counters.state_files_set_aside),
         }
     }
 

@@ -332,6 +332,8 @@ pub struct Session {
     /// Packets that arrived after CONNECT, before [`Session::accept`].
     deferred: Vec<Packet>,
     outputs: VecDeque<Output>,
+    /// Set by [`Session::lift_queue_limit`] when the node closes.
+    queue_limit_lifted: bool,
 }
 
 impl fmt::Debug for Session {
@@ -359,6 +361,7 @@ impl Session {
             pending_connect: None,
             deferred: Vec::new(),
             outputs: VecDeque::new(),
+            queue_limit_lifted: false,
         }
     }
 
@@ -444,6 +447,20 @@ impl Session {
     /// its large entries at every doubling.
     pub fn reserve_outputs(&mut self, additional: usize) {
         self.outputs.reserve(additional);
+    }
+
+    /// Whether the session's queue has room for another message: the I/O layer takes
+    /// no delivery from the broker while it has none (the broker then holds them, and
+    /// refuses new publishes once its queue is full too), so nothing that was
+    /// acknowledged to its publisher is dropped here.
+    pub fn has_queue_room(&self) -> bool {
+        self.queue_limit_lifted || self.state.queue.len() < self.config.offline_queue_limit
+    }
+
+    /// The node is closing: what the broker still holds for this session goes into its
+    /// queue past the limit, so that it is stored with the session.
+    pub fn lift_queue_limit(&mut self) {
+        self.queue_limit_lifted = true;
     }
 
     /// The I/O layer wrote every packet sent so far to the socket: the

@@ -8,6 +8,7 @@ mod flows;
 mod http;
 mod kafka;
 mod listen;
+mod lock;
 mod maintenance;
 mod mesh;
 mod mqtt;
@@ -25,8 +26,11 @@ use crate::config::Config;
 
 pub use error::StartError;
 pub use listen::{Listeners, bind};
+pub use lock::{LOCK_FILE, LockHolder};
 
-/// A started node. Dropping it does not stop it: call [`RunningNode::shutdown`].
+/// A started node. Dropping it does not stop it: call [`RunningNode::shutdown`]. It holds
+/// the data directory's lock (`<data_dir>/weft.lock`, see [`LOCK_FILE`]) until it is
+/// dropped, or the process ends.
 pub struct RunningNode {
     addresses: BTreeMap<String, SocketAddr>,
     broker: Broker,
@@ -38,11 +42,15 @@ pub struct RunningNode {
     stop: watch::Sender<bool>,
     tasks: JoinSet<io::Result<()>>,
     maintenance: tokio::task::JoinHandle<()>,
+    /// Held until the node has stopped (dropped last, after the streams are closed).
+    _data_dir_lock: lock::DataDirLock,
 }
 
 /// Starts a node from `config` on `listeners` (see [`bind`]).
 pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode, StartError> {
     create_data_dir(config)?;
+    // First, before anything in the directory is opened: a refused node touches nothing.
+    let data_dir_lock = lock::acquire(&config.data_dir, config.node_name.as_str())?;
     let addresses = listeners.addresses()?;
     let broker = broker::open(config).await?;
     let (stop, stopped) = watch::channel(false);
@@ -56,9 +64,11 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         Some(_) => Some(mqtt::open(config, &broker).await?),
         None => None,
     };
+    let kafka_context = kafka::open(config, &broker, listeners.kafka.as_ref(), &addresses).await?;
     let mesh = mesh::start(config, &broker, listeners.mesh, &mut serving)?;
     let services = http::Services {
         mqtt: mqtt_context.as_ref(),
+        kafka: kafka_context.as_ref(),
         mesh: mesh.as_ref(),
         flows: &flows,
     };
@@ -70,7 +80,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         services,
         &mut serving,
     );
-    kafka::start(config, &broker, listeners.kafka, &addresses, &mut serving).await?;
+    kafka::serve(listeners.kafka, kafka_context, &mut serving);
     let mqtt = mqtt::serve(listeners.mqtt, mqtt_context, &mut serving);
     let gitops = flows::start_gitops(config, &flows, &serving.stopped).await;
     if let Some(context) = &http {
@@ -88,6 +98,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         stop,
         tasks: serving.tasks,
         maintenance,
+        _data_dir_lock: data_dir_lock,
     })
 }
 

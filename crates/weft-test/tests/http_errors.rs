@@ -177,6 +177,9 @@ async fn node_information_health_and_openapi_are_served() {
     assert_eq!(info["name"], node.config().node_name.to_string());
     assert_eq!(info["listeners"]["http"], node.http_address().to_string());
     assert_eq!(info["counters"]["events_published"], 1);
+    // The Kafka listener's request limits are counted where operators look.
+    assert_eq!(info["counters"]["kafka_requests_timed_out"], 0, "{info}");
+    assert_eq!(info["counters"]["kafka_incomplete_request_bytes"], 0);
     let openapi: Value = get("/v1/openapi.json").await.unwrap().json().await.unwrap();
     assert!(openapi["paths"]["/v1/topics/{topic}"]["post"].is_object());
     let (status, _) = problem(get("/v2/nothing").await.unwrap()).await;

@@ -456,3 +456,47 @@ async fn a_restarted_origin_keeps_storing_for_a_receiver_it_cannot_reach_from_it
     let c = Node::start_config(c_config).await;
     wait_for_stream(&c, &[1, 2, 3, 4, 5]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgetting_a_departed_node_drops_what_was_kept_for_it() {
+    let mut line = line(|_| {}).await;
+    let forget = |node: &Node, name: &str| {
+        let request = node
+            .client
+            .delete(node.url(&format!("/v1/mesh/nodes/{name}")))
+            .send();
+        async move {
+            let response = request.await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    // c is reachable: it would advertise its interest again.
+    assert_eq!(forget(&line.a, "c").await.0, 409);
+    line.c.stop().await;
+    for sequence in 1..=5 {
+        assert_eq!(line.a.publish(sequence).await.0, 202);
+    }
+    assert_eq!(line.a.durable_counters().await["outbox_depth"], 5);
+    // Gone for good: forgotten, with what was kept for it.
+    let deadline = Instant::now() + WAIT;
+    let answer = loop {
+        let (status, answer) = forget(&line.a, "c").await;
+        if status == 200 {
+            break answer;
+        }
+        // Until a sees c unreachable, c still counts as reachable.
+        assert_eq!(status, 409, "{answer}");
+        assert!(Instant::now() < deadline, "{answer}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(answer["dropped_events"], 5, "{answer}");
+    assert_eq!(line.a.durable_counters().await["outbox_depth"], 0);
+    // Nothing is kept for it any more, and a second forget finds nothing.
+    assert_eq!(line.a.publish(6).await.0, 202);
+    assert_eq!(line.a.durable_counters().await["outbox_depth"], 0);
+    assert_eq!(forget(&line.a, "c").await.0, 404);
+    assert_eq!(forget(&line.a, "not a name").await.0, 400);
+    line.b.stop().await;
+    line.a.stop().await;
+}

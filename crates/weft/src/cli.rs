@@ -92,6 +92,23 @@ pub(crate) enum MeshCommand {
     /// Where an event on TOPIC published at the node at --server would travel, and why:
     /// which remote interest matched, tree edges, durable or live, queue group choices.
     Route(MeshRouteArgs),
+    /// Forget NODE, which left the mesh for good: drop its durable interest and the events
+    /// the node at --server keeps for it, so publishes no longer wait for it (or get 503
+    /// mesh-outbox-full). Refused while NODE is reachable. Asks for confirmation unless
+    /// --yes.
+    Forget(MeshForgetArgs),
+}
+
+/// Flags of `weft mesh forget`.
+#[derive(Debug, Args)]
+pub(crate) struct MeshForgetArgs {
+    /// The departed node's name.
+    pub node: String,
+    /// Do not ask for confirmation (needed when standard input is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// Flags of `weft mesh route`.

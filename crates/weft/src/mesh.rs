@@ -1,11 +1,12 @@
 //! `weft mesh status`: the mesh as the node at --server sees it (`GET /v1/mesh`).
 //! `weft mesh route TOPIC`: where an event on TOPIC would travel (`GET /v1/mesh/route`).
+//! `weft mesh forget NODE`: forgets a node that left (`DELETE /v1/mesh/nodes/NODE`).
 
 use std::process::ExitCode;
 
 use serde_json::Value;
 
-use crate::cli::{MeshCommand, OutputFormat};
+use crate::cli::{MeshCommand, MeshForgetArgs, OutputFormat};
 use crate::client::NodeClient;
 
 pub(crate) async fn manage(command: MeshCommand) -> anyhow::Result<ExitCode> {
@@ -27,7 +28,42 @@ pub(crate) async fn manage(command: MeshCommand) -> anyhow::Result<ExitCode> {
                 OutputFormat::Table => out!("{}", route_text(&route))?,
             }
         }
+        MeshCommand::Forget(args) => return forget(args).await,
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `weft mesh forget`: confirms (unless `--yes`), then asks the node to forget.
+async fn forget(args: MeshForgetArgs) -> anyhow::Result<ExitCode> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!(
+                "forgetting {} drops the events kept for it; pass --yes to confirm",
+                args.node
+            );
+        }
+        eprint!(
+            "forget node {} at {}: drop its durable interest and every event kept for it? [y/N] ",
+            args.node, args.server.server
+        );
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("nothing forgotten");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let client = NodeClient::new(&args.server.server)?;
+    let path = format!("/v1/mesh/nodes/{}", encode_query(&args.node));
+    let answer = client.send(client.http().delete(client.url(&path))).await?;
+    outln!(
+        "forgot {}: {} interest entries, {} stored events dropped",
+        args.node,
+        answer["interest_entries"].as_u64().unwrap_or(0),
+        answer["dropped_events"].as_u64().unwrap_or(0)
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

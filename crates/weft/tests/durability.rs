@@ -165,3 +165,56 @@ async fn acknowledged_events_survive_repeated_kill_9() {
     }
     node.terminate();
 }
+
+/// One node per data directory: a second `weft serve` on a directory a running node
+/// holds exits non-zero naming the directory and the holder, touching nothing; once the
+/// holder is killed with SIGKILL (its lock file left behind), a new node starts there.
+#[test]
+fn a_second_node_on_a_held_data_directory_exits_and_kill_9_frees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let first = ServeProcess::start_in(dir.path());
+    let holder_pid = first.child.id();
+    let second_ready_file = dir.path().join("second-ready.json");
+
+    let output = weft()
+        .args(["serve", "--http", "127.0.0.1:0", "--kafka", "off"])
+        .args(["--mqtt", "off", "--node-name", "second", "--ready-file"])
+        .arg(&second_ready_file)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "the second node must not run: {stderr}"
+    );
+    let expected = format!(
+        "weft: data directory {} is in use by another weft node (pid {holder_pid}, node test-node, started ",
+        data_dir.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        stderr.contains("; stop it or choose another --data-dir"),
+        "{stderr}"
+    );
+    assert!(
+        !second_ready_file.exists(),
+        "the refused node wrote no ready file"
+    );
+
+    first.kill_9();
+    assert!(
+        data_dir.join("weft.lock").exists(),
+        "kill -9 leaves the lock file behind"
+    );
+    let restarted = ServeProcess::start_in(dir.path());
+    let lock_text = std::fs::read_to_string(data_dir.join("weft.lock")).unwrap();
+    assert!(
+        lock_text.contains(&format!("\"pid\":{}", restarted.child.id())),
+        "{lock_text}"
+    );
+    restarted.terminate();
+}

@@ -4,16 +4,22 @@
 //! which is answered with `UNSUPPORTED_VERSION` and the supported list at v0) closes the
 //! connection, as Kafka does; a request larger than
 //! [`KafkaConfig::max_request_bytes`](super::KafkaConfig) closes it before it is read.
-//! Nothing a client sends affects other connections.
+//! How a request is received (memory as bytes arrive, a deadline, a node-wide budget) is
+//! in `connection/incoming.rs`: what one client sends costs other connections at most a
+//! wait for room in that budget.
+
+mod incoming;
 
 use std::io;
+use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
+pub(crate) use self::incoming::RequestBudget;
 use super::{KafkaContext, Session, admin, fetch, groups, metadata, produce};
 use crate::protocol::{
     ApiKey, ApiVersionsResponse, DecodeError, ErrorCode, Request, RequestHeader, Response,
@@ -26,6 +32,14 @@ pub(crate) enum ConnectionError {
     /// Reading or writing failed (or the client went away).
     #[error("connection i/o failed")]
     Io(#[from] io::Error),
+    /// A request was still incomplete at its deadline.
+    #[error("request still incomplete after {} ms", timeout.as_millis())]
+    TimedOut {
+        /// [`KafkaConfig::request_read_timeout`](super::KafkaConfig).
+        timeout: Duration,
+        /// Whether it was waiting for room in the node-wide budget then.
+        waiting_for_budget: bool,
+    },
     /// The size prefix is negative or above the limit.
     #[error("request of {size} bytes exceeds the limit of {max} bytes")]
     TooLarge {
@@ -75,24 +89,11 @@ async fn read_requests(
     session: &Session,
     queue: &mpsc::Sender<Outgoing>,
 ) -> Result<(), ConnectionError> {
-    let max = context.config().max_request_bytes;
     loop {
-        let size = match reader.read_i32().await {
-            Ok(size) => size,
-            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(error) => return Err(error.into()),
+        let Some(frame) = incoming::read_request(reader, context).await? else {
+            return Ok(());
         };
-        let size_ok = usize::try_from(size).ok().filter(|&size| size <= max);
-        let Some(size) = size_ok else {
-            tracing::warn!(size, max, "kafka request too large; closing the connection");
-            return Err(ConnectionError::TooLarge {
-                size: i64::from(size),
-                max,
-            });
-        };
-        let mut frame = BytesMut::zeroed(size);
-        reader.read_exact(&mut frame).await?;
-        let outgoing = match decode_request(frame.freeze()) {
+        let outgoing = match decode_request(frame) {
             Ok((header, Request::Produce(request))) => {
                 let acks = request.acks;
                 let in_flight = produce::submit(context, session, request).await;

@@ -11,7 +11,11 @@ pub(crate) fn publish_error(error: &PublishError) -> (ErrorCode, String) {
         PublishError::EventTooLarge { .. } => ErrorCode::MESSAGE_TOO_LARGE,
         PublishError::Storage { source, .. } => stream_error(source),
         // Store-and-forward backpressure from the mesh: retriable.
-        PublishError::Forward(_) => ErrorCode::NOT_ENOUGH_REPLICAS,
+        // Store-and-forward backpressure from the mesh, or a subscriber that must not
+        // drop what it gets whose queue is full: retriable, the same answer.
+        PublishError::Forward(_) | PublishError::SubscriberFull { .. } => {
+            ErrorCode::NOT_ENOUGH_REPLICAS
+        }
     };
     (code, error_chain(error))
 }

@@ -242,6 +242,17 @@ impl InterestTable {
         self.nodes.insert(node.clone(), known);
     }
 
+    /// Forgets everything `node` wants (an operator said it left the mesh for good);
+    /// returns how many interest entries it had, or `None` when it is not known.
+    pub fn forget(&mut self, node: &NodeName) -> Option<usize> {
+        let known = self.nodes.remove(node)?;
+        for entry in &known.entries {
+            self.index.remove(&entry.filter, &interested(node, entry));
+        }
+        self.generation += 1;
+        Some(known.entries.len())
+    }
+
     /// Forgets the sticky durable interest of nodes unreachable for `expiry` or longer.
     /// Returns the nodes forgotten.
     pub fn expire(&mut self, now: Instant, expiry: Duration) -> Vec<NodeName> {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tracing::{debug, warn};
 
-use super::{MeshNode, Output};
+use super::{ForgetError, Forgotten, MeshNode, Output};
 use crate::interest::{DeltaOutcome, InterestChange, InterestEntry, summarise};
 use crate::name::{LinkId, NodeName};
 use crate::routing::Install;
@@ -232,6 +232,31 @@ impl MeshNode {
                 warn!(%node, dropped, "durable interest expired, dropping its stored events");
             }
         }
+    }
+
+    /// Forgets a node that left the mesh for good: its durable interest (so publishes
+    /// no longer wait for, or are refused because of, an outbox for it) and the events
+    /// kept for it. Refused while the node is reachable (it would advertise its
+    /// interest again) and for this node itself.
+    ///
+    /// # Errors
+    /// [`ForgetError`] when the node is reachable, or nothing is known about it.
+    pub fn forget_node(&mut self, node: &NodeName) -> Result<Forgotten, ForgetError> {
+        if node == self.name() || self.reachable.contains(node) {
+            return Err(ForgetError::Reachable);
+        }
+        let entries = self.remote.forget(node);
+        let dropped_events = self.outbox.discard(node);
+        if entries.is_none() && dropped_events == 0 {
+            return Err(ForgetError::Unknown);
+        }
+        self.dedupe.forget(node);
+        self.route_generation += 1;
+        warn!(%node, dropped_events, "node forgotten by an operator: its durable interest and stored events are dropped");
+        Ok(Forgotten {
+            interest_entries: entries.unwrap_or(0),
+            dropped_events,
+        })
     }
 
     /// The advertised (summarised) local interest.

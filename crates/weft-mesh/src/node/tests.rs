@@ -189,6 +189,43 @@ fn the_byte_limit_refuses_publishes_and_journals_nothing_for_them() {
 }
 
 #[test]
+fn forgetting_a_departed_node_drops_its_interest_and_stored_events() {
+    let now = Instant::now();
+    let mut a = durable_node("a", 1, |config| config.outbox_capacity = 2);
+    let b = NodeName::new("b").unwrap();
+    let topic = Topic::new("t/x").unwrap();
+    for _ in 0..2 {
+        a.publish_local(now, topic.clone(), bytes::Bytes::new())
+            .unwrap();
+    }
+    // Full: publishes for b are refused until it comes back, or is forgotten.
+    assert!(
+        a.publish_local(now, topic.clone(), bytes::Bytes::new())
+            .is_err()
+    );
+    let forgotten = a.forget_node(&b).unwrap();
+    assert_eq!(
+        forgotten,
+        Forgotten {
+            interest_entries: 1,
+            dropped_events: 2
+        }
+    );
+    let discarded = outputs(&mut a)
+        .into_iter()
+        .filter(|output| matches!(output, Output::Persist(OutboxChange::Discarded { .. })))
+        .count();
+    assert_eq!(discarded, 1, "the dropped outbox is persisted");
+    let publication = a.publish_local(now, topic, bytes::Bytes::new()).unwrap();
+    assert!(publication.durable.is_empty());
+    assert_eq!(a.forget_node(&b), Err(ForgetError::Unknown));
+    assert_eq!(
+        a.forget_node(&NodeName::new("a").unwrap()),
+        Err(ForgetError::Reachable)
+    );
+}
+
+#[test]
 fn a_restored_outbox_moves_waiting_events_to_this_lifes_stream_in_order() {
     let now = Instant::now();
     let mut old = durable_node("a", 1, |_| {});

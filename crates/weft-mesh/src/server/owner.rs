@@ -88,6 +88,10 @@ pub(crate) enum Command {
         topic: Topic,
         reply: oneshot::Sender<RouteExplanation>,
     },
+    Forget {
+        node: crate::name::NodeName,
+        reply: oneshot::Sender<Result<crate::node::Forgotten, crate::node::ForgetError>>,
+    },
 }
 
 struct LinkEntry {
@@ -270,6 +274,9 @@ impl Owner {
             }
             Command::Route { topic, reply } => {
                 let _ = reply.send(self.node.explain_route(&topic));
+            }
+            Command::Forget { node, reply } => {
+                let _ = reply.send(self.node.forget_node(&node));
             }
         }
     }

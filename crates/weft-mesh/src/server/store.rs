@@ -15,6 +15,12 @@
 //!
 //! Reading happens once at start; every write afterwards is done by the persister thread
 //! (`server/persist.rs`), never on the runtime.
+//!
+//! An unreadable `inbox.json` or `durable-interest.json` stops the node with an error
+//! that names the file and what moving it aside would cost: both are written
+//! atomically (temporary file, rename), so a bad one was damaged outside weft, and
+//! starting with empty state instead would silently give up deduplication or other
+//! nodes' durable events.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -45,6 +51,23 @@ pub struct StoreError {
     /// The I/O error.
     #[source]
     pub source: io::Error,
+}
+
+/// The error for a state file that does not parse: names the file, the parse error and
+/// what starting without it would cost.
+fn unreadable(path: &Path, error: &serde_json::Error, without_it: &str) -> StoreError {
+    StoreError {
+        path: path.to_path_buf(),
+        action: "read",
+        source: io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "not a valid mesh state file ({error}); it is written atomically, so it was damaged outside weft. \
+                 To start anyway, move it aside (for example to {}.bad): {without_it}",
+                path.display()
+            ),
+        ),
+    }
 }
 
 pub(crate) fn io_error(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> StoreError {
@@ -116,14 +139,23 @@ pub(crate) fn load(root: &Path) -> Result<Loaded, StoreError> {
     }
     let inbox = inbox_path(root);
     if let Some(text) = read_optional(&inbox)? {
-        loaded.inbox = serde_json::from_slice(&text).unwrap_or_else(|error| {
-            tracing::warn!(%error, path = %inbox.display(), "ignoring unreadable mesh inbox positions");
-            BTreeMap::new()
-        });
+        loaded.inbox = serde_json::from_slice(&text).map_err(|error| {
+            unreadable(
+                &inbox,
+                &error,
+                "events other nodes resend after that may then be stored twice in this node's streams",
+            )
+        })?;
     }
     let interest = interest_path(root);
     if let Some(text) = read_optional(&interest)? {
-        let file: InterestFile = serde_json::from_slice(&text).unwrap_or_default();
+        let file: InterestFile = serde_json::from_slice(&text).map_err(|error| {
+            unreadable(
+                &interest,
+                &error,
+                "this node then keeps nothing for other nodes' streams while they are unreachable, until they link again",
+            )
+        })?;
         let now = unix_ms(SystemTime::now());
         for (node, record) in file.0 {
             let Ok(node) = NodeName::new(&node) else {
@@ -341,6 +373,26 @@ mod tests {
             topic: "orders/eu".to_owned(),
             payload: Bytes::from(vec![sequence as u8; 10]),
             last_sent: None,
+        }
+    }
+
+    #[test]
+    fn unreadable_inbox_or_interest_stops_the_start_naming_the_file() {
+        for name in ["inbox.json", "durable-interest.json"] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path()).unwrap();
+            std::fs::write(dir.path().join(name), b"{\"torn").unwrap();
+            let error = load(dir.path()).unwrap_err();
+            assert_eq!(error.path, dir.path().join(name));
+            let message = format!("{error}: {}", error.source);
+            assert!(message.contains("move it aside"), "{message}");
+            // Moved aside, the node starts (without that state).
+            std::fs::rename(
+                dir.path().join(name),
+                dir.path().join(format!("{name}.bad")),
+            )
+            .unwrap();
+            assert!(load(dir.path()).is_ok());
         }
     }
 

@@ -50,18 +50,33 @@ fn create_dir(dir: &Path) -> Result<(), MqttStartError> {
     })
 }
 
-/// Every `*.json` file of `dir`, parsed with `parse`; bad files are logged and skipped,
-/// leftover temporary files are removed.
+/// What [`load_dir`] read.
+#[derive(Debug)]
+pub(crate) struct Loaded<T> {
+    /// Every file that parsed.
+    pub(crate) values: Vec<T>,
+    /// Files that did not, renamed to `NAME.bad` (each reported at error level).
+    pub(crate) set_aside: u64,
+}
+
+/// Every `*.json` file of `dir`, parsed with `parse`; leftover temporary files are
+/// removed. A file that cannot be read or parsed is one client's session or one topic's
+/// retained message, damaged outside weft (they are written atomically): it is renamed
+/// to `NAME.bad`, reported at error level and counted, and the node starts without it,
+/// rather than refusing every other client or silently forgetting it.
 fn load_dir<T>(
     dir: &Path,
     parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
-) -> Result<Vec<T>, MqttStartError> {
+) -> Result<Loaded<T>, MqttStartError> {
     create_dir(dir)?;
     let entries = fs::read_dir(dir).map_err(|source| MqttStartError::Storage {
         path: dir.to_owned(),
         source,
     })?;
-    let mut loaded = Vec::new();
+    let mut loaded = Loaded {
+        values: Vec::new(),
+        set_aside: 0,
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
@@ -74,15 +89,18 @@ fn load_dir<T>(
         if !name.ends_with(".json") {
             continue;
         }
-        match fs::read(&path).map(|bytes| parse(&bytes)) {
-            Ok(Ok(value)) => loaded.push(value),
-            Ok(Err(error)) => {
-                tracing::warn!(%error, path = %path.display(), "skipping unreadable mqtt state file");
+        let error = match fs::read(&path).map(|bytes| parse(&bytes)) {
+            Ok(Ok(value)) => {
+                loaded.values.push(value);
+                continue;
             }
-            Err(error) => {
-                tracing::warn!(%error, path = %path.display(), "skipping unreadable mqtt state file");
-            }
-        }
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
+        };
+        let aside = path.with_file_name(format!("{name}.bad"));
+        let moved = fs::rename(&path, &aside);
+        tracing::error!(%error, path = %path.display(), moved_to = %aside.display(), moved = moved.is_ok(), "unreadable mqtt state file set aside; the node starts without it");
+        loaded.set_aside += 1;
     }
     Ok(loaded)
 }
@@ -103,7 +121,7 @@ impl SessionFiles {
     }
 
     /// Every stored session state.
-    pub(crate) fn load_all(&self) -> Result<Vec<SessionState>, MqttStartError> {
+    pub(crate) fn load_all(&self) -> Result<Loaded<SessionState>, MqttStartError> {
         load_dir(&self.dir, SessionState::from_json)
     }
 
@@ -134,7 +152,7 @@ impl RetainedFiles {
     }
 
     /// Every stored retained message.
-    pub(crate) fn load_all(&self) -> Result<Vec<Message>, MqttStartError> {
+    pub(crate) fn load_all(&self) -> Result<Loaded<Message>, MqttStartError> {
         load_dir(&self.dir, |bytes| serde_json::from_slice::<Message>(bytes))
     }
 
@@ -165,13 +183,13 @@ mod tests {
     fn session_files_round_trip_and_remove() {
         let dir = tempfile::tempdir().unwrap();
         let files = SessionFiles::new(dir.path().join("sessions"));
-        assert!(files.load_all().unwrap().is_empty());
+        assert!(files.load_all().unwrap().values.is_empty());
         let mut state = SessionState::new("client/1");
         state.session_expiry_interval = 60;
         files.store("client/1", &state.to_json().unwrap()).unwrap();
-        assert_eq!(files.load_all().unwrap(), vec![state]);
+        assert_eq!(files.load_all().unwrap().values, vec![state]);
         files.remove("client/1").unwrap();
         files.remove("client/1").unwrap();
-        assert!(files.load_all().unwrap().is_empty());
+        assert!(files.load_all().unwrap().values.is_empty());
     }
 }

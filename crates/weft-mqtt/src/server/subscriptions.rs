@@ -3,6 +3,13 @@
 //! match), plus one per shared subscription, in the broker queue group
 //! `mqtt-share/GROUP/FILTER`.
 //!
+//! The plain subscription of a session with a QoS 1 or 2 subscription refuses new
+//! publishes while its queue is full ([`OverflowPolicy::RefusePublish`]) instead of
+//! dropping what a publisher was told is delivered; the session task stops taking from
+//! it while the session's own queue is full, so a slow or absent subscriber makes
+//! publishers wait (PUBACK 0x97 Quota exceeded, HTTP 503) rather than lose messages.
+//! QoS 0-only sessions and shared subscriptions keep dropping the oldest (counted).
+//!
 //! A broker subscription's filters are fixed, so a filter change replaces the plain
 //! subscription: the new one is created first, then what the old one still holds is
 //! carried over, and events that reached both (published between the two steps, the
@@ -19,6 +26,7 @@ use weft_broker::{
 };
 use weft_core::{Event, Filter};
 
+use crate::codec::QoS;
 use crate::sorted_map::SortedMap;
 
 /// What [`BrokerSubscriptions::next`] received.
@@ -43,8 +51,9 @@ struct Shared {
 
 /// See the [module docs](self).
 pub(crate) struct BrokerSubscriptions {
-    /// A sorted vector, not a `BTreeMap`: most sessions have one filter.
-    plain_filters: SortedMap<Vec<Filter>>,
+    /// A sorted vector, not a `BTreeMap`: most sessions have one filter. With each
+    /// filter, whether it was granted QoS 1 or 2.
+    plain_filters: SortedMap<(Vec<Filter>, bool)>,
     plain: Option<Subscription>,
     dirty: bool,
     /// Events taken from a replaced plain subscription, delivered first.
@@ -71,19 +80,25 @@ impl BrokerSubscriptions {
         }
     }
 
-    fn options(&self, group: Option<&str>) -> SubscribeOptions {
+    fn options(&self, group: Option<&str>, overflow: OverflowPolicy) -> SubscribeOptions {
         SubscribeOptions {
             queue_capacity: self.queue_capacity,
-            overflow: OverflowPolicy::DropOldest,
+            overflow,
             group: group.map(Arc::from),
             internal: false,
         }
     }
 
-    /// Adds (or keeps) a non-shared filter; applied by [`Self::apply`].
-    pub(crate) fn add_plain(&mut self, full: &str, filters: &[Filter]) {
-        if self.plain_filters.get(full).map(Vec::as_slice) != Some(filters) {
-            self.plain_filters.insert(full.to_owned(), filters.to_vec());
+    /// Adds (or keeps) a non-shared filter, granted `qos`; applied by [`Self::apply`].
+    pub(crate) fn add_plain(&mut self, full: &str, filters: &[Filter], qos: QoS) {
+        let acknowledged = qos != QoS::AtMostOnce;
+        let unchanged = self
+            .plain_filters
+            .get(full)
+            .is_some_and(|(known, was)| known.as_slice() == filters && *was == acknowledged);
+        if !unchanged {
+            self.plain_filters
+                .insert(full.to_owned(), (filters.to_vec(), acknowledged));
             self.dirty = true;
         }
     }
@@ -102,8 +117,11 @@ impl BrokerSubscriptions {
         key: &str,
         filters: &[Filter],
     ) -> Result<(), SubscribeError> {
-        let subscription =
-            broker.subscribe(principal, filters.to_vec(), self.options(Some(key)))?;
+        let subscription = broker.subscribe(
+            principal,
+            filters.to_vec(),
+            self.options(Some(key), OverflowPolicy::DropOldest),
+        )?;
         self.shared.insert(
             full.to_owned(),
             Shared {
@@ -156,13 +174,27 @@ impl BrokerSubscriptions {
             return Ok(());
         }
         self.dirty = false;
-        let mut filters: Vec<Filter> = self.plain_filters.values().flatten().cloned().collect();
+        let mut filters: Vec<Filter> = self
+            .plain_filters
+            .values()
+            .flat_map(|(filters, _)| filters)
+            .cloned()
+            .collect();
         filters.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         filters.dedup();
+        let overflow = if self
+            .plain_filters
+            .values()
+            .any(|(_, acknowledged)| *acknowledged)
+        {
+            OverflowPolicy::RefusePublish
+        } else {
+            OverflowPolicy::DropOldest
+        };
         let new = if filters.is_empty() {
             None
         } else {
-            Some(broker.subscribe(principal, filters, self.options(None))?)
+            Some(broker.subscribe(principal, filters, self.options(None, overflow))?)
         };
         if let Some(mut old) = std::mem::replace(&mut self.plain, new) {
             while let Some(Ok(event)) = old.try_recv() {

@@ -242,7 +242,10 @@ impl SessionTask {
                 self.session.release_idle_outputs();
                 tokio::select! {
                     read = read_some(&mut self.connection), if reading => self.on_read(read),
-                    received = self.subscriptions.next() => self.on_received(received),
+                    // No room in the session's queue: leave deliveries with the broker.
+                    received = self.subscriptions.next(), if self.session.has_queue_room() => {
+                        self.on_received(received);
+                    }
                     control = self.control_rx.recv() => Box::pin(self.on_control(control)).await,
                     answered = self.publishes.next_answer() => {
                         if answered.updates_retained() {
@@ -388,6 +391,9 @@ impl SessionTask {
         let now = SystemTime::now();
         self.deliver(now, first);
         for delivered in 1..DELIVERY_BATCH {
+            if !self.session.has_queue_room() {
+                break;
+            }
             match self.subscriptions.try_next() {
                 Some(received) => {
                     if delivered == 1 {
@@ -448,8 +454,12 @@ impl SessionTask {
                 // Publishes already submitted are answered on this connection first.
                 self.finish_publishes().await;
                 // What the broker queued before the new CONNECT belongs to this session
-                // as it is now (offline: QoS 0 dropped, QoS 1/2 queued).
-                while let Some(received) = self.subscriptions.try_next() {
+                // as it is now (offline: QoS 0 dropped, QoS 1/2 queued), as far as its
+                // queue has room; the rest stays with the broker subscription, which
+                // moves to the new connection with the session.
+                while self.session.has_queue_room()
+                    && let Some(received) = self.subscriptions.try_next()
+                {
                     self.deliver(now, received);
                 }
                 // Counted here: the counters leave with the state.
@@ -507,7 +517,9 @@ impl SessionTask {
             self.session.connection_lost(now);
         }
         if state == RunState::Closing {
-            // What the broker already queued for this session is kept (and stored).
+            // What the broker already queued for this session is kept (and stored),
+            // past the queue's limit: the broker's queue is not stored.
+            self.session.lift_queue_limit();
             while let Some(received) = self.subscriptions.try_next() {
                 self.deliver(now, received);
             }

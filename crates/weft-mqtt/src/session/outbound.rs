@@ -134,8 +134,7 @@ impl Session {
     }
 
     fn enqueue(&mut self, outbound: OutboundMessage) {
-        let limit = self.config.offline_queue_limit;
-        if self.state.queue.len() >= limit {
+        if !self.has_queue_room() {
             self.state.drops.queue_overflow += 1;
             match self.config.overflow_policy {
                 OverflowPolicy::DropNewest => return,

@@ -192,3 +192,93 @@ async fn qos_1_publish_is_stored_by_a_capturing_stream_before_puback() {
     assert_eq!(event.cloudevent.attributes.source, "weft://weft/mqtt/meter");
     node.stop().await;
 }
+
+#[tokio::test]
+async fn acknowledged_messages_for_a_full_session_are_never_dropped_new_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = MqttConfig::default();
+    config.session.offline_queue_limit = 5;
+    config.subscription_queue_capacity = 5;
+    let node = Node::start_with(dir.path(), config, Broker::default()).await;
+    let (mut device, _) = persistent(&node, "slow-device", true).await;
+    device.subscribe("load/t", QoS::AtLeastOnce).await;
+    device.disconnect().await;
+    wait_for("the device to be offline", || {
+        node.context.stats().connections_open == 0
+    })
+    .await;
+    // Far more than the session and its broker queue hold: the first ones are
+    // acknowledged, then the publisher is told 0x97 Quota exceeded instead of the
+    // session dropping what was acknowledged.
+    let mut publisher = Client::connect(node.addr, V5, "fast").await;
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    for n in 0..40u32 {
+        let payload: &'static [u8] = Box::leak(n.to_string().into_bytes().into_boxed_slice());
+        match publisher
+            .publish("load/t", payload, QoS::AtLeastOnce, false)
+            .await
+        {
+            ReasonCode::Success => acknowledged.push(payload.to_vec()),
+            ReasonCode::QuotaExceeded => refused += 1,
+            other => panic!("publish {n}: {other:?}"),
+        }
+    }
+    assert!(
+        (5..=10).contains(&acknowledged.len()),
+        "acknowledged {}",
+        acknowledged.len()
+    );
+    assert_eq!(acknowledged.len() + refused, 40);
+    // Every acknowledged message arrives, in order, and nothing else.
+    let (mut device, present) = persistent(&node, "slow-device", false).await;
+    assert!(present);
+    for want in &acknowledged {
+        assert_eq!(
+            device.recv_publish().await.payload.as_ref(),
+            want.as_slice()
+        );
+    }
+    device.expect_silence().await;
+    assert_eq!(node.context.stats().offline_queue_overflow, 0);
+    // Caught up: publishes are acknowledged again.
+    assert_eq!(
+        publisher
+            .publish("load/t", b"again", QoS::AtLeastOnce, false)
+            .await,
+        ReasonCode::Success
+    );
+    assert_eq!(device.recv_publish().await.payload.as_ref(), b"again");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreadable_session_or_retained_file_is_set_aside_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path()).await;
+    let (mut keeper, _) = persistent(&node, "keeper", true).await;
+    keeper.subscribe("kept/t", QoS::AtLeastOnce).await;
+    keeper.disconnect().await;
+    let mut publisher = Client::connect(node.addr, V5, "retainer").await;
+    publisher
+        .publish("kept/r", b"kept", QoS::AtLeastOnce, true)
+        .await;
+    node.stop().await;
+    let mqtt = dir.path().join("mqtt");
+    std::fs::write(mqtt.join("sessions").join("00ff.json"), b"{\"torn").unwrap();
+    std::fs::write(mqtt.join("retained").join("00fe.json"), b"not json").unwrap();
+
+    let node = Node::start(dir.path()).await;
+    let stats = node.context.stats();
+    assert_eq!(stats.state_files_set_aside, 2);
+    assert_eq!(stats.retained_messages, 1);
+    assert!(mqtt.join("sessions").join("00ff.json.bad").exists());
+    assert!(mqtt.join("retained").join("00fe.json.bad").exists());
+    let (_, present) = persistent(&node, "keeper", false).await;
+    assert!(present, "the readable session is restored");
+    node.stop().await;
+    // Set aside once: the next start does not count them again.
+    let node = Node::start(dir.path()).await;
+    assert_eq!(node.context.stats().state_files_set_aside, 0);
+    node.stop().await;
+}

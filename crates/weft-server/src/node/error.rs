@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use weft_broker::StreamError;
 
+use super::lock::LockHolder;
+
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -38,6 +40,29 @@ pub enum StartError {
     #[error("cannot create data directory {path}")]
     DataDir {
         /// The directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Another node holds the data directory (its lock file, `<data_dir>/weft.lock`, is
+    /// locked): two nodes on one directory would overwrite each other's acknowledged
+    /// events, so this one refuses to start before it opens anything there.
+    #[error(
+        "data directory {path} is in use by another weft node ({}); stop it or choose another --data-dir",
+        describe_holder(holder.as_ref())
+    )]
+    DataDirInUse {
+        /// The data directory.
+        path: PathBuf,
+        /// Who holds it, as the holder wrote it; `None` when it has not written it yet.
+        holder: Option<LockHolder>,
+    },
+    /// The data directory's lock file could not be created or locked (a file system
+    /// without `flock`, permissions).
+    #[error("cannot lock the data directory with {path}")]
+    DataDirLock {
+        /// The lock file (`<data_dir>/weft.lock`).
         path: PathBuf,
         /// The operating system's error.
         #[source]
@@ -95,4 +120,11 @@ pub enum StartError {
         #[source]
         source: io::Error,
     },
+}
+
+/// The holder as the refusal names it.
+fn describe_holder(holder: Option<&LockHolder>) -> String {
+    // The holder writes its name just after it takes the lock: a node refused in between
+    // still says the directory is taken.
+    holder.map_or_else(|| "not yet identified".to_owned(), ToString::to_string)
 }

@@ -8,13 +8,15 @@ use tokio::net::TcpListener;
 use weft_broker::Broker;
 use weft_http::{HttpContext, HttpOptions, NodeDescription};
 
-use super::{Serving, mesh, mqtt};
+use super::{Serving, kafka, mesh, mqtt};
 use crate::config::Config;
 
 /// The other components that serve on the HTTP listener.
 pub(super) struct Services<'a> {
     /// MQTT over WebSocket and the MQTT counters; `None` when MQTT is off.
     pub mqtt: Option<&'a weft_mqtt::server::MqttContext>,
+    /// The Kafka counters; `None` when Kafka is off.
+    pub kafka: Option<&'a weft_kafka::KafkaContext>,
     /// The mesh's status, route explanation and counters; `None` when it is off.
     pub mesh: Option<&'a weft_mesh::server::MeshHandle>,
     /// The resources API and webhook sources.
@@ -56,14 +58,17 @@ fn options(config: &Config, broker: &Broker, services: Services<'_>) -> HttpOpti
             .mqtt
             .into_iter()
             .map(mqtt::counters)
+            .chain(services.kafka.into_iter().map(kafka::counters))
             .chain(services.mesh.into_iter().map(mesh::counters))
             .collect(),
         mesh_status: services.mesh.map(mesh::status),
         mesh_route: services.mesh.map(mesh::route),
+        mesh_forget: services.mesh.map(mesh::forget),
         request_services: crate::flows::services(
             services.flows,
             broker,
             config.http.max_event_bytes,
         ),
+        unread_body_timeout: weft_http::DEFAULT_UNREAD_BODY_TIMEOUT,
     }
 }

@@ -10,24 +10,54 @@ use weft_broker::Broker;
 use super::{Serving, StartError};
 use crate::config::Config;
 
-/// Serves Kafka clients on `listener`, when there is one.
-pub(super) async fn start(
+/// Opens the front end's context (its cluster id and committed offsets) when Kafka is
+/// on: before the HTTP front end, which reports its counters.
+pub(super) async fn open(
     config: &Config,
     broker: &Broker,
-    listener: Option<TcpListener>,
+    listener: Option<&TcpListener>,
     addresses: &BTreeMap<String, SocketAddr>,
+) -> Result<Option<weft_kafka::KafkaContext>, StartError> {
+    match listener {
+        Some(_) => Ok(Some(context(config, broker, addresses).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Serves Kafka clients on `listener` with `context` (both present or both absent).
+pub(super) fn serve(
+    listener: Option<TcpListener>,
+    context: Option<weft_kafka::KafkaContext>,
     serving: &mut Serving,
-) -> Result<(), StartError> {
-    let Some(listener) = listener else {
-        return Ok(());
+) {
+    let (Some(listener), Some(context)) = (listener, context) else {
+        return;
     };
-    let context = context(config, broker, addresses).await?;
     let shutdown = serving.shutdown();
     serving.spawn(async move {
         weft_kafka::serve(listener, context, shutdown).await;
         Ok(())
     });
-    Ok(())
+}
+
+/// The Kafka listener's counters for `/v1/node`, prefixed `kafka_`.
+pub(super) fn counters(context: &weft_kafka::KafkaContext) -> weft_http::CounterSource {
+    let context = context.clone();
+    weft_http::CounterSource(std::sync::Arc::new(move || {
+        let stats = context.stats();
+        [
+            ("kafka_requests_timed_out", stats.requests_timed_out),
+            ("kafka_requests_too_large", stats.requests_too_large),
+            ("kafka_request_budget_waits", stats.request_budget_waits),
+            (
+                "kafka_incomplete_request_bytes",
+                stats.incomplete_request_bytes,
+            ),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }))
 }
 
 /// The Kafka front end's context: its cluster id and committed offsets live in

@@ -81,3 +81,30 @@ pub(super) fn status(handle: &MeshHandle) -> weft_http::StatusSource {
         })
     }))
 }
+
+/// Forgets a departed node for `DELETE /v1/mesh/nodes/{node}`.
+pub(super) fn forget(handle: &MeshHandle) -> weft_http::CommandSource {
+    use weft_http::CommandRefusal;
+    let handle = handle.clone();
+    weft_http::CommandSource(Arc::new(move |name: String| {
+        let handle = handle.clone();
+        Box::pin(async move {
+            let node = weft_mesh::NodeName::new(&name)
+                .map_err(|error| CommandRefusal::Invalid(error.to_string()))?;
+            match handle.forget(node).await {
+                Ok(Ok(forgotten)) => Ok(serde_json::json!({
+                    "node": name,
+                    "interest_entries": forgotten.interest_entries,
+                    "dropped_events": forgotten.dropped_events,
+                })),
+                Ok(Err(error @ weft_mesh::ForgetError::Reachable)) => {
+                    Err(CommandRefusal::Conflict(format!("{name}: {error}")))
+                }
+                Ok(Err(error @ weft_mesh::ForgetError::Unknown)) => {
+                    Err(CommandRefusal::NotFound(format!("{name}: {error}")))
+                }
+                Err(_) => Err(CommandRefusal::Unavailable),
+            }
+        })
+    }))
+}

@@ -82,6 +82,7 @@ pub(super) fn counters(context: &MqttContext) -> weft_http::CounterSource {
             ),
             ("mqtt_retained_messages", stats.retained_messages),
             ("mqtt_storage_errors", stats.storage_errors),
+            ("mqtt_state_files_set_aside", stats.state_files_set_aside),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))

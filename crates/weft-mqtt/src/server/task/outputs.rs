@@ -89,9 +89,10 @@ impl SessionTask {
                 }
                 Output::Subscribe {
                     filter,
+                    options,
                     send_retained,
                     ..
-                } => self.subscribe(SystemTime::now(), filter, send_retained),
+                } => self.subscribe(SystemTime::now(), filter, options.qos, send_retained),
                 Output::Unsubscribe { filter } => {
                     if let Some(key) = self.subscriptions.remove(&filter.full) {
                         self.context.inner.shares.leave(&key, self.generation);
@@ -205,7 +206,13 @@ impl SessionTask {
         self.last_drops = self.session.state().drops;
     }
 
-    fn subscribe(&mut self, now: SystemTime, filter: ParsedFilter, send_retained: bool) {
+    fn subscribe(
+        &mut self,
+        now: SystemTime,
+        filter: ParsedFilter,
+        qos: crate::codec::QoS,
+        send_retained: bool,
+    ) {
         let inner = Arc::clone(&self.context.inner);
         match &filter.share_group {
             Some(group) => {
@@ -234,7 +241,7 @@ impl SessionTask {
             }
             None => self
                 .subscriptions
-                .add_plain(&filter.full, &filter.weft_filters),
+                .add_plain(&filter.full, &filter.weft_filters, qos),
         }
         if self.session.is_connected() {
             self.persist.after_write = true;

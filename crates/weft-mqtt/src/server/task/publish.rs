@@ -26,7 +26,9 @@ use crate::session::{Message, PublishOutcome};
 pub(super) fn reason_for(error: &PublishError) -> ReasonCode {
     match error {
         PublishError::Denied(_) => ReasonCode::NotAuthorized,
-        PublishError::EventTooLarge { .. } | PublishError::Forward(_) => ReasonCode::QuotaExceeded,
+        PublishError::EventTooLarge { .. }
+        | PublishError::Forward(_)
+        | PublishError::SubscriberFull { .. } => ReasonCode::QuotaExceeded,
         PublishError::Storage { .. } => ReasonCode::UnspecifiedError,
     }
 }
