@@ -58,7 +58,7 @@ pub use explain::{Explanation, Outcome, explain};
 pub use load::{Loaded, ManifestSet, Origin, check_path, check_str, load_path, load_str};
 pub use manifest::{Kind, Manifest, Metadata, ResourceName, Spec, StreamRef};
 pub use route_tests::TestReport;
-pub use runtime::{RouteRunner, RouteStatus, RunnerOptions, RuntimeError};
+pub use runtime::{EvaluationPool, RouteRunner, RouteStatus, RunnerOptions, RuntimeError};
 pub use serde_text::format_duration;
 pub use state::{DesiredState, Digest, Resource, ResourceKey};
 pub use validate::{Context, validate};

@@ -180,6 +180,7 @@ async fn node_information_health_and_openapi_are_served() {
     // The Kafka listener's request limits are counted where operators look.
     assert_eq!(info["counters"]["kafka_requests_timed_out"], 0, "{info}");
     assert_eq!(info["counters"]["kafka_incomplete_request_bytes"], 0);
+    assert_eq!(info["counters"]["flows_evaluations_abandoned"], 0, "{info}");
     let openapi: Value = get("/v1/openapi.json").await.unwrap().json().await.unwrap();
     assert!(openapi["paths"]["/v1/topics/{topic}"]["post"].is_object());
     let (status, _) = problem(get("/v2/nothing").await.unwrap()).await;

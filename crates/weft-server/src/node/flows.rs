@@ -27,3 +27,18 @@ pub(super) async fn start_gitops(
     let dir = config.flows.resources.as_ref()?;
     crate::flows::start_gitops(flows, dir, config.flows.watch, stopped.clone()).await
 }
+
+/// The flows' evaluation threads for `/v1/node`: how many run jq programs, and how many
+/// of them were given up past a route's budget (they end with the process).
+pub(super) fn counters() -> weft_http::CounterSource {
+    weft_http::CounterSource(std::sync::Arc::new(|| {
+        let pool = weft_flow::EvaluationPool::shared();
+        [
+            ("flows_evaluation_threads", pool.threads() as u64),
+            ("flows_evaluations_abandoned", pool.abandoned() as u64),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }))
+}

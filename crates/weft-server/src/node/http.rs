@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use weft_broker::Broker;
 use weft_http::{HttpContext, HttpOptions, NodeDescription};
 
-use super::{Serving, kafka, mesh, mqtt};
+use super::{Serving, flows, kafka, mesh, mqtt};
 use crate::config::Config;
 
 /// The other components that serve on the HTTP listener.
@@ -60,6 +60,7 @@ fn options(config: &Config, broker: &Broker, services: Services<'_>) -> HttpOpti
             .map(mqtt::counters)
             .chain(services.kafka.into_iter().map(kafka::counters))
             .chain(services.mesh.into_iter().map(mesh::counters))
+            .chain(std::iter::once(flows::counters()))
             .collect(),
         mesh_status: services.mesh.map(mesh::status),
         mesh_route: services.mesh.map(mesh::route),
