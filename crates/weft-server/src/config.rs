@@ -229,6 +229,10 @@ pub struct ConfigOverrides {
     pub kafka_auto_create_topics: Option<String>,
     /// `--kafka-default-partitions`: 1 to 1024.
     pub kafka_default_partitions: Option<String>,
+    /// `--kafka-request-timeout`: a duration such as `30s`.
+    pub kafka_request_timeout: Option<String>,
+    /// `--kafka-max-incomplete-request-bytes`: a size such as `256MiB`.
+    pub kafka_max_incomplete_request_bytes: Option<String>,
     /// `--mqtt`: a listen address or `off`.
     pub mqtt: Option<String>,
     /// `--mqtt-max-keep-alive`: a duration such as `5m`, or `0` for no maximum.

@@ -334,6 +334,12 @@ pub(crate) struct ServeArgs {
     /// Partitions of an auto-created Kafka topic, 1 to 1024 [env: WEFT_KAFKA_DEFAULT_PARTITIONS] [default: 1].
     #[arg(long, value_name = "N")]
     pub kafka_default_partitions: Option<String>,
+    /// How long a Kafka request may take to arrive once its first byte did; then the connection is closed [env: WEFT_KAFKA_REQUEST_TIMEOUT] [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub kafka_request_timeout: Option<String>,
+    /// The most bytes all Kafka connections together hold for requests still arriving; a connection waits past it [env: WEFT_KAFKA_MAX_INCOMPLETE_REQUEST_BYTES] [default: 256MiB].
+    #[arg(long, value_name = "SIZE")]
+    pub kafka_max_incomplete_request_bytes: Option<String>,
     /// MQTT listen address, or `off`; port 0 picks a free port [env: WEFT_MQTT] [default: 127.0.0.1:1883].
     #[arg(long, value_name = "ADDR|off")]
     pub mqtt: Option<String>,

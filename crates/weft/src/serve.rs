@@ -31,6 +31,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             kafka_advertised: args.kafka_advertised,
             kafka_auto_create_topics: args.kafka_auto_create_topics,
             kafka_default_partitions: args.kafka_default_partitions,
+            kafka_request_timeout: args.kafka_request_timeout,
+            kafka_max_incomplete_request_bytes: args.kafka_max_incomplete_request_bytes,
             mqtt: args.mqtt,
             mqtt_max_keep_alive: args.mqtt_max_keep_alive,
             mesh: args.mesh,

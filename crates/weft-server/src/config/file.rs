@@ -36,6 +36,8 @@ const KAFKA_KEYS: &[&str] = &[
     "advertised",
     "auto_create_topics",
     "default_partitions",
+    "request_timeout",
+    "max_incomplete_request_bytes",
 ];
 
 /// Reads the config file at `path` into a layer, adding its problems to `errors`.
@@ -116,6 +118,19 @@ fn read_document(document: &Document, layer: &mut Layer, errors: &mut Errors) {
         layer.kafka_listen = kafka.take_parsed("listen", errors);
         layer.kafka_advertised = kafka.take_parsed("advertised", errors);
         layer.kafka_auto_create_topics = kafka.take_bool("auto_create_topics", errors);
+        layer.kafka_request_timeout = kafka.take_with(
+            "request_timeout",
+            errors,
+            super::setting::parse_positive_duration,
+        );
+        if let Some(value) = kafka.take("max_incomplete_request_bytes")
+            && let Some(bytes) = value.size(errors)
+        {
+            match super::setting::parse_request_budget(bytes) {
+                Ok(bytes) => layer.kafka_max_incomplete_request_bytes = Some(bytes),
+                Err(error) => value.report_invalid(errors, error.to_string()),
+            }
+        }
         if let Some(value) = kafka.take("default_partitions")
             && let Some(count) = value.u64(errors)
         {

@@ -19,6 +19,11 @@ pub struct KafkaConfig {
     pub auto_create_topics: bool,
     /// Partitions of an auto-created topic (default 1).
     pub default_partitions: u32,
+    /// How long a request may take to arrive once its first byte did (default 30 s).
+    pub request_timeout: std::time::Duration,
+    /// The most bytes all connections together hold for requests still arriving
+    /// (default 256 MiB).
+    pub max_incomplete_request_bytes: u64,
 }
 
 impl KafkaConfig {
@@ -50,6 +55,9 @@ impl Default for KafkaConfig {
             advertised: None,
             auto_create_topics: true,
             default_partitions: 1,
+            request_timeout: weft_kafka::KafkaConfig::default().request_read_timeout,
+            max_incomplete_request_bytes: weft_kafka::KafkaConfig::default()
+                .max_incomplete_request_bytes as u64,
         }
     }
 }

@@ -27,6 +27,8 @@ pub(super) enum Setting {
     KafkaAdvertised,
     KafkaAutoCreateTopics,
     KafkaDefaultPartitions,
+    KafkaRequestTimeout,
+    KafkaMaxIncompleteRequestBytes,
     Mqtt,
     MqttMaxKeepAlive,
     Mesh,
@@ -42,7 +44,7 @@ pub(super) enum Setting {
 
 impl Setting {
     /// Every setting, in the order the docs list them.
-    pub(super) const ALL: [Setting; 22] = [
+    pub(super) const ALL: [Setting; 24] = [
         Setting::NodeName,
         Setting::DataDir,
         Setting::ReadyFile,
@@ -54,6 +56,8 @@ impl Setting {
         Setting::KafkaAdvertised,
         Setting::KafkaAutoCreateTopics,
         Setting::KafkaDefaultPartitions,
+        Setting::KafkaRequestTimeout,
+        Setting::KafkaMaxIncompleteRequestBytes,
         Setting::Mqtt,
         Setting::MqttMaxKeepAlive,
         Setting::Mesh,
@@ -81,6 +85,8 @@ impl Setting {
             Setting::KafkaAdvertised => "WEFT_KAFKA_ADVERTISED",
             Setting::KafkaAutoCreateTopics => "WEFT_KAFKA_AUTO_CREATE_TOPICS",
             Setting::KafkaDefaultPartitions => "WEFT_KAFKA_DEFAULT_PARTITIONS",
+            Setting::KafkaRequestTimeout => "WEFT_KAFKA_REQUEST_TIMEOUT",
+            Setting::KafkaMaxIncompleteRequestBytes => "WEFT_KAFKA_MAX_INCOMPLETE_REQUEST_BYTES",
             Setting::Mqtt => "WEFT_MQTT",
             Setting::MqttMaxKeepAlive => "WEFT_MQTT_MAX_KEEP_ALIVE",
             Setting::Mesh => "WEFT_MESH",
@@ -109,6 +115,8 @@ impl Setting {
             Setting::KafkaAdvertised => "--kafka-advertised",
             Setting::KafkaAutoCreateTopics => "--kafka-auto-create-topics",
             Setting::KafkaDefaultPartitions => "--kafka-default-partitions",
+            Setting::KafkaRequestTimeout => "--kafka-request-timeout",
+            Setting::KafkaMaxIncompleteRequestBytes => "--kafka-max-incomplete-request-bytes",
             Setting::Mqtt => "--mqtt",
             Setting::MqttMaxKeepAlive => "--mqtt-max-keep-alive",
             Setting::Mesh => "--mesh",
@@ -138,6 +146,8 @@ impl Setting {
             Setting::KafkaAdvertised => "kafka.advertised",
             Setting::KafkaAutoCreateTopics => "kafka.auto_create_topics",
             Setting::KafkaDefaultPartitions => "kafka.default_partitions",
+            Setting::KafkaRequestTimeout => "kafka.request_timeout",
+            Setting::KafkaMaxIncompleteRequestBytes => "kafka.max_incomplete_request_bytes",
             Setting::Mqtt => "mqtt.listen",
             Setting::MqttMaxKeepAlive => "mqtt.max_keep_alive",
             Setting::Mesh => "mesh.listen",
@@ -172,6 +182,13 @@ impl Setting {
             }
             Setting::KafkaDefaultPartitions => {
                 layer.kafka_default_partitions = Some(super::kafka::parse_partitions(text)?);
+            }
+            Setting::KafkaRequestTimeout => {
+                layer.kafka_request_timeout = Some(parse_positive_duration(text)?);
+            }
+            Setting::KafkaMaxIncompleteRequestBytes => {
+                layer.kafka_max_incomplete_request_bytes =
+                    Some(parse_request_budget(weft_yaml::parse_size(text)?)?);
             }
             Setting::Mqtt => layer.mqtt_listen = Some(text.parse()?),
             Setting::MqttMaxKeepAlive => layer.mqtt_max_keep_alive = Some(parse_keep_alive(text)?),
@@ -261,6 +278,18 @@ pub enum ValueError {
         /// The text as given.
         input: String,
     },
+    /// A duration of zero where time must pass.
+    #[error("`{input}` must be longer than 0, such as 30s")]
+    ZeroDuration {
+        /// The text as given.
+        input: String,
+    },
+    /// A byte budget too small to be useful.
+    #[error("{bytes} bytes is too small a budget for Kafka requests: use at least 1MiB")]
+    RequestBudgetTooSmall {
+        /// The size asked for.
+        bytes: u64,
+    },
     /// A keep alive that MQTT cannot carry.
     #[error(
         "`{input}` is not a keep alive: use whole seconds up to 65535 (18h12m15s), such as 5m; 0 for no maximum"
@@ -319,6 +348,27 @@ pub(super) fn parse_count(text: &str) -> Result<u64, ValueError> {
     })
 }
 
+/// A duration that must be longer than zero.
+pub(super) fn parse_positive_duration(text: &str) -> Result<std::time::Duration, ValueError> {
+    let duration = weft_yaml::parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(ValueError::ZeroDuration {
+            input: text.to_owned(),
+        });
+    }
+    Ok(duration)
+}
+
+/// The Kafka listener's budget for requests still arriving: at least 1 MiB. (Half of it
+/// is the reserve that one request at a time completes in, so it also caps the largest
+/// request at half the budget.)
+pub(super) fn parse_request_budget(bytes: u64) -> Result<u64, ValueError> {
+    if bytes < 1 << 20 {
+        return Err(ValueError::RequestBudgetTooSmall { bytes });
+    }
+    Ok(bytes)
+}
+
 /// An MQTT keep alive: a duration of whole seconds that fits MQTT's two bytes.
 pub(super) fn parse_keep_alive(text: &str) -> Result<u16, ValueError> {
     let invalid = || ValueError::KeepAlive {
@@ -362,6 +412,8 @@ pub(super) struct Layer {
     pub(super) kafka_advertised: Option<super::kafka::Advertised>,
     pub(super) kafka_auto_create_topics: Option<bool>,
     pub(super) kafka_default_partitions: Option<u32>,
+    pub(super) kafka_request_timeout: Option<std::time::Duration>,
+    pub(super) kafka_max_incomplete_request_bytes: Option<u64>,
     pub(super) mqtt_listen: Option<Listen>,
     pub(super) mqtt_max_keep_alive: Option<u16>,
     pub(super) mesh_listen: Option<Listen>,
@@ -390,6 +442,8 @@ impl Layer {
             kafka_advertised,
             kafka_auto_create_topics,
             kafka_default_partitions,
+            kafka_request_timeout,
+            kafka_max_incomplete_request_bytes,
             mqtt_listen,
             mqtt_max_keep_alive,
             mesh_listen,
@@ -434,6 +488,12 @@ impl Layer {
         }
         if let Some(count) = kafka_default_partitions {
             config.kafka.default_partitions = count;
+        }
+        if let Some(timeout) = kafka_request_timeout {
+            config.kafka.request_timeout = timeout;
+        }
+        if let Some(bytes) = kafka_max_incomplete_request_bytes {
+            config.kafka.max_incomplete_request_bytes = bytes;
         }
         if let Some(listen) = mqtt_listen {
             config.mqtt.listen = listen;

@@ -154,6 +154,8 @@ fn every_flag_sets_its_field() {
             kafka_advertised: Some("kafka.example:19092".into()),
             kafka_auto_create_topics: Some("false".into()),
             kafka_default_partitions: Some("3".into()),
+            kafka_request_timeout: Some("10s".into()),
+            kafka_max_incomplete_request_bytes: Some("64MiB".into()),
             mqtt: Some("off".into()),
             mqtt_max_keep_alive: Some("90s".into()),
             mesh: Some("127.0.0.1:7400".into()),
@@ -183,6 +185,11 @@ fn every_flag_sets_its_field() {
     );
     assert!(!config.kafka.auto_create_topics);
     assert_eq!(config.kafka.default_partitions, 3);
+    assert_eq!(
+        config.kafka.request_timeout,
+        std::time::Duration::from_secs(10)
+    );
+    assert_eq!(config.kafka.max_incomplete_request_bytes, 64 << 20);
     assert_eq!(config.mqtt.listen, Listen::Off);
     assert_eq!(config.mqtt.max_keep_alive, 90);
     assert_eq!(config.mesh.listen, addr("127.0.0.1:7400"));
@@ -624,4 +631,29 @@ fn mqtt_max_keep_alive_is_whole_seconds_that_mqtt_can_carry() {
     let problems = file_problems("mqtt: {max_keep_alive: 1.5s}\n");
     assert!(problems[0].contains("max_keep_alive"), "{problems:?}");
     assert_eq!(Config::defaults().mqtt.max_keep_alive, 300);
+}
+
+#[test]
+fn kafka_request_limits_are_read_and_checked() {
+    let defaults = Config::defaults();
+    assert_eq!(
+        defaults.kafka.request_timeout,
+        std::time::Duration::from_secs(30)
+    );
+    assert_eq!(defaults.kafka.max_incomplete_request_bytes, 256 << 20);
+    let (_guard, path) =
+        config_file("kafka: {request_timeout: 1m, max_incomplete_request_bytes: 512MiB}\n");
+    let config = load_file(&path).unwrap();
+    assert_eq!(
+        config.kafka.request_timeout,
+        std::time::Duration::from_secs(60)
+    );
+    assert_eq!(config.kafka.max_incomplete_request_bytes, 512 << 20);
+    let problems =
+        file_problems("kafka: {request_timeout: 0, max_incomplete_request_bytes: 1KiB}\n");
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    let errors = load_env(&[("WEFT_KAFKA_REQUEST_TIMEOUT", "0")])
+        .unwrap_err()
+        .to_string();
+    assert!(errors.contains("longer than 0"), "{errors}");
 }

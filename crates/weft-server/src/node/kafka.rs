@@ -91,6 +91,9 @@ async fn context(
         cluster_id,
         auto_create_topics: config.kafka.auto_create_topics,
         default_partitions: config.kafka.default_partitions,
+        request_read_timeout: config.kafka.request_timeout,
+        max_incomplete_request_bytes: usize::try_from(config.kafka.max_incomplete_request_bytes)
+            .unwrap_or(usize::MAX),
         ..weft_kafka::KafkaConfig::default()
     };
     Ok(weft_kafka::KafkaContext::new(broker.clone(), groups, kafka))
