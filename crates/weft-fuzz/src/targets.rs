@@ -51,7 +51,7 @@ pub fn all() -> Vec<Target> {
 
 /// MQTT packets, both versions: whatever decodes re-encodes to its announced length and
 /// decodes again to the same packet.
-fn mqtt_decode(data: &[u8]) {
+pub fn mqtt_decode(data: &[u8]) {
     use weft_mqtt::codec::{self, Packet, ProtocolVersion};
     for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
         let mut buf = BytesMut::from(data);
@@ -72,7 +72,7 @@ fn mqtt_decode(data: &[u8]) {
 /// The MQTT session driven by the packets in the input (after a first byte that picks
 /// how the I/O layer answers), with the broker accepting every publish, time moving on,
 /// and a delivery after every packet: nothing it sends fails to encode.
-fn mqtt_session(data: &[u8]) {
+pub fn mqtt_session(data: &[u8]) {
     use weft_mqtt::codec::{self, Packet, QoS};
     use weft_mqtt::session::{
         Delivery, DeliveryTarget, Message, Output, PublishOutcome, Session, SessionConfig,
@@ -155,7 +155,7 @@ fn mqtt_session(data: &[u8]) {
 }
 
 /// Kafka requests: whatever decodes re-encodes and decodes to the same request.
-fn kafka_decode_request(data: &[u8]) {
+pub fn kafka_decode_request(data: &[u8]) {
     use weft_kafka::protocol::{decode_request, encode_request};
     let Ok((header, request)) = decode_request(Bytes::copy_from_slice(data)) else {
         return;
@@ -168,7 +168,7 @@ fn kafka_decode_request(data: &[u8]) {
 }
 
 /// Mesh link frames: whatever decodes re-encodes and decodes to the same message.
-fn mesh_decode_frame(data: &[u8]) {
+pub fn mesh_decode_frame(data: &[u8]) {
     use weft_mesh::wire::{decode_frame, encode_frame};
     let mut buffer = BytesMut::from(data);
     while let Ok(Some(message)) = decode_frame(&mut buffer, 1 << 20) {
@@ -180,7 +180,7 @@ fn mesh_decode_frame(data: &[u8]) {
 }
 
 /// Mesh event envelopes: whatever decodes re-encodes to the same event.
-fn mesh_decode_envelope(data: &[u8]) {
+pub fn mesh_decode_envelope(data: &[u8]) {
     use weft_mesh::NodeName;
     use weft_mesh::envelope::{decode_event, encode_event};
     use weft_mesh::wire::MeshEvent;
@@ -204,7 +204,7 @@ fn mesh_decode_envelope(data: &[u8]) {
 
 /// CloudEvents SQL: whatever parses evaluates, and a traced evaluation agrees with a
 /// plain one.
-fn cesql_parse(data: &[u8]) {
+pub fn cesql_parse(data: &[u8]) {
     use weft_cesql::{EvalOptions, Expression};
     use weft_core::{Attributes, CloudEvent};
     let Ok(source) = std::str::from_utf8(data) else {
@@ -226,7 +226,7 @@ fn cesql_parse(data: &[u8]) {
 /// The CloudEvents HTTP binding: the input is a request as `name: value` header lines,
 /// an empty line, then the body. Whatever decodes encodes again in binary mode and
 /// decodes to the same event.
-fn http_binding(data: &[u8]) {
+pub fn http_binding(data: &[u8]) {
     use http::{HeaderMap, HeaderName, HeaderValue};
     use weft_http::binding::{Synthesis, decode_request, encode_binary};
     let split = data
@@ -278,7 +278,7 @@ fn http_binding(data: &[u8]) {
 
 /// Flow manifests: any text loads or is refused with errors, and what loads validates
 /// without panicking.
-fn flow_manifests(data: &[u8]) {
+pub fn flow_manifests(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

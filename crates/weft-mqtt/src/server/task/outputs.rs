@@ -336,9 +336,7 @@ impl SessionTask {
         }
         self.subscriptions =
             super::BrokerSubscriptions::new(inner.config.subscription_queue_capacity);
-        self.persist.dirty_since = None;
-        self.persist.urgent = false;
-        self.persist.after_write = false;
+        self.persist.settle();
         if !std::mem::take(&mut self.persist.stored) {
             return;
         }

@@ -50,6 +50,14 @@ impl Persist {
         &mut self.writing
     }
 
+    /// Nothing is waiting to be written any more (a write of the state as it is now
+    /// starts, or the state is dropped).
+    pub(super) fn settle(&mut self) {
+        self.dirty_since = None;
+        self.urgent = false;
+        self.after_write = false;
+    }
+
     /// Whether anything is left to write (or being written).
     pub(super) fn pending(&self) -> bool {
         self.dirty_since.is_some() || self.after_write || self.again || self.writing.is_some()
@@ -105,9 +113,7 @@ impl SessionTask {
     /// Takes a snapshot of the session state and starts writing it (or removing the
     /// file) on the blocking pool; `None` when there is nothing to write.
     fn start_state_write(&mut self) -> Option<JoinHandle<std::io::Result<()>>> {
-        self.persist.dirty_since = None;
-        self.persist.urgent = false;
-        self.persist.after_write = false;
+        self.persist.settle();
         let client_id = self.client_id.clone()?;
         if self.session.is_ended() {
             return None;
