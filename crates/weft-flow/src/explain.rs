@@ -64,6 +64,31 @@ pub fn process_metered(
     stages(route, event, &mut Unrecorded(meter))
 }
 
+/// The first stage of [`process`]: whether `event` passes `route`'s filter (a route
+/// without one passes everything). CESQL is bounded by the size of the event and the
+/// expression, so the runtime evaluates it inline, before it hands the event to an
+/// evaluation thread for the rest, [`transform_metered`].
+#[must_use]
+pub fn passes_filter(route: &RouteSpec, event: &CloudEvent) -> bool {
+    route
+        .filter
+        .as_ref()
+        .is_none_or(|filter| Unrecorded::passes(filter, event))
+}
+
+/// The second stage of [`process_metered`]: `route`'s transform over an `event` that
+/// passed the filter. `passes_filter` then `transform_metered` is `process_metered`.
+///
+/// # Errors
+/// A failing transform step, or one stopped by `meter`.
+pub fn transform_metered(
+    route: &RouteSpec,
+    event: &CloudEvent,
+    meter: &Meter,
+) -> Result<CloudEvent, TransformError> {
+    Unrecorded(meter).transform(&route.transform, event)
+}
+
 /// Explains what the route `name` does with `event`, published on `topic` (`None`: not
 /// known, so a `from.topic` route's filter is not checked). `sink` is the Sink that
 /// `to.sink` names, when it is known (it only adds its target to the destination).
@@ -326,9 +351,15 @@ trait Recorder {
 /// The hot path: plain evaluation under a meter, nothing kept.
 struct Unrecorded<'m>(&'m Meter);
 
+impl Unrecorded<'_> {
+    fn passes(filter: &Cesql, event: &CloudEvent) -> bool {
+        filter.evaluate(event).is_match()
+    }
+}
+
 impl Recorder for Unrecorded<'_> {
     fn filter(&mut self, filter: &Cesql, event: &CloudEvent) -> bool {
-        filter.evaluate(event).is_match()
+        Unrecorded::passes(filter, event)
     }
 
     fn transform(

@@ -35,6 +35,14 @@
 
 pub mod cesql;
 pub mod controller;
+
+/// weft's global allocator in every program that links weft-flow: the system allocator,
+/// with the per-thread meter that bounds what a jq program may hold
+/// ([`transform::budget::MEMORY_LIMIT`]). A program that installs another global
+/// allocator does not link.
+#[global_allocator]
+static ALLOCATOR: weft_alloc::MeteredAllocator = weft_alloc::MeteredAllocator;
+
 pub mod cron;
 pub mod data_path;
 pub mod diff;

@@ -245,11 +245,12 @@ impl RouteRunner {
         };
         let principal = route_principal(name, &options);
         let (stop, stop_rx) = watch::channel(false);
-        let evaluator = RouteEvaluator::new(options.evaluations.clone(), spec);
+        let spec_shared = Arc::new(spec.clone());
+        let evaluator = RouteEvaluator::new(options.evaluations.clone(), &spec_shared);
         let cancel = CancelOnDrop(evaluator.cancel_flag());
         let route = Arc::new(Route {
             name: name.clone(),
-            spec: Arc::new(spec.clone()),
+            spec: spec_shared,
             broker: broker.clone(),
             principal: principal.clone(),
             node: options.node.clone(),

@@ -149,13 +149,14 @@ pub enum TransformError {
 }
 
 impl TransformError {
-    /// Whether the transform was stopped because it ran past its time budget.
+    /// Whether the transform was stopped because it ran past its time budget or held
+    /// more memory than a jq step may.
     #[must_use]
     pub fn is_over_budget(&self) -> bool {
         matches!(
             self,
             TransformError::Jq {
-                error: JqRunError::OverBudget { .. },
+                error: JqRunError::OverBudget { .. } | JqRunError::OverMemory { .. },
                 ..
             }
         )

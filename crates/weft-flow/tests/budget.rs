@@ -385,3 +385,160 @@ fn a_restarted_node_runs_its_looping_route_again_and_stays_responsive() {
         );
     });
 }
+
+/// A jq route from `in/>` to `out/NAME` whose every event takes some work (a sum over
+/// `.n` numbers), taking up to 64 events at once.
+fn busy_route(name: &str) -> String {
+    format!(
+        "apiVersion: weft/v1\nkind: Route\nmetadata: {{name: {name}}}\nspec:\n  from: {{topic: \"in/>\"}}\n  transform:\n    - jq: '{{sum: (reduce range(.n) as $i (0; . + $i))}}'\n  to: {{topic: out/{name}}}\n  maxInFlight: 64\n  budget: 10s\n  ordering: {{by: none}}\n"
+    )
+}
+
+fn work(id: &str, n: u32) -> weft_core::Event {
+    event("in/x", id, "order.created", &format!(r#"{{"n": {n}}}"#))
+}
+
+#[test]
+fn a_route_alone_uses_the_whole_pool_and_evaluates_its_events_in_batches() {
+    on_watched_runtime(|| async {
+        let broker = Broker::default();
+        let pool = EvaluationPool::new(2);
+        let mut out = subscribe(&broker, "out/busy");
+        let runner = start(&broker, &busy_route("busy"), Some(&pool)).await;
+        const EVENTS: usize = 300;
+        for index in 0..EVENTS {
+            publish(&broker, work(&format!("e{index}"), 3_000)).await;
+        }
+        for _ in 0..EVENTS {
+            next_event(&mut out).await;
+        }
+        let status = runner.stop().await;
+        assert_eq!(status.delivered, EVENTS as u64);
+        // Alone, the route's waiting events were spread over both threads…
+        assert_eq!(pool.widest_route(), 2, "{pool:?}");
+        // …and each thread took many of them per wake-up, not one.
+        let batches = pool.batches();
+        assert!(
+            batches * 4 <= EVENTS,
+            "{batches} batches for {EVENTS} events"
+        );
+    });
+}
+
+#[test]
+fn a_busy_route_on_the_whole_pool_leaves_a_turn_to_another_route() {
+    on_watched_runtime(|| async {
+        let broker = Broker::default();
+        let pool = EvaluationPool::new(2);
+        let mut busy_out = subscribe(&broker, "out/busy");
+        let mut quick_out = subscribe(&broker, "out/quick");
+        let busy = start(&broker, &busy_route("busy"), Some(&pool)).await;
+        // Seconds of work for the busy route, on both threads.
+        for index in 0..200 {
+            publish(&broker, work(&format!("b{index}"), 30_000)).await;
+        }
+        next_event(&mut busy_out).await;
+        assert_eq!(pool.widest_route(), 2, "{pool:?}");
+
+        // Another route's event waits a turn (one event and a quantum of the busy
+        // route), not for the busy route's backlog.
+        let quick = start(&broker, &jq_route("quick", ".", "1s"), Some(&pool)).await;
+        let published = Instant::now();
+        publish(&broker, good("q1")).await;
+        loop {
+            let routed = next_event(&mut quick_out).await;
+            if attribute(&routed, "id") == "q1" {
+                break;
+            }
+        }
+        let waited = published.elapsed();
+        let busy_status = busy.status();
+        assert!(
+            busy_status.delivered < 150,
+            "the busy route finished first: {busy_status:?}"
+        );
+        assert!(waited < Duration::from_secs(1), "{waited:?}");
+        busy.stop().await;
+        quick.stop().await;
+    });
+}
+
+#[test]
+fn events_whose_program_builds_huge_or_deep_values_are_dead_lettered_and_the_route_goes_on() {
+    on_watched_runtime(|| async {
+        let broker = Broker::default();
+        let pool = EvaluationPool::new(2);
+        let mut dead = subscribe(&broker, "dlq/>");
+        let mut out = subscribe(&broker, "out/big");
+        // A long budget: only the memory limit stops these programs.
+        let program = r#"if .bad == "wide" then [range(1e9) | "\(.)................................................................"] | length elif .bad == "deep" then reduce range(1e9) as $i (null; [., "................................................................"]) | length else . end"#;
+        let runner = start(&broker, &jq_route("big", program, "60s"), Some(&pool)).await;
+        for (id, kind) in [("w1", "wide"), ("d1", "deep"), ("w2", "wide")] {
+            let data = format!(r#"{{"bad": "{kind}"}}"#);
+            publish(&broker, event("in/x", id, "order.created", &data)).await;
+        }
+        publish(&broker, good("g1")).await;
+
+        let mut dead_ids = Vec::new();
+        for _ in 0..3 {
+            let letter = next_event(&mut dead).await;
+            assert_eq!(attribute(&letter, "weftdlreason"), REASON_OVER_BUDGET);
+            let error = attribute(&letter, "weftdlerror");
+            assert!(
+                error.contains("jq program held more than 32 MiB"),
+                "{error}"
+            );
+            dead_ids.push(attribute(&letter, "id"));
+        }
+        dead_ids.sort();
+        assert_eq!(dead_ids, ["d1", "w1", "w2"]);
+        assert_eq!(attribute(&next_event(&mut out).await, "id"), "g1");
+
+        let status = runner.stop().await;
+        assert_eq!(
+            (status.delivered, status.dead_lettered, status.over_budget),
+            (1, 3, 3)
+        );
+        assert_eq!((status.runaway, pool.abandoned()), (0, 0));
+    });
+}
+
+#[test]
+fn an_operation_that_asks_for_memory_past_the_ceiling_freezes_its_thread_and_its_route() {
+    on_watched_runtime(|| async {
+        let broker = Broker::default();
+        let pool = EvaluationPool::new(2);
+        let mut dead = subscribe(&broker, "dlq/>");
+        let mut other_out = subscribe(&broker, "out/other");
+        // One native operation asks for 10 GB at once: no step between to stop it.
+        let program = r#"if .bad then "x" * 10000000000 | length else . end"#;
+        let runner = start(&broker, &jq_route("huge", program, "100ms"), Some(&pool)).await;
+        let other = start(&broker, &jq_route("other", ".", "100ms"), Some(&pool)).await;
+        let frozen_before = weft_alloc::frozen_threads();
+
+        publish(&broker, bad("b1")).await;
+        let letter = next_event(&mut dead).await;
+        assert_eq!(attribute(&letter, "weftdlroute"), "huge");
+        assert_eq!(attribute(&letter, "weftdlreason"), REASON_OVER_BUDGET);
+        let error = attribute(&letter, "weftdlerror");
+        assert!(error.contains("past the ceiling of 128 MiB"), "{error}");
+        assert!(error.contains("frozen"), "{error}");
+        assert_eq!(weft_alloc::frozen_threads(), frozen_before + 1);
+        assert_eq!(runner.status().runaway, 1);
+        assert_eq!(pool.abandoned(), 1);
+
+        // The other route, on the same pool, goes on.
+        publish(&broker, good("g1")).await;
+        assert_eq!(attribute(&next_event(&mut other_out).await, "id"), "b1");
+        assert_eq!(attribute(&next_event(&mut other_out).await, "id"), "g1");
+
+        let asked = Instant::now();
+        runner.stop().await;
+        other.stop().await;
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            asked.elapsed()
+        );
+    });
+}

@@ -18,6 +18,7 @@ use super::status::{Counters, InFlight};
 use crate::explain;
 use crate::manifest::ResourceName;
 use crate::manifest::route::RouteSpec;
+use crate::transform::budget::MEMORY_CEILING;
 
 pub use weft_broker::dead_letter::{DESTINATION_ATTRIBUTE, ROUTE_ATTRIBUTE};
 
@@ -94,10 +95,7 @@ impl Route {
         Counters::bump(&counters.received);
         // The same filter and transform as route tests and `weft flow explain`, within
         // the route's budget (on an evaluation thread when the route has a jq step).
-        let evaluated = self
-            .evaluator
-            .evaluate(&self.spec, &event.cloudevent, &self.stop)
-            .await;
+        let evaluated = self.evaluator.evaluate(&event.cloudevent, &self.stop).await;
         let cloudevent = match evaluated {
             Evaluated::Done(Ok(explain::Outcome::Delivered(cloudevent))) => cloudevent,
             Evaluated::Done(Ok(explain::Outcome::Dropped)) => {
@@ -117,14 +115,21 @@ impl Route {
                     .dead_letter(event, position, REASON_TRANSFORM_FAILED, 0, message)
                     .await;
             }
-            Evaluated::Runaway { after } => {
+            Evaluated::Runaway { after, frozen } => {
                 Counters::bump(&counters.over_budget);
-                let message = format!(
-                    "transform over budget: still running after {} (budget {} + {} grace); its thread is abandoned and the route takes no events until it ends",
-                    weft_core::units::format_duration(after),
-                    weft_core::units::format_duration(self.spec.budget),
-                    weft_core::units::format_duration(GRACE),
-                );
+                let message = if frozen {
+                    format!(
+                        "transform over budget: a jq operation asked for memory past the ceiling of {} MiB; its thread is frozen for good and the route takes no events until it is changed or deleted",
+                        MEMORY_CEILING / (1024 * 1024)
+                    )
+                } else {
+                    format!(
+                        "transform over budget: still running after {} (budget {} + {} grace); its thread is abandoned and the route takes no events until it ends",
+                        weft_core::units::format_duration(after),
+                        weft_core::units::format_duration(self.spec.budget),
+                        weft_core::units::format_duration(GRACE),
+                    )
+                };
                 tracing::warn!(route = %self.name, id = %event.cloudevent.attributes.id, "evaluation ran away; thread abandoned");
                 return self
                     .dead_letter(event, position, REASON_OVER_BUDGET, 0, message)

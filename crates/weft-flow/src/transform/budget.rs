@@ -22,9 +22,29 @@
 //! The stack limit only holds on a thread with a known stack, so [`Meter::run`] runs
 //! the work on one ([`EVALUATION_STACK`]).
 //!
+//! **Memory.** While [`Meter::run`] runs the work, the thread is metered by weft's
+//! global allocator (`weft-alloc`): every byte it allocates counts, every byte it frees
+//! comes off. Every tick looks at what the evaluation holds (a thread-local read), and
+//! above [`MEMORY_LIMIT`] the meter unwinds like at the deadline
+//! ([`Interrupt::OverMemory`]). So a program that builds a large value step by step
+//! (`[range(1e9)]`, `reduce range(1e7) as $i ([]; . + [$i])`) is stopped within a step
+//! of the limit, and its values are dropped. One native operation can allocate much
+//! without a tick (`"x" * 10000000000`, printing a value built by sharing): an allocation that
+//! would take the evaluation past [`MEMORY_CEILING`] never returns — the thread is
+//! *frozen* for good, holding at most the ceiling, and the runtime gives it up like an
+//! evaluation that runs away.
+//!
+//! **Depth.** A value nested `d` levels deep takes at least 56 bytes a level (an array
+//! of one element: its `Rc` box and its buffer), so an evaluation that holds at most
+//! [`MEMORY_LIMIT`] at every tick holds no value deeper than about 600,000 levels.
+//! Dropping, comparing, hashing and printing such a value recurse once per level
+//! inside jaq, printing with up to about 1.3 KB of stack a level (measured): the
+//! [`EVALUATION_STACK`] has room for that below the [`STACK_LIMIT`] the program itself
+//! may use.
+//!
 //! What the meter cannot stop is one native operation that runs long without
-//! evaluating a term (comparing or printing a value built by sharing, like 60 nested
-//! `[., .]`): the runtime runs evaluations on threads of its own and stops waiting for
+//! evaluating a term (comparing a value built by sharing, like 60 nested `[., .]`, with
+//! itself): the runtime runs evaluations on threads of its own and stops waiting for
 //! them (`runtime/evaluate.rs`).
 
 use std::any::Any;
@@ -40,14 +60,24 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_secs(1);
 /// The stack of every thread a metered evaluation runs on: the runtime's evaluation
 /// threads, and a thread of this size that [`Meter::run`] starts for callers on other
 /// threads (route tests, `weft flow explain`). Only the pages used are committed, so
-/// the size is a limit, not a cost. One size everywhere, so that a program recurses as
-/// deep in `weft flow test` as in the running route.
-pub const EVALUATION_STACK: usize = 256 * 1024 * 1024;
+/// the size is a limit, not a cost (address space is reserved). One size everywhere,
+/// so that a program recurses as deep in `weft flow test` as in the running route.
+/// Room for [`STACK_LIMIT`] plus printing the deepest value [`MEMORY_LIMIT`] allows.
+pub const EVALUATION_STACK: usize = 1024 * 1024 * 1024;
 
 /// The most stack an evaluation may use, counted from where it started (a few thousand
 /// levels of jq recursion): [`EVALUATION_STACK`] less room for dropping and printing
 /// what the program built.
 pub const STACK_LIMIT: usize = 48 * 1024 * 1024;
+
+/// The most memory one jq step may hold, checked at every tick: what it allocated and
+/// has not freed since it started (its input included).
+pub const MEMORY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// The most memory one jq step may ever hold: an allocation past it freezes the
+/// evaluation's thread for good (see the module's doc). Room above [`MEMORY_LIMIT`] for
+/// one native operation that allocates a few times what its input holds.
+pub const MEMORY_CEILING: usize = 4 * MEMORY_LIMIT;
 
 thread_local! {
     /// Whether this thread has an [`EVALUATION_STACK`].
@@ -70,6 +100,8 @@ pub enum Interrupt {
     OverBudget,
     /// It recursed deeper than [`STACK_LIMIT`].
     TooDeep,
+    /// It held more than [`MEMORY_LIMIT`].
+    OverMemory,
     /// The route is stopping.
     Cancelled,
 }
@@ -80,6 +112,7 @@ pub enum Interrupt {
 pub struct Budget {
     time: Duration,
     cancel: Option<Arc<AtomicBool>>,
+    frozen: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Budget {
@@ -92,13 +125,25 @@ impl Budget {
     /// A budget of `time`, not cancellable.
     #[must_use]
     pub fn new(time: Duration) -> Self {
-        Budget { time, cancel: None }
+        Budget {
+            time,
+            cancel: None,
+            frozen: None,
+        }
     }
 
     /// The same budget, stopped early when `cancel` becomes true.
     #[must_use]
     pub fn with_cancel(mut self, cancel: Arc<AtomicBool>) -> Self {
         self.cancel = Some(cancel);
+        self
+    }
+
+    /// The same budget, setting `frozen` when an evaluation's thread is frozen at the
+    /// [`MEMORY_CEILING`].
+    #[must_use]
+    pub fn with_frozen_flag(mut self, frozen: Arc<AtomicBool>) -> Self {
+        self.frozen = Some(frozen);
         self
     }
 
@@ -114,6 +159,7 @@ impl Budget {
         Meter {
             deadline: Instant::now().checked_add(self.time),
             cancel: self.cancel.clone(),
+            frozen: self.frozen.clone(),
             ticks: AtomicU32::new(0),
             stack_base: AtomicUsize::new(0),
             budget: self.time,
@@ -129,6 +175,8 @@ impl Budget {
 pub struct Meter {
     deadline: Option<Instant>,
     cancel: Option<Arc<AtomicBool>>,
+    /// Set if the thread is frozen at the memory ceiling.
+    frozen: Option<Arc<AtomicBool>>,
     ticks: AtomicU32,
     /// Where the stack was when [`Self::run`] started the work.
     stack_base: AtomicUsize,
@@ -149,6 +197,9 @@ impl Meter {
         self.ticks.store(ticks, Ordering::Relaxed);
         if stack_position().abs_diff(self.stack_base.load(Ordering::Relaxed)) > STACK_LIMIT {
             resume_unwind(Box::new(Interrupt::TooDeep));
+        }
+        if weft_alloc::held() > MEMORY_LIMIT.cast_signed() {
+            resume_unwind(Box::new(Interrupt::OverMemory));
         }
         if !ticks.is_multiple_of(CHECK_EVERY) {
             return;
@@ -180,6 +231,9 @@ impl Meter {
     pub fn run<T: Send>(&self, work: impl FnOnce() -> T + Send) -> Result<T, Option<Interrupt>> {
         let guarded = || {
             self.stack_base.store(stack_position(), Ordering::Relaxed);
+            let unflagged = AtomicBool::new(false);
+            let frozen = self.frozen.as_deref().unwrap_or(&unflagged);
+            let _metered = weft_alloc::meter(MEMORY_CEILING, frozen);
             catch_unwind(AssertUnwindSafe(work)).map_err(|payload| interrupt_of(&*payload))
         };
         if ON_EVALUATION_STACK.with(Cell::get) {

@@ -32,7 +32,7 @@ use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Exn, ValX, Vars};
 use jaq_json::Val;
 
-use super::budget::{Budget, Interrupt, Meter};
+use super::budget::{Budget, Interrupt, MEMORY_LIMIT, Meter};
 
 type Filter = jaq_core::Filter<Metered>;
 type Lut = jaq_core::Lut<Metered>;
@@ -135,6 +135,13 @@ pub enum JqRunError {
     /// The program recursed too deep (a recursion without a base case) and was stopped.
     #[error("jq program recursed too deep")]
     TooDeep,
+    /// The program held more memory than a step may, or made an output larger than
+    /// that, and was stopped.
+    #[error("jq program held more than {} MiB", limit / (1024 * 1024))]
+    OverMemory {
+        /// The limit, in bytes ([`super::budget::MEMORY_LIMIT`]).
+        limit: usize,
+    },
     /// The route stopped while the program ran.
     #[error("jq program stopped: the route is stopping")]
     Cancelled,
@@ -178,12 +185,14 @@ impl JqProgram {
                 });
             error_at(part, message)
         })?;
-        // jaq's own `range/3` is replaced by one that ticks the meter per value.
+        // jaq's own `range/3` is replaced by one that ticks the meter per value, and
+        // `fromjson` and `tojson` by ones bounded in depth and size.
         let funs = jaq_core::funs::<Metered>()
             .filter(|(name, args, _)| !(*name == "range" && args.len() == 3))
             .chain([metered_range()])
             .chain(jaq_std::funs())
-            .chain(jaq_json::funs());
+            .chain(jaq_json::funs().filter(|(name, _, _)| !matches!(*name, "fromjson" | "tojson")))
+            .chain([bounded_fromjson(), bounded_tojson()]);
         let filter = Compiler::default()
             .with_funs(funs)
             .compile(modules)
@@ -236,6 +245,9 @@ impl JqProgram {
                 budget: meter.budget(),
             }),
             Err(Some(Interrupt::TooDeep)) => Err(JqRunError::TooDeep),
+            Err(Some(Interrupt::OverMemory)) => Err(JqRunError::OverMemory {
+                limit: MEMORY_LIMIT,
+            }),
             Err(Some(Interrupt::Cancelled)) => Err(JqRunError::Cancelled),
             Err(None) => Err(JqRunError::Crashed),
         }
@@ -271,7 +283,20 @@ impl JqProgram {
             value(second)?;
             return Err(JqRunError::SeveralOutputs);
         }
-        let text = first.to_string();
+        drop(outputs);
+        // JSON text nests at most `MAX_OUTPUT_DEPTH` levels (the check below refuses
+        // deeper): refusing deeper values before printing keeps jaq's printer, which
+        // recurses once per level, shallow.
+        if nested_deeper(&first, MAX_OUTPUT_DEPTH, meter) {
+            return Err(JqRunError::NotJson {
+                output: format!("a value nested deeper than {MAX_OUTPUT_DEPTH} levels"),
+            });
+        }
+        let Some(text) = print(&first, MEMORY_LIMIT) else {
+            return Err(JqRunError::OverMemory {
+                limit: MEMORY_LIMIT,
+            });
+        };
         match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
             Ok(_) => Ok(Bytes::from(text)),
             Err(_) => Err(JqRunError::NotJson {
@@ -281,13 +306,105 @@ impl JqProgram {
     }
 }
 
+/// The deepest output a jq step may make: serde_json's limit, which the JSON check of
+/// the output applies.
+const MAX_OUTPUT_DEPTH: usize = 128;
+
+/// The longest error message kept from a program's error value.
+const MAX_MESSAGE: usize = 1024;
+
 fn value(output: jaq_core::ValX<'_, Val>) -> Result<Val, JqRunError> {
     output.map_err(|exception| match exception.get_err() {
-        Ok(error) => JqRunError::Program {
-            message: error.to_string(),
-        },
+        Ok(error) => {
+            // The error value is the program's: print only its start (its printer
+            // stops at the cut, however large or deep the value).
+            let mut message = Limited::new(MAX_MESSAGE);
+            if fmt::Write::write_fmt(&mut message, format_args!("{error}")).is_err() {
+                message.text.push('…');
+            }
+            JqRunError::Program {
+                message: message.text,
+            }
+        }
         Err(_) => JqRunError::Halted,
     })
+}
+
+/// `value` printed as jaq prints it, or `None` when that is longer than `limit` bytes
+/// (printing stops there).
+fn print(value: &Val, limit: usize) -> Option<String> {
+    let mut text = Limited::new(limit);
+    fmt::Write::write_fmt(&mut text, format_args!("{value}")).ok()?;
+    Some(text.text)
+}
+
+/// Text that refuses to grow past a limit.
+struct Limited {
+    text: String,
+    limit: usize,
+}
+
+impl Limited {
+    fn new(limit: usize) -> Self {
+        Limited {
+            text: String::new(),
+            limit,
+        }
+    }
+}
+
+impl fmt::Write for Limited {
+    fn write_str(&mut self, part: &str) -> fmt::Result {
+        if self.text.len() + part.len() > self.limit {
+            let room = self.limit - self.text.len();
+            let cut = (0..=room.min(part.len()))
+                .rev()
+                .find(|&at| part.is_char_boundary(at))
+                .unwrap_or(0);
+            self.text.push_str(&part[..cut]);
+            return Err(fmt::Error);
+        }
+        self.text.push_str(part);
+        Ok(())
+    }
+}
+
+impl std::io::Write for Limited {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // jaq writes whole UTF-8 sequences (or `\x` escapes for byte strings).
+        let part = String::from_utf8_lossy(bytes);
+        fmt::Write::write_str(self, &part)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::OutOfMemory, "too large"))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether `value` nests arrays and objects more than `limit` levels deep. Iterative,
+/// and ticks `meter` per value visited (a value built by sharing can have far more
+/// values than it takes memory).
+fn nested_deeper(value: &Val, limit: usize, meter: &Meter) -> bool {
+    let mut stack = vec![(value, 0_usize)];
+    while let Some((value, depth)) = stack.pop() {
+        meter.tick();
+        let children: Box<dyn Iterator<Item = &Val>> = match value {
+            Val::Arr(items) => Box::new(items.iter()),
+            Val::Obj(entries) => Box::new(entries.values()),
+            _ => continue,
+        };
+        if depth >= limit {
+            return true;
+        }
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    false
 }
 
 /// The deepest JSON data a jq step reads (jq's own limit): far below what the
@@ -332,6 +449,49 @@ fn metered_range() -> jaq_core::native::Fun<Metered> {
         let from = cv.0.pop_var();
         let meter = cv.0.data().meter;
         Box::new(range(Ok(from), to, by).inspect(move |_| meter.tick()))
+    }))
+}
+
+/// `fromjson`, as jaq's, refusing text nested deeper than [`MAX_INPUT_DEPTH`] before
+/// it is read (jaq's reader recurses once per level).
+fn bounded_fromjson() -> jaq_core::native::Fun<Metered> {
+    use jaq_core::box_iter::box_once;
+    jaq_core::native::run(("fromjson", jaq_core::native::v(0), |cv| {
+        let text = match cv.1.try_as_utf8_bytes_owned() {
+            Ok(text) => text,
+            Err(error) => return box_once(Err(Exn::from(error))),
+        };
+        if nesting_exceeds(&text, MAX_INPUT_DEPTH) {
+            let error = jaq_json::Error::str(format_args!(
+                "cannot parse as JSON: nested deeper than {MAX_INPUT_DEPTH} levels"
+            ));
+            return box_once(Err(Exn::from(error)));
+        }
+        let values = jaq_json::bytes_valrs(text, |text| {
+            Box::new(jaq_json::read::parse_many(text).map(|value| {
+                value.map_err(|error| {
+                    jaq_json::Error::str(format_args!("cannot parse as JSON: {error}"))
+                })
+            }))
+        });
+        Box::new(values.map(|value| value.map_err(Exn::from)))
+    }))
+}
+
+/// `tojson`, as jaq's, failing (a jq error) instead of printing more than
+/// [`MEMORY_LIMIT`] bytes: a value built by sharing can print far larger than it is.
+fn bounded_tojson() -> jaq_core::native::Fun<Metered> {
+    use jaq_core::box_iter::box_once;
+    jaq_core::native::run(("tojson", jaq_core::native::v(0), |cv| {
+        let mut text = Limited::new(MEMORY_LIMIT);
+        let written = jaq_json::write::write(&mut text, &jaq_json::write::Pp::default(), 0, &cv.1);
+        box_once(match written {
+            Ok(()) => Ok(Val::utf8_str(text.text.into_bytes())),
+            Err(_) => Err(Exn::from(jaq_json::Error::str(format_args!(
+                "tojson: the value prints longer than {} MiB",
+                MEMORY_LIMIT / (1024 * 1024)
+            )))),
+        })
     }))
 }
 
@@ -447,6 +607,7 @@ impl<'de> serde::Deserialize<'de> for JqProgram {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transform::budget::MEMORY_LIMIT;
 
     fn run(program: &str, data: &str) -> Result<String, JqRunError> {
         let program = JqProgram::compile(program).unwrap();
@@ -646,6 +807,110 @@ mod tests {
         assert_eq!(
             run("[limit(3; range(1; infinite))]", "{}").unwrap(),
             "[1,2,3]"
+        );
+    }
+
+    /// Runs `program` over `data` with a budget long enough that only memory stops it.
+    fn run_patiently(program: &str, data: &str) -> Result<Bytes, JqRunError> {
+        let program = JqProgram::compile(program).unwrap();
+        let meter = Budget::new(Duration::from_secs(120)).start();
+        program.run_metered(Some(data.as_bytes()), &meter)
+    }
+
+    #[test]
+    fn programs_that_build_large_values_are_stopped_at_the_memory_limit() {
+        let over = Err(JqRunError::OverMemory {
+            limit: MEMORY_LIMIT,
+        });
+        // Each step holds a few hundred bytes more (a string, a level of nesting), so
+        // that the limit comes within a few hundred thousand steps even in a debug
+        // build.
+        let pad = "................................................................";
+        for program in [
+            format!(r#"[range(1e9) | "\(.){pad}"] | length"#),
+            format!(r#"reduce range(1e9) as $i ([]; . + ["{pad}"]) | length"#),
+            format!(r#"[limit(1e9; repeat("{pad}"))] | add | length"#),
+            // Deep: a level of nesting per step, dropped without overflowing the stack.
+            format!(r#"reduce range(1e9) as $i (null; [., "{pad}"]) | length"#),
+            "reduce range(1e9) as $i (null; {a: ., b: {c: [[]]}}) | length".to_owned(),
+        ] {
+            assert_eq!(run_patiently(&program, "{}"), over, "{program}");
+        }
+        // The same programs within the limit still run.
+        assert_eq!(
+            run_patiently("[range(1e5)] | length", "{}").unwrap(),
+            "100000"
+        );
+        assert_eq!(
+            run_patiently("reduce range(1e4) as $i (null; [.]) | [..] | length", "{}").unwrap(),
+            "10001"
+        );
+    }
+
+    #[test]
+    fn deep_values_within_the_memory_limit_print_and_compare_without_overflowing() {
+        let deep = "reduce range(50000) as $i (null; [.])";
+        // Interpolation prints with jaq's recursive printer.
+        let output = run_patiently(&format!("{deep} | \"\\(.)\" | length"), "{}").unwrap();
+        assert_eq!(output, "100004");
+        assert_eq!(
+            run_patiently(&format!("{deep} | tojson | length"), "{}").unwrap(),
+            "100004"
+        );
+        assert_eq!(
+            run_patiently(&format!("{deep} | [., [.]] | sort | length"), "{}").unwrap(),
+            "2"
+        );
+        // An output deeper than JSON text may be fails the step; it is not printed.
+        let Err(JqRunError::NotJson { output }) = run_patiently(deep, "{}") else {
+            panic!("expected a not-json error");
+        };
+        assert_eq!(output, "a value nested deeper than 128 levels");
+        // An error whose value is deep or huge is cut.
+        let Err(JqRunError::Program { message }) = run_patiently(&format!("{deep} | error"), "{}")
+        else {
+            panic!("expected a program error");
+        };
+        assert!(message.len() <= 1024 + '…'.len_utf8(), "{}", message.len());
+    }
+
+    #[test]
+    fn values_built_by_sharing_print_within_the_limit_or_fail() {
+        // 2^20 strings of a thousand bytes each, in 21 values.
+        let shared = r#"reduce range(20) as $i ("x" * 1000; [., .])"#;
+        let Err(JqRunError::Program { message }) =
+            run_patiently(&format!("{shared} | tojson | length"), "{}")
+        else {
+            panic!("expected a program error");
+        };
+        assert!(message.contains("prints longer than 32 MiB"), "{message}");
+        // As the output, it is printed up to the limit only.
+        assert_eq!(
+            run_patiently(&format!("{shared} | [[[[[[.]]]]]]"), "{}"),
+            Err(JqRunError::OverMemory {
+                limit: MEMORY_LIMIT
+            })
+        );
+    }
+
+    #[test]
+    fn fromjson_refuses_text_nested_too_deep_before_reading_it() {
+        let Err(JqRunError::Program { message }) =
+            run_patiently(r#""[" * 1000000 | fromjson"#, "{}")
+        else {
+            panic!("expected a program error");
+        };
+        assert!(
+            message.contains("nested deeper than 10000 levels"),
+            "{message}"
+        );
+        assert_eq!(
+            run_patiently(r#""[[1, {\"a\": 2}]]" | fromjson"#, "{}").unwrap(),
+            r#"[[1,{"a":2}]]"#
+        );
+        assert_eq!(
+            run_patiently("[1, 2] | tojson", "{}").unwrap(),
+            r#""[1,2]""#
         );
     }
 
