@@ -16,11 +16,13 @@
 //!   event plus `weftdl*` attributes to `delivery.deadLetter` at once.
 //! - `ordering: {by: key}`: the events of one key are processed one at a time, in
 //!   order, retries included; keys in parallel up to `maxInFlight`.
-//! - The filter and transform of a route with a jq step run on an [`EvaluationPool`] (OS
-//!   threads of its own), never on the async workers, within the route's `budget`: over it the event is
-//!   dead-lettered (`over-budget`); an evaluation that cannot be stopped is given up at
-//!   the budget plus [`GRACE`] and its route takes no events until it ends
-//!   (`evaluate.rs`). Stopping a route cancels its evaluations instead of waiting.
+//! - The transform of a route with a jq step runs on an [`EvaluationPool`] (OS threads of
+//!   its own, serving a route's waiting events in batches), never on the async workers,
+//!   within the route's `budget` and a memory limit per jq step: over either the event
+//!   is dead-lettered (`over-budget`); an evaluation that cannot be stopped is given up
+//!   at the budget plus [`GRACE`] and its route takes no events until it ends
+//!   (`evaluate.rs`). Its filter runs inline before. Stopping a route cancels its
+//!   evaluations instead of waiting.
 
 mod binding;
 mod deliver;

@@ -316,6 +316,25 @@ mod tests {
     }
 
     #[test]
+    fn a_meter_stops_work_that_holds_more_than_the_memory_limit() {
+        assert!(
+            weft_alloc::installed(),
+            "weft-flow installs the metering allocator"
+        );
+        let meter = Budget::new(Duration::from_secs(60)).start();
+        let result = meter.run(|| {
+            let mut kept: Vec<Vec<u8>> = Vec::new();
+            loop {
+                kept.push(vec![1; 64 * 1024]);
+                meter.tick();
+            }
+        });
+        assert_eq!(result, Err::<(), _>(Some(Interrupt::OverMemory)));
+        // What it held was freed; the next evaluation starts from nothing.
+        assert_eq!(meter.run(|| weft_alloc::held() < 1024), Ok(true));
+    }
+
+    #[test]
     fn other_panics_are_reported_without_an_interrupt() {
         let meter = Budget::default().start();
         let result = meter.run(|| -> u8 { resume_unwind(Box::new("boom")) });
