@@ -40,7 +40,8 @@ pub struct MeshConfig {
     /// This node's unique name.
     pub node: NodeName,
     /// Grows with every restart (e.g. start time in milliseconds): makes sequence
-    /// numbers of a restarted node newer than those of its previous life.
+    /// numbers of a restarted node newer than those of its previous life. It must be
+    /// above the previous life's [`MeshNode::highest_stream`] too.
     pub incarnation: u64,
     /// What this node offers on its links.
     pub capabilities: Capabilities,
@@ -184,6 +185,10 @@ pub struct MeshStats {
     pub events_delivered: u64,
     /// Repeats dropped by the dedupe guard or the durable stream.
     pub duplicates_dropped: u64,
+    /// Durable events received again, after a restart of either side, that this node
+    /// had stored before (recognised by the origin's high-water mark; not delivered
+    /// again).
+    pub durable_already_stored: u64,
     /// Events dropped at the hop limit.
     pub hop_limit_drops: u64,
     /// Publishes refused because an outbox was full.
@@ -446,6 +451,15 @@ impl MeshNode {
         self.outbox.restore(snapshot);
     }
 
+    /// The highest store-and-forward stream id this life has opened: its incarnation, or
+    /// more once an outbox moved to a newer stream (its destination restarted, or it was
+    /// discarded and opened again). The next life's incarnation must be above it, so
+    /// that its streams are newer than any of this life's for every receiver; the I/O
+    /// layer persists it.
+    pub fn highest_stream(&self) -> u64 {
+        self.outbox.highest_stream()
+    }
+
     /// The durable stream positions received from each origin, to persist.
     pub fn inbox_snapshot(&self) -> BTreeMap<NodeName, StreamPosition> {
         self.inbox.snapshot()
@@ -454,6 +468,14 @@ impl MeshNode {
     /// Restores persisted durable stream positions (at start, before any link).
     pub fn restore_inbox(&mut self, positions: BTreeMap<NodeName, StreamPosition>) {
         self.inbox.restore(positions);
+    }
+
+    /// Grows whenever [`inbox_snapshot`](Self::inbox_snapshot) changed: a durable event
+    /// was stored ([`durable_stored`](Self::durable_stored)), or one stored before
+    /// came again and was passed over. The I/O layer persists the positions (and so
+    /// acknowledges them) when it moved.
+    pub fn inbox_version(&self) -> u64 {
+        self.inbox.version()
     }
 
     /// Remote nodes' durable filters (reachable or sticky) and how long they have been

@@ -11,6 +11,18 @@
 //! The outbox is the state the I/O layer persists: every change is journalled as an
 //! [`OutboxChange`] ([`Outbox::take_changes`]) for an append-only file, and
 //! [`Outbox::snapshot`] / [`Outbox::restore`] give and take the whole state.
+//!
+//! **Streams.** A destination's stream id only ever grows, so that its receiver, which
+//! follows the newest stream it has seen, never takes a new stream for an abandoned one:
+//! a stream opened by this life is this life's incarnation, or one more than the last
+//! stream this life used towards the destination (after its outbox was discarded, or
+//! renumbered). Entries keep their identity at the origin, (incarnation, sequence),
+//! through every renumbering: that is what the receiver recognises an event stored
+//! before by ([`crate::inbox`]). An outbox is renumbered into a new stream, from 1, when
+//! this node restarts ([`Outbox::restore`]) and when the destination comes back with a
+//! new incarnation ([`Outbox::destination_incarnation`]): a destination that lost its
+//! data directory has no position in the old stream and would otherwise wait forever
+//! for its acknowledged beginning.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
@@ -77,6 +89,16 @@ pub enum OutboxChange {
         /// The destination.
         destination: NodeName,
     },
+    /// `destination`'s waiting entries moved, in order, to a new `stream`, numbered
+    /// from 1 to `up_to` (the destination restarted); its file is to be rewritten.
+    Renumbered {
+        /// The destination.
+        destination: NodeName,
+        /// The new stream id.
+        stream: u64,
+        /// The entries moved: sequences 1 to `up_to` of `stream`.
+        up_to: u64,
+    },
 }
 
 /// One stored event.
@@ -127,6 +149,10 @@ pub struct Outbox {
     capacity: usize,
     max_bytes: u64,
     state: OutboxSnapshot,
+    /// The last stream this life opened towards each destination (kept after a discard).
+    last_stream: BTreeMap<NodeName, u64>,
+    /// The incarnation each destination was last heard of with (this life).
+    receivers: BTreeMap<NodeName, u64>,
     /// Changes since the I/O layer last took them.
     changes: Vec<OutboxChange>,
 }
@@ -140,8 +166,53 @@ impl Outbox {
             capacity: capacity.max(1),
             max_bytes: max_bytes.max(1),
             state: OutboxSnapshot::default(),
+            last_stream: BTreeMap::new(),
+            receivers: BTreeMap::new(),
             changes: Vec::new(),
         }
+    }
+
+    /// The highest stream id this life has opened towards any destination (at least the
+    /// id new streams start with): a later life must start above it.
+    pub fn highest_stream(&self) -> u64 {
+        self.last_stream
+            .values()
+            .copied()
+            .fold(self.stream, u64::max)
+    }
+
+    /// A stream id for `destination` above every one this life used towards it.
+    fn open_stream(&mut self, destination: &NodeName) -> u64 {
+        let stream = match self.last_stream.get(destination) {
+            Some(&last) => self.stream.max(last + 1),
+            None => self.stream,
+        };
+        self.last_stream.insert(destination.clone(), stream);
+        stream
+    }
+
+    /// `destination` is known (from its advertisement) with `incarnation`. When that is a
+    /// new one, its outbox moves to a new stream, numbered from 1 and due at once: a
+    /// destination that kept its positions passes over what it stored before, one that
+    /// lost them starts the new stream from its beginning. Returns whether it moved.
+    pub fn destination_incarnation(&mut self, destination: &NodeName, incarnation: u64) -> bool {
+        let previous = self.receivers.insert(destination.clone(), incarnation);
+        if previous.is_none_or(|previous| previous == incarnation)
+            || !self.state.destinations.contains_key(destination)
+        {
+            return false;
+        }
+        let stream = self.open_stream(destination);
+        let Some(outbox) = self.state.destinations.get_mut(destination) else {
+            return false;
+        };
+        renumber(outbox, stream);
+        self.changes.push(OutboxChange::Renumbered {
+            destination: destination.clone(),
+            stream,
+            up_to: outbox.next_sequence.saturating_sub(1),
+        });
+        true
     }
 
     /// The destinations whose outbox is at its event or byte limit.
@@ -185,12 +256,14 @@ impl Outbox {
     /// Stores `event` for `destination` and returns its tag (call
     /// [`check_room`](Self::check_room) first: this never drops anything).
     pub fn push(&mut self, destination: &NodeName, event: &MeshEvent, now: Instant) -> DurableTag {
+        let opened = (!self.state.destinations.contains_key(destination))
+            .then(|| self.open_stream(destination));
         let outbox = self
             .state
             .destinations
             .entry(destination.clone())
             .or_insert_with(|| DestinationOutbox {
-                stream: self.stream,
+                stream: opened.unwrap_or_default(),
                 next_sequence: 1,
                 entries: VecDeque::new(),
                 bytes: 0,
@@ -359,23 +432,31 @@ impl Outbox {
     /// Every destination's entries move, in order, to a new stream (this life's id,
     /// numbered from 1) and become due: the destination resets its position when it sees
     /// the newer stream, so nothing the old life sent (persisted or not) can collide with
-    /// a sequence number of this life. Events it had already stored arrive again; the
-    /// destination's streams drop them by `source` + `id`. The I/O layer rewrites its
-    /// files from [`snapshot`](Self::snapshot) after this.
+    /// a sequence number of this life. Each entry keeps its identity at the origin, so
+    /// the destination passes over those it had already stored (however late they come)
+    /// and acknowledges them. The I/O layer rewrites its files from
+    /// [`snapshot`](Self::snapshot) after this.
     pub fn restore(&mut self, snapshot: OutboxSnapshot) {
         self.state = snapshot;
-        for outbox in self.state.destinations.values_mut() {
-            outbox.stream = self.stream;
-            outbox.bytes = 0;
-            for (index, entry) in outbox.entries.iter_mut().enumerate() {
-                entry.sequence = index as u64 + 1;
-                entry.last_sent = None;
-                outbox.bytes += entry.payload.len() as u64;
-            }
-            outbox.next_sequence = outbox.entries.len() as u64 + 1;
+        self.last_stream.clear();
+        for (destination, outbox) in &mut self.state.destinations {
+            renumber(outbox, self.stream);
+            self.last_stream.insert(destination.clone(), self.stream);
         }
         self.changes.clear();
     }
+}
+
+/// Moves `outbox`'s entries, in order, to `stream`, numbered from 1, due at once.
+fn renumber(outbox: &mut DestinationOutbox, stream: u64) {
+    outbox.stream = stream;
+    outbox.bytes = 0;
+    for (index, entry) in outbox.entries.iter_mut().enumerate() {
+        entry.sequence = index as u64 + 1;
+        entry.last_sent = None;
+        outbox.bytes += entry.payload.len() as u64;
+    }
+    outbox.next_sequence = outbox.entries.len() as u64 + 1;
 }
 
 /// Rebuilds the event to resend from a stored entry.

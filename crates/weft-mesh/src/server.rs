@@ -73,7 +73,9 @@ pub struct MeshOptions {
     pub node: String,
     /// Peers to dial (and redial) at start.
     pub join: Vec<SocketAddr>,
-    /// Grows with every restart; `None` takes the start time in milliseconds.
+    /// Grows with every restart; `None` takes the start time in milliseconds, or, with
+    /// a data directory, one more than anything an earlier life on it used when that is
+    /// larger (the clock went back).
     pub incarnation: Option<u64>,
     /// How often the node is ticked (heartbeats, timeouts, refreshes).
     pub tick_interval: Duration,
@@ -186,11 +188,16 @@ impl MeshContext {
     pub fn start(broker: Broker, options: MeshOptions) -> Result<MeshHandle, MeshError> {
         let mesh = MeshName::new(&options.mesh)?;
         let node = NodeName::new(&options.node)?;
-        let incarnation = options.incarnation.unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(1, |elapsed| elapsed.as_millis() as u64)
-        });
+        let clock = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |elapsed| elapsed.as_millis() as u64);
+        let incarnation = match &options.data_dir {
+            // Above anything an earlier life on this data directory used.
+            Some(data_dir) => {
+                store::start_incarnation(&data_dir.join("mesh"), options.incarnation, clock)?
+            }
+            None => options.incarnation.unwrap_or(clock),
+        };
         let mut config = MeshConfig::new(mesh.clone(), node.clone(), incarnation);
         config.heartbeat_interval = options.heartbeat_interval;
         config.link_timeout = options.link_timeout;
@@ -222,6 +229,7 @@ impl MeshContext {
             bridge: Arc::default(),
             durable: Arc::default(),
             admission: Arc::default(),
+            closed: Arc::new(watch::Sender::new(false)),
         });
         let handle = MeshHandle { shared };
         broker.set_forwarder(Arc::new(bridge::MeshForwarder {
@@ -254,6 +262,8 @@ pub(crate) struct Shared {
     pub(crate) bridge: Arc<bridge::BridgeCounters>,
     pub(crate) durable: Arc<durable::DurableGauges>,
     pub(crate) admission: Arc<durable::Admission>,
+    /// Set by the owner once it has stopped, after its last writes.
+    pub(crate) closed: Arc<watch::Sender<bool>>,
 }
 
 /// A handle to a running mesh node. Cheap to clone.
@@ -330,9 +340,21 @@ impl MeshHandle {
         self.shared.durable.counters()
     }
 
-    /// Stops every task of this node: links are closed, dialers stop.
+    /// Stops every task of this node: links are closed, dialers stop. What the node
+    /// was storing for other nodes may not be remembered: prefer [`Self::close`].
     pub fn shutdown(&self) {
         let _ = self.shared.stop.send(true);
+    }
+
+    /// Stops the node like [`Self::shutdown`] and waits (a few seconds at most) until
+    /// it has confirmed the durable events it was storing, persisted their positions
+    /// and fsynced its store: after a restart, nothing it stored is received again and
+    /// nothing it acknowledged is resent. Call it before the broker's streams close.
+    pub async fn close(&self) {
+        self.shutdown();
+        let mut closed = self.shared.closed.subscribe();
+        let limit = owner::CLOSE_LIMIT * 2 + Duration::from_secs(1);
+        let _ = tokio::time::timeout(limit, closed.wait_for(|closed| *closed)).await;
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.

@@ -131,16 +131,20 @@ async fn subscribe(
 }
 
 async fn publish(node: &TestNode, topic: &str, id: &str) {
+    publish_on(&node.broker, &node.name, topic, id).await;
+}
+
+async fn publish_on(broker: &Broker, origin: &str, topic: &str, id: &str) {
     let attributes = Attributes::new(id, "/test", "test.event").unwrap();
     let cloudevent = CloudEvent::new(attributes, Some(Bytes::from_static(b"{\"n\":1}")));
     let mut event = Event::new(
         cloudevent,
         Topic::new(topic).unwrap(),
-        node.name.as_str(),
+        origin,
         SystemTime::now(),
     );
     event.key = Some(Bytes::from_static(b"k\x00y"));
-    node.broker
+    broker
         .submit(
             &Principal::anonymous(),
             event,
@@ -463,4 +467,95 @@ async fn only_events_for_remote_durable_interest_wait_for_the_mesh() {
     assert!(!stored.is_settled(), "the mesh's receipt is due");
     stored.finish().await.unwrap();
     assert!(submit("live/x").is_settled(), "nothing to wait for");
+}
+
+/// A node closed with [`MeshHandle::close`] has persisted the position of every durable
+/// event it stored, so a restart receives none of them again: read back from its
+/// `inbox.json` right after, with events arriving until the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_node_has_persisted_the_position_of_everything_it_stored() {
+    use weft_broker::{AllowAll, ReadFrom, StreamConfig, StreamName, StreamsOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::open(
+        Arc::new(AllowAll),
+        dir.path().join("streams"),
+        StreamsOptions::default(),
+    )
+    .await
+    .unwrap();
+    let orders = StreamName::new("orders").unwrap();
+    let config = StreamConfig::new(orders.clone(), vec![Filter::new("orders/>").unwrap()]);
+    broker
+        .create_stream(&Principal::anonymous(), config)
+        .await
+        .unwrap();
+    let listener = bind().await;
+    let mut receiver_options = options("test", "c", Vec::new());
+    receiver_options.data_dir = Some(dir.path().to_owned());
+    receiver_options.follow_broker_interest = true;
+    let addr = listener.local_addr().unwrap();
+    let handle = MeshContext::start(broker.clone(), receiver_options).unwrap();
+    tokio::spawn(serve(listener, handle.clone(), std::future::pending()));
+    let receiver = TestNode {
+        name: "c".to_owned(),
+        broker: broker.clone(),
+        handle,
+        addr,
+    };
+    let origin = start_on(bind().await, options("test", "a", vec![receiver.addr]));
+    wait_status(&origin, |status| {
+        status.node("c").is_some_and(|node| node.interest > 0)
+    })
+    .await;
+
+    let count = 400;
+    let publisher = {
+        let broker = origin.broker.clone();
+        tokio::spawn(async move {
+            for i in 1..=count {
+                publish_on(&broker, "a", &format!("orders/{i}"), &format!("e{i}")).await;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    // Close while events still arrive.
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let stored = broker
+            .read_stream(
+                &Principal::anonymous(),
+                &orders,
+                None,
+                ReadFrom::Earliest,
+                1000,
+            )
+            .await
+            .unwrap();
+        if stored.len() >= 100 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {} stored", stored.len());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    receiver.handle.close().await;
+    publisher.await.unwrap();
+    let stored = broker
+        .read_stream(
+            &Principal::anonymous(),
+            &orders,
+            None,
+            ReadFrom::Earliest,
+            1000,
+        )
+        .await
+        .unwrap();
+    let inbox = std::fs::read(dir.path().join("mesh").join("inbox.json")).unwrap();
+    let inbox: serde_json::Value = serde_json::from_slice(&inbox).unwrap();
+    let remembered = inbox["a"]["last_stored"]["sequence"].as_u64().unwrap();
+    assert_eq!(
+        remembered,
+        stored.len() as u64,
+        "the newest event stored is remembered: {inbox}"
+    );
 }

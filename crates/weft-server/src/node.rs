@@ -178,13 +178,14 @@ impl RunningNode {
                 }
             }
         }
-        // Front ends have stopped: persist MQTT sessions and retained messages, stop
+        // Front ends have stopped: persist MQTT sessions and retained messages, let the
+        // mesh finish the deliveries it is storing and persist their positions, stop
         // maintenance, then close every partition log (synced).
         if let Some(mqtt) = &self.mqtt {
             mqtt.close().await;
         }
         if let Some(mesh) = &self.mesh {
-            mesh.shutdown();
+            mesh.close().await;
         }
         let _ = (&mut self.maintenance).await;
         self.broker.close_streams().await;

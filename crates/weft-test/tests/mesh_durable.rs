@@ -103,7 +103,15 @@ impl Node {
     }
 
     async fn create_stream(&self) {
-        let body = json!({ "name": "orders", "filters": ["orders/>"], "partitions": 1 });
+        self.create_stream_with(json!({})).await;
+    }
+
+    /// Creates stream `orders` (`orders/>`, one partition) with `settings` on top.
+    async fn create_stream_with(&self, settings: Value) {
+        let mut body = json!({ "name": "orders", "filters": ["orders/>"], "partitions": 1 });
+        if let (Some(body), Some(settings)) = (body.as_object_mut(), settings.as_object()) {
+            body.extend(settings.clone());
+        }
         let response = self
             .client
             .post(self.url("/v1/streams"))
@@ -204,11 +212,16 @@ struct Line {
 }
 
 async fn line(configure_a: impl FnOnce(&mut Config)) -> Line {
+    line_with(configure_a, json!({})).await
+}
+
+/// The line, C's stream with `stream` settings on top of the defaults.
+async fn line_with(configure_a: impl FnOnce(&mut Config), stream: Value) -> Line {
     let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
     let b = Node::start("b", dirs[1].path().to_owned(), None, true).await;
     let hub = b.mesh();
     let c = Node::start("c", dirs[2].path().to_owned(), hub, false).await;
-    c.create_stream().await;
+    c.create_stream_with(stream).await;
     let mut a = Node::start("a", dirs[0].path().to_owned(), hub, false).await;
     configure_a(&mut a.config);
     a.restart().await;
@@ -499,4 +512,110 @@ async fn forgetting_a_departed_node_drops_what_was_kept_for_it() {
     assert_eq!(forget(&line.a, "not a name").await.0, 400);
     line.b.stop().await;
     line.a.stop().await;
+}
+
+/// C's stream keeps no dedupe window: only the mesh can tell an event it stored before.
+fn without_dedupe_window() -> Value {
+    json!({ "dedupe_window": 0 })
+}
+
+/// The events stored in C's stream, each at most once (panics otherwise).
+async fn stored_once(node: &Node) -> Vec<u64> {
+    let stored = node.stream().await;
+    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+    stored
+        .iter()
+        .for_each(|sequence| *counts.entry(*sequence).or_default() += 1);
+    assert!(
+        counts.values().all(|count| *count == 1),
+        "an event is stored twice: {stored:?}"
+    );
+    stored
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_origin_that_restarts_after_the_receiver_stored_but_before_it_heard_the_ack_resends_and_nothing_is_stored_twice()
+ {
+    let mut line = line_with(|_| {}, without_dedupe_window()).await;
+    line.c.stop().await;
+    for sequence in 1..=10 {
+        assert_eq!(line.a.publish(sequence).await.0, 202);
+    }
+    // a's outbox file for c as it was before c acknowledged anything (fsynced before
+    // each 202).
+    let outbox = line.a.config.data_dir.join("mesh").join("outbox").join("c");
+    let unacknowledged = std::fs::read(&outbox).unwrap();
+
+    line.c.restart().await;
+    wait_for_stream(&line.c, &(1..=10).collect::<Vec<_>>()).await;
+    line.a.wait_for_empty_outbox().await;
+    // (a moves what waits for c to a new stream when it sees c's new incarnation: c
+    // may already have passed over some of them once.)
+    let before = line.c.durable_counters().await["already_stored"]
+        .as_u64()
+        .unwrap();
+    // a stops, and its disk says what it would say had it crashed before the acks
+    // reached its file (ack records are not fsynced): all ten wait for c.
+    line.a.stop().await;
+    std::fs::write(&outbox, &unacknowledged).unwrap();
+    // However long a stays away, c's stream has no window to catch a second copy. a
+    // resends all ten as soon as it is back.
+    line.a.restart().await;
+    line.a.wait_for_empty_outbox().await;
+    assert_eq!(
+        stored_once(&line.c).await,
+        (1..=10).collect::<Vec<_>>(),
+        "passed over, acknowledged, not stored again"
+    );
+    let counters = line.c.durable_counters().await;
+    let passed_over = counters["already_stored"].as_u64().unwrap() - before;
+    assert_eq!(passed_over, 10, "all resent: {counters}");
+
+    // The origin's new life goes on as usual.
+    assert_eq!(line.a.publish(11).await.0, 202);
+    wait_for_stream(&line.c, &(1..=11).collect::<Vec<_>>()).await;
+    line.a.wait_for_empty_outbox().await;
+    line.b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_and_origin_restarting_while_events_flow_store_each_event_once_without_a_dedupe_window()
+ {
+    let mut line = line_with(|_| {}, without_dedupe_window()).await;
+    let (client, url) = (line.a.client.clone(), line.a.url(""));
+    let publish = |from: u64, to: u64| {
+        let (client, url) = (client.clone(), url.clone());
+        tokio::spawn(async move {
+            for sequence in from..=to {
+                let response = client
+                    .post(format!("{url}/v1/topics/orders/{sequence}"))
+                    .header("ce-specversion", "1.0")
+                    .header("ce-id", format!("e{sequence}"))
+                    .header("ce-source", "/mesh-durable")
+                    .header("ce-type", "order")
+                    .header("content-type", "text/plain")
+                    .body(sequence.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 202);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    // c stops and starts again (gracefully) while a publishes: what c had stored when
+    // it stopped is remembered, so it is not stored again when a resends it.
+    let publisher = publish(1, 150);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    line.c.restart().await;
+    publisher.await.unwrap();
+    wait_for_stream(&line.c, &(1..=150).collect::<Vec<_>>()).await;
+
+    // a stops and starts again right after publishing, its last acks still on their
+    // way: it resends those events and c passes over them.
+    publish(151, 250).await.unwrap();
+    line.a.restart().await;
+    line.a.wait_for_empty_outbox().await;
+    wait_for_stream(&line.c, &(1..=250).collect::<Vec<_>>()).await;
+    line.b.stop().await;
 }

@@ -208,8 +208,13 @@ enum Fault {
 /// Events published in each scenario; the fault hits at a third, is healed at two.
 const DURABLE_EVENTS: u64 = 300;
 
-async fn create_stream(node: &WeftNode) {
-    let body = json!({ "name": "orders", "filters": ["orders/>"], "partitions": 1 });
+/// Creates stream `orders`; without a dedupe window (`dedupe_window: 0`) nothing but the
+/// mesh can keep an event the receiver stored before from being stored again.
+async fn create_stream(node: &WeftNode, dedupe_window: Option<u64>) {
+    let mut body = json!({ "name": "orders", "filters": ["orders/>"], "partitions": 1 });
+    if let Some(window) = dedupe_window {
+        body["dedupe_window"] = json!(window);
+    }
     let response = node
         .client()
         .post(node.url("/v1/streams"))
@@ -226,7 +231,15 @@ async fn create_stream(node: &WeftNode) {
 
 async fn durable_delivery(fault: Fault) {
     let mut receiver = WeftNode::start("receiver", &[]).await;
-    create_stream(&receiver).await;
+    // What the publisher resends after a cut or its own restart the receiver recognises
+    // by the publisher's own sequence numbers: no dedupe window is needed. A receiver
+    // killed between storing an event and persisting its position (one tick) gets it
+    // again; only its streams' dedupe window catches that (docs/guarantees.md).
+    let dedupe_window = match fault {
+        Fault::CutLink | Fault::KillPublisher => Some(0),
+        Fault::KillReceiver => None,
+    };
+    create_stream(&receiver, dedupe_window).await;
     let proxy = Proxy::start(receiver.mesh()).await.unwrap();
     let mut publisher = WeftNode::start("publisher", &[proxy.addr()]).await;
     publisher.wait_for_interest("receiver").await;

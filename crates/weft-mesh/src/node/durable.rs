@@ -14,13 +14,16 @@ impl MeshNode {
     /// order, once; it is acknowledged once the I/O layer stored it
     /// ([`durable_stored`](Self::durable_stored)) and persisted the position after it
     /// ([`acknowledge_persisted`](Self::acknowledge_persisted)). A repeat re-sends the
-    /// last ack.
+    /// last ack. An event this node stored before (at or below the origin's high-water
+    /// mark, see [`crate::inbox`]) is not delivered: it counts as stored, and is
+    /// acknowledged once the position after it is persisted.
     pub(super) fn receive_durable(&mut self, _now: Instant, tag: &DurableTag, event: MeshEvent) {
         let origin = event.origin.clone();
         let received = self.inbox.receive(tag, event);
         if received.duplicate {
             self.stats.duplicates_dropped += 1;
         }
+        self.stats.durable_already_stored += received.already_stored;
         let me = self.config.node.clone();
         for event in received.deliver {
             let sequence = event.durable_tag(&me).map_or(0, |tag| tag.sequence);

@@ -110,6 +110,10 @@ impl MeshNode {
         }
         match self.database.install(lsa.clone()) {
             Install::Newer => {
+                // A destination back with a new incarnation gets its waiting durable
+                // events in a new stream (it may have lost its positions).
+                self.outbox
+                    .destination_incarnation(&lsa.node, lsa.incarnation);
                 self.flood(Some(link), &Message::LinkState(lsa.clone()));
                 self.topology_changed();
                 let behind = match self.remote.version(&lsa.node) {

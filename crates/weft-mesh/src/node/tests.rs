@@ -1,7 +1,7 @@
 use std::time::Instant;
 
 use super::*;
-use crate::wire::{Hello, PROTOCOL_VERSION};
+use crate::wire::{Hello, LinkStateAdvertisement, PROTOCOL_VERSION};
 
 fn node(name: &str, mesh: &str) -> MeshNode {
     MeshNode::new(MeshConfig::new(
@@ -258,6 +258,111 @@ fn a_restored_outbox_moves_waiting_events_to_this_lifes_stream_in_order() {
         .unwrap();
     assert_eq!(publication.durable, vec![b.clone()]);
     assert_eq!(new.outbox_snapshot().destinations[&b].next_sequence, 4);
+}
+
+fn advertisement(node: &str, incarnation: u64) -> LinkStateAdvertisement {
+    LinkStateAdvertisement {
+        node: NodeName::new(node).unwrap(),
+        incarnation,
+        sequence: 1,
+        interest_version: 0,
+        neighbours: Vec::new(),
+    }
+}
+
+fn outbox_stream(node: &MeshNode, destination: &NodeName) -> (u64, Vec<(u64, Vec<u8>)>) {
+    let snapshot = node.outbox_snapshot();
+    let outbox = &snapshot.destinations[destination];
+    let entries = outbox
+        .entries
+        .iter()
+        .map(|entry| (entry.sequence, entry.payload.to_vec()))
+        .collect();
+    (outbox.stream, entries)
+}
+
+#[test]
+fn a_destination_back_with_a_new_incarnation_gets_its_waiting_events_in_a_newer_stream() {
+    let now = Instant::now();
+    let mut a = durable_node("a", 10, |_| {});
+    let b = NodeName::new("b").unwrap();
+    let topic = Topic::new("t/x").unwrap();
+    a.on_link_state(now, LinkId(9), advertisement("b", 5));
+    for payload in [&b"1"[..], b"2", b"3"] {
+        a.publish_local(now, topic.clone(), bytes::Bytes::from_static(payload))
+            .unwrap();
+    }
+    a.on_ack(crate::wire::Ack {
+        origin: NodeName::new("a").unwrap(),
+        acker: b.clone(),
+        stream: 10,
+        up_to_sequence: 1,
+    });
+    outputs(&mut a);
+    // A newer advertisement of the same life changes nothing.
+    let mut same = advertisement("b", 5);
+    same.sequence = 2;
+    a.on_link_state(now, LinkId(9), same);
+    assert_eq!(outbox_stream(&a, &b).0, 10);
+    assert!(
+        outputs(&mut a)
+            .iter()
+            .all(|o| !matches!(o, Output::Persist(_)))
+    );
+    // b restarted (or lost its data directory): what waits moves to stream 11, from 1,
+    // keeping each event's identity; the file is rewritten.
+    a.on_link_state(now, LinkId(9), advertisement("b", 6));
+    let (stream, entries) = outbox_stream(&a, &b);
+    assert_eq!(stream, 11);
+    assert_eq!(entries, vec![(1, b"2".to_vec()), (2, b"3".to_vec())]);
+    let origin_sequences: Vec<u64> = a.outbox_snapshot().destinations[&b]
+        .entries
+        .iter()
+        .map(|entry| entry.origin_sequence)
+        .collect();
+    assert_eq!(origin_sequences, vec![2, 3]);
+    assert!(outputs(&mut a).iter().any(|o| matches!(
+        o,
+        Output::Persist(OutboxChange::Renumbered {
+            stream: 11,
+            up_to: 2,
+            ..
+        })
+    )));
+    assert_eq!(a.highest_stream(), 11, "the next life starts above it");
+    // Acks of the old stream no longer count.
+    a.on_ack(crate::wire::Ack {
+        origin: NodeName::new("a").unwrap(),
+        acker: b.clone(),
+        stream: 10,
+        up_to_sequence: 3,
+    });
+    assert_eq!(a.outbox_depth(&b), 2);
+}
+
+#[test]
+fn an_outbox_opened_again_after_a_forget_starts_a_newer_stream() {
+    let now = Instant::now();
+    let mut a = durable_node("a", 10, |_| {});
+    let b = NodeName::new("b").unwrap();
+    let topic = Topic::new("t/x").unwrap();
+    a.publish_local(now, topic.clone(), bytes::Bytes::from_static(b"1"))
+        .unwrap();
+    a.forget_node(&b).unwrap();
+    // b comes back with its streams: its receiver position in stream 10 is past 1, so
+    // the origin must not number from 1 in stream 10 again.
+    a.remote.apply_full(
+        &b,
+        1,
+        2,
+        vec![InterestEntry::durable(
+            weft_core::topic::Filter::new("t/>").unwrap(),
+        )],
+    );
+    a.publish_local(now, topic, bytes::Bytes::from_static(b"2"))
+        .unwrap();
+    assert_eq!(outbox_stream(&a, &b), (11, vec![(1, b"2".to_vec())]));
+    assert_eq!(a.highest_stream(), 11);
 }
 
 #[test]

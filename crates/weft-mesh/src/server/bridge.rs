@@ -204,13 +204,19 @@ pub(crate) async fn deliver_remote(
                 Some(batch) => Step::Deliveries(batch),
                 None => return,
             },
-            _ = stopped.wait_for(|stop| *stop) => return,
+            _ = stopped.wait_for(|stop| *stop) => Step::Stop,
         };
         match step {
+            Step::Stop => {
+                finish(&handle, in_flight).await;
+                return;
+            }
             Step::Stored(stored) => {
                 if let Some((receipt, _)) = in_flight.pop_front() {
+                    // Not `MeshHandle::command`: once the node stops it refuses, and
+                    // the owner waits for every confirmation before it stops.
                     let command = Command::Stored { receipt, stored };
-                    if handle.command(command).await.is_err() {
+                    if handle.shared().commands.send(command).await.is_err() {
                         return;
                     }
                 }
@@ -245,6 +251,29 @@ enum Step {
     Stored(bool),
     /// New events to deliver.
     Deliveries(Vec<Delivery>),
+    /// The node is stopping.
+    Stop,
+}
+
+/// The node is stopping: waits for the durable deliveries already submitted and
+/// confirms them to the owner (which persists their positions before it stops), then
+/// tells it the bridge is done. Deliveries not submitted yet are left: never stored,
+/// their origins send them again.
+async fn finish(handle: &MeshHandle, in_flight: VecDeque<(DurableReceipt, Store)>) {
+    // `MeshHandle::command` refuses once stopped; the owner still listens until the
+    // bridge is done.
+    let commands = &handle.shared().commands;
+    for (receipt, store) in in_flight {
+        let stored = store.await;
+        if commands
+            .send(Command::Stored { receipt, stored })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = commands.send(Command::BridgeDone).await;
 }
 
 /// Submits delivered events to the broker, in order, in one batch; returns, for each

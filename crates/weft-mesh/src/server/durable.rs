@@ -29,6 +29,9 @@ pub struct DurableStatus {
     pub publishes_refused: u64,
     /// Durable events acknowledged by their destinations.
     pub durable_acked: u64,
+    /// Durable events received again, after a restart of either side, that this node
+    /// had already stored: recognised by the origin's high-water mark, not stored again.
+    pub already_stored: u64,
     /// Durable events resent.
     pub retransmissions: u64,
     /// Durable events dropped because their destination's durable interest expired.
@@ -49,6 +52,7 @@ pub(crate) struct DurableGauges {
     outbox_bytes: AtomicU64,
     publishes_refused: AtomicU64,
     durable_acked: AtomicU64,
+    already_stored: AtomicU64,
     outbox_dropped: AtomicU64,
 }
 
@@ -62,6 +66,8 @@ impl DurableGauges {
             .store(status.publishes_refused, Ordering::Relaxed);
         self.durable_acked
             .store(status.durable_acked, Ordering::Relaxed);
+        self.already_stored
+            .store(status.already_stored, Ordering::Relaxed);
         self.outbox_dropped
             .store(status.outbox_dropped, Ordering::Relaxed);
     }
@@ -72,6 +78,7 @@ impl DurableGauges {
             ("mesh_outbox_bytes", &self.outbox_bytes),
             ("mesh_publishes_refused", &self.publishes_refused),
             ("mesh_durable_acked", &self.durable_acked),
+            ("mesh_durable_already_stored", &self.already_stored),
             ("mesh_outbox_dropped", &self.outbox_dropped),
         ]
         .into_iter()
@@ -81,7 +88,7 @@ impl DurableGauges {
 }
 
 /// Reads `root` (`<data_dir>/mesh`) into `node` (before any link), starts the persister
-/// and rewrites every outbox file from the restored (re-tagged) state.
+/// and rewrites every outbox file from the restored (renumbered) state.
 pub(crate) fn open(
     node: &mut MeshNode,
     root: &Path,
@@ -137,9 +144,15 @@ pub(crate) struct Journal {
     persister: Persister,
     /// Records appended per destination since its file was last rewritten.
     appended: BTreeMap<NodeName, u64>,
+    /// Per destination, the stream and the last sequence the journal has written (an
+    /// entry the node holds beyond it is written by a change still to come).
+    journalled: BTreeMap<NodeName, (u64, u64)>,
     /// Publishers waiting for the next sync.
     waiting: Vec<SyncReply>,
-    inbox_dirty: bool,
+    /// The inbox version last written.
+    inbox_version: u64,
+    /// The highest stream id recorded in `incarnation.json`.
+    highest_stream: u64,
     /// What was last written: filters and whether unreachable, per node (the ages
     /// grow by themselves and are not a reason to write again).
     last_interest: BTreeMap<NodeName, (Vec<Filter>, bool)>,
@@ -148,12 +161,27 @@ pub(crate) struct Journal {
 }
 
 impl Journal {
-    pub(crate) fn new(persister: Persister) -> Self {
+    /// The journal of `node`, whose outbox files were just rewritten from its state
+    /// ([`open`]).
+    pub(crate) fn new(persister: Persister, node: &MeshNode) -> Self {
+        let journalled = node
+            .outbox_snapshot()
+            .destinations
+            .into_iter()
+            .map(|(destination, outbox)| {
+                (
+                    destination,
+                    (outbox.stream, outbox.next_sequence.saturating_sub(1)),
+                )
+            })
+            .collect();
         Journal {
             persister,
             appended: BTreeMap::new(),
+            journalled,
             waiting: Vec::new(),
-            inbox_dirty: false,
+            inbox_version: node.inbox_version(),
+            highest_stream: node.config().incarnation,
             last_interest: BTreeMap::new(),
             interest_generation: 0,
         }
@@ -164,15 +192,40 @@ impl Journal {
     }
 
     /// Queues an outbox change; compacts the destination's file when it is all acked
-    /// or has grown far beyond what waits.
+    /// or has grown far beyond what waits, and rewrites it when its entries moved to a
+    /// new stream.
+    ///
+    /// The node may have changed further since it made `change` (the owner drains the
+    /// changes of several inputs at once), so a rewrite takes from the node's current
+    /// outbox only the entries journalled so far: those of later changes are appended
+    /// when their turn comes, never twice.
     pub(crate) fn change(&mut self, node: &MeshNode, change: OutboxChange) {
         let destination = match &change {
-            OutboxChange::Stored { destination, .. } | OutboxChange::Acked { destination, .. } => {
+            OutboxChange::Stored {
+                destination,
+                stream,
+                entry,
+            } => {
+                self.journalled
+                    .insert(destination.clone(), (*stream, entry.sequence));
                 destination.clone()
             }
+            OutboxChange::Acked { destination, .. } => destination.clone(),
             OutboxChange::Discarded { destination } => {
                 self.appended.remove(destination);
+                self.journalled.remove(destination);
                 self.persister.send(Op::Change(change));
+                return;
+            }
+            OutboxChange::Renumbered {
+                destination,
+                stream,
+                up_to,
+            } => {
+                self.journalled
+                    .insert(destination.clone(), (*stream, *up_to));
+                self.appended.insert(destination.clone(), 0);
+                self.rewrite(node, destination.clone());
                 return;
             }
         };
@@ -184,25 +237,38 @@ impl Journal {
         let compact = (acked && depth == 0) || (*appended > REWRITE_AFTER && *appended > 4 * depth);
         if compact {
             *appended = 0;
-            let snapshot = node.outbox_snapshot();
-            if let Some(outbox) = snapshot.destinations.get(&destination) {
-                self.persister.send(Op::Rewrite {
-                    destination,
-                    stream: outbox.stream,
-                    entries: outbox.entries.iter().cloned().collect(),
-                });
-            }
+            self.rewrite(node, destination);
         }
+    }
+
+    /// Replaces `destination`'s file with its entries journalled so far.
+    fn rewrite(&mut self, node: &MeshNode, destination: NodeName) {
+        let snapshot = node.outbox_snapshot();
+        let Some(outbox) = snapshot.destinations.get(&destination) else {
+            return;
+        };
+        let journalled = self.journalled.get(&destination).copied();
+        let entries = match journalled {
+            Some((stream, up_to)) if stream == outbox.stream => outbox
+                .entries
+                .iter()
+                .filter(|entry| entry.sequence <= up_to)
+                .cloned()
+                .collect(),
+            // Renumbered since: the `Renumbered` change still to come rewrites it.
+            Some(_) => return,
+            None => Vec::new(),
+        };
+        self.persister.send(Op::Rewrite {
+            destination,
+            stream: outbox.stream,
+            entries,
+        });
     }
 
     /// A publisher waits for the next sync.
     pub(crate) fn wait_for_sync(&mut self, reply: SyncReply) {
         self.waiting.push(reply);
-    }
-
-    /// A durable event was stored here: the inbox positions are to be written.
-    pub(crate) fn inbox_moved(&mut self) {
-        self.inbox_dirty = true;
     }
 
     /// After each drain: one sync for every publisher waiting, after the remembered
@@ -211,18 +277,33 @@ impl Journal {
     pub(crate) fn flush(&mut self, node: &MeshNode) {
         if !self.waiting.is_empty() {
             self.remember_interest(node);
+            self.remember_streams(node);
             let waiting = std::mem::take(&mut self.waiting);
             self.persister.send(Op::Sync(waiting));
         }
     }
 
-    /// Every tick: the inbox positions when they moved (their acks wait for it), and
-    /// the remembered durable interest when it changed.
+    /// Every tick: the inbox positions when they moved (a durable event stored, or one
+    /// stored before passed over; their acks wait for it), and the remembered durable
+    /// interest when it changed.
     pub(crate) fn tick(&mut self, node: &MeshNode) {
-        if std::mem::take(&mut self.inbox_dirty) {
+        if node.inbox_version() != self.inbox_version {
+            self.inbox_version = node.inbox_version();
             self.persister.send(Op::Inbox(node.inbox_snapshot()));
         }
         self.remember_interest(node);
+        self.remember_streams(node);
+    }
+
+    /// Records a stream id above this life's incarnation once one is opened (an outbox
+    /// renumbered, or discarded and opened again), so that the next life starts above
+    /// it: within a tick, and before the sync that acknowledges a publish.
+    fn remember_streams(&mut self, node: &MeshNode) {
+        let highest = node.highest_stream();
+        if highest > self.highest_stream {
+            self.highest_stream = highest;
+            self.persister.send(Op::Incarnation(highest));
+        }
     }
 
     fn remember_interest(&mut self, node: &MeshNode) {

@@ -38,6 +38,9 @@ const RECENT_ERRORS: usize = 16;
 /// link and status commands wait for at most this many publishes.
 const FORWARD_BATCH: usize = 256;
 
+/// How long a stopping node waits for the stores it started and its last writes.
+pub(crate) const CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A new link, announced by its task before any of its frames.
 pub(crate) struct Opened {
     pub(crate) link: LinkId,
@@ -92,6 +95,8 @@ pub(crate) enum Command {
         node: crate::name::NodeName,
         reply: oneshot::Sender<Result<crate::node::Forgotten, crate::node::ForgetError>>,
     },
+    /// The node is stopping and the bridge confirmed every store it had started.
+    BridgeDone,
 }
 
 struct LinkEntry {
@@ -114,6 +119,8 @@ pub(crate) struct Owner {
     batching: bool,
     bridge: Arc<BridgeCounters>,
     journal: Option<Journal>,
+    /// Without a journal: the inbox version last acknowledged.
+    inbox_version: u64,
     gauges: Arc<DurableGauges>,
     admission: Arc<Admission>,
     /// The destinations whose outbox was full when `admission` was last set.
@@ -125,6 +132,10 @@ pub(crate) struct Owner {
     recent_errors: VecDeque<String>,
     counters: StatusCounters,
     tick_interval: std::time::Duration,
+    /// Set once the owner has stopped (after its last writes).
+    closed: Arc<watch::Sender<bool>>,
+    /// The node is stopping and the bridge confirmed every store it started.
+    bridge_done: bool,
 }
 
 impl Owner {
@@ -152,6 +163,8 @@ impl Owner {
                 (addr, status)
             })
             .collect();
+        let journal = persister.map(|persister| Journal::new(persister, &node));
+        let inbox_version = node.inbox_version();
         Self {
             node,
             deliver,
@@ -159,7 +172,8 @@ impl Owner {
             max_frame: shared.options.max_frame,
             batching: shared.options.batching,
             bridge: Arc::clone(&shared.bridge),
-            journal: persister.map(Journal::new),
+            journal,
+            inbox_version,
             gauges: Arc::clone(&shared.durable),
             admission: Arc::clone(&shared.admission),
             full: Vec::new(),
@@ -169,6 +183,8 @@ impl Owner {
             recent_errors: VecDeque::new(),
             counters: StatusCounters::default(),
             tick_interval: shared.options.tick_interval,
+            closed: Arc::clone(&shared.closed),
+            bridge_done: false,
         }
     }
 
@@ -205,7 +221,11 @@ impl Owner {
             self.update_durable_interest();
             self.drain();
         }
+        if *stopped.borrow() {
+            self.stop_cleanly(&mut commands).await;
+        }
         tracing::debug!(node = %self.node.name(), "mesh owner stopped");
+        self.closed.send_replace(true);
     }
 
     fn apply(&mut self, command: Command) {
@@ -255,14 +275,6 @@ impl Owner {
             Command::Stored { receipt, stored } => {
                 if stored {
                     self.node.durable_stored(&receipt);
-                    match &mut self.journal {
-                        Some(journal) => journal.inbox_moved(),
-                        // Nothing to persist: acknowledge at once.
-                        None => {
-                            let positions = self.node.inbox_snapshot();
-                            self.node.acknowledge_persisted(&positions);
-                        }
-                    }
                 } else {
                     self.node.durable_failed(&receipt);
                 }
@@ -277,6 +289,51 @@ impl Owner {
             }
             Command::Forget { node, reply } => {
                 let _ = reply.send(self.node.forget_node(&node));
+            }
+            Command::BridgeDone => self.bridge_done = true,
+        }
+    }
+
+    /// The node is stopping: waits (at most [`CLOSE_LIMIT`]) for the bridge to confirm
+    /// the stores it started, then persists the inbox positions (and whatever else
+    /// changed) and fsyncs what was written, so that a restart neither receives again
+    /// what was stored here nor resends what was acknowledged.
+    async fn stop_cleanly(&mut self, commands: &mut mpsc::Receiver<Command>) {
+        let deadline = tokio::time::Instant::now() + CLOSE_LIMIT;
+        // The bridge may have finished before the owner saw the stop.
+        while !self.bridge_done {
+            let command = tokio::select! {
+                command = commands.recv() => command,
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!("mesh: durable deliveries still being stored at shutdown; they are received again after the restart");
+                    None
+                }
+            };
+            match command {
+                None => break,
+                Some(command @ (Command::Stored { .. } | Command::BridgeDone)) => {
+                    self.apply(command);
+                }
+                // Links and requests are over.
+                Some(_) => {}
+            }
+        }
+        let Some(journal) = &mut self.journal else {
+            return;
+        };
+        journal.tick(&self.node);
+        let (reply, mut synced) = oneshot::channel();
+        journal.wait_for_sync(reply);
+        journal.flush(&self.node);
+        // The persister reports the inbox write on `commands`: keep them flowing.
+        loop {
+            tokio::select! {
+                _ = &mut synced => break,
+                command = commands.recv() => if command.is_none() { break },
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!("mesh: the store did not finish writing at shutdown");
+                    break;
+                }
             }
         }
     }
@@ -359,6 +416,12 @@ impl Owner {
     }
 
     fn drain(&mut self) {
+        if self.journal.is_none() && self.node.inbox_version() != self.inbox_version {
+            // Nothing to persist: what is stored is acknowledged at once.
+            self.inbox_version = self.node.inbox_version();
+            let positions = self.node.inbox_snapshot();
+            self.node.acknowledge_persisted(&positions);
+        }
         while let Some(output) = self.node.poll_output() {
             match output {
                 Output::Send { link, message } => self.send(link, message),

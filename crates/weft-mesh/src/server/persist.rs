@@ -48,6 +48,8 @@ pub(crate) enum Op {
     Inbox(BTreeMap<NodeName, StreamPosition>),
     /// Write the remembered durable interest.
     Interest(BTreeMap<NodeName, RememberedInterest>),
+    /// Record the highest stream id this life opened (`incarnation.json`).
+    Incarnation(u64),
 }
 
 /// The owner's end.
@@ -139,6 +141,7 @@ impl Writer {
                         })
                     }
                     Op::Interest(interest) => store::write_interest(&self.root, &interest),
+                    Op::Incarnation(used) => store::write_incarnation(&self.root, used),
                 };
                 if let Err(error) = result {
                     self.errors.fetch_add(1, Ordering::Relaxed);
@@ -217,6 +220,8 @@ impl Writer {
                 store::encode_acked(&mut bytes, stream, up_to);
                 self.append(&destination, &bytes)
             }
+            // The journal rewrites the file instead (`Op::Rewrite`).
+            OutboxChange::Renumbered { .. } => Ok(()),
             OutboxChange::Discarded { destination } => {
                 self.files.remove(&destination);
                 self.dirty.remove(&destination);

@@ -8,19 +8,23 @@
 //!   big-endian. Reading stops at the first torn or corrupt record (a crash mid-append:
 //!   that record was never acknowledged to its publisher), and the file is rewritten at
 //!   start from what was read.
-//! - `inbox.json`: per origin, the stream and the next sequence after the last one
-//!   stored here (the receiver's dedupe high-water marks).
+//! - `inbox.json`: per origin, the stream, the next sequence after the last one stored
+//!   here, and the newest event of that origin stored here, by its (incarnation,
+//!   sequence) at the origin (`last_stored`; absent in files written before it was
+//!   kept, which load as they are): the receiver's high-water marks.
 //! - `durable-interest.json`: other nodes' durable filters, so a restarted node keeps
 //!   storing events for unreachable nodes (sticky interest).
+//! - `incarnation.json`: the highest incarnation or stream id this node has used, so a
+//!   restarted node's incarnation is above it even if the clock went back.
 //!
 //! Reading happens once at start; every write afterwards is done by the persister thread
 //! (`server/persist.rs`), never on the runtime.
 //!
-//! An unreadable `inbox.json` or `durable-interest.json` stops the node with an error
-//! that names the file and what moving it aside would cost: both are written
-//! atomically (temporary file, rename), so a bad one was damaged outside weft, and
-//! starting with empty state instead would silently give up deduplication or other
-//! nodes' durable events.
+//! An unreadable `inbox.json`, `durable-interest.json` or `incarnation.json` stops the
+//! node with an error that names the file and what moving it aside would cost: they
+//! are written atomically (temporary file, rename), so a bad one was damaged outside
+//! weft, and starting with empty state instead would silently give up deduplication,
+//! other nodes' durable events or the order of this node's lives.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -115,6 +119,64 @@ pub(crate) fn inbox_path(root: &Path) -> PathBuf {
 
 pub(crate) fn interest_path(root: &Path) -> PathBuf {
     root.join("durable-interest.json")
+}
+
+pub(crate) fn incarnation_path(root: &Path) -> PathBuf {
+    root.join("incarnation.json")
+}
+
+/// `incarnation.json`: the highest incarnation or store-and-forward stream id this node
+/// has used.
+#[derive(Debug, Serialize, Deserialize)]
+struct IncarnationFile {
+    used: u64,
+}
+
+/// The incarnation of the life starting now, recorded under `root` before it is used:
+/// `explicit` if given, else the start time (`clock`, ms since the Unix epoch), or one
+/// more than anything an earlier life used when the clock is not ahead of it (it went
+/// back, or a life ended within its first millisecond). So every receiver takes this
+/// life's streams and events for newer ones, whatever the clock did.
+pub(crate) fn start_incarnation(
+    root: &Path,
+    explicit: Option<u64>,
+    clock: u64,
+) -> Result<u64, StoreError> {
+    fs::create_dir_all(root).map_err(io_error(root, "create directory"))?;
+    let path = incarnation_path(root);
+    let used = match read_optional(&path)? {
+        Some(text) => Some(
+            serde_json::from_slice::<IncarnationFile>(&text)
+                .map_err(|error| {
+                    unreadable(
+                        &path,
+                        &error,
+                        "this node's incarnation then comes from the clock alone, and if the clock went back, other nodes take what it sends for old",
+                    )
+                })?
+                .used,
+        ),
+        None => None,
+    };
+    let incarnation = explicit.unwrap_or_else(|| match used {
+        Some(used) if clock <= used => used + 1,
+        _ => clock.max(1),
+    });
+    if used.is_some_and(|used| incarnation <= used) {
+        tracing::warn!(
+            incarnation,
+            used,
+            "mesh incarnation set explicitly to one not above an earlier life's"
+        );
+    }
+    write_incarnation(root, incarnation.max(used.unwrap_or(0)))?;
+    Ok(incarnation)
+}
+
+/// Records `used` (an incarnation or stream id this node uses) in `incarnation.json`.
+pub(crate) fn write_incarnation(root: &Path, used: u64) -> Result<(), StoreError> {
+    let text = serde_json::to_vec(&IncarnationFile { used }).unwrap_or_default();
+    write_atomically(&incarnation_path(root), &text)
 }
 
 /// Reads everything under `root` (creating the directories).
@@ -394,6 +456,54 @@ mod tests {
             .unwrap();
             assert!(load(dir.path()).is_ok());
         }
+    }
+
+    #[test]
+    fn an_inbox_written_before_the_high_water_mark_loads_and_the_mark_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("inbox.json"),
+            br#"{"a":{"stream":7,"next":3}}"#,
+        )
+        .unwrap();
+        let loaded = load(dir.path()).unwrap();
+        let a = NodeName::new("a").unwrap();
+        assert_eq!(
+            loaded.inbox[&a],
+            StreamPosition {
+                stream: 7,
+                next: 3,
+                last_stored: None
+            }
+        );
+        let mut positions = loaded.inbox;
+        positions.get_mut(&a).unwrap().last_stored = Some(crate::inbox::EventId {
+            incarnation: 5,
+            sequence: 12,
+        });
+        write_inbox(dir.path(), &positions).unwrap();
+        assert_eq!(load(dir.path()).unwrap().inbox, positions);
+    }
+
+    #[test]
+    fn a_new_life_starts_above_everything_an_earlier_one_used_whatever_the_clock_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("mesh");
+        assert_eq!(start_incarnation(&root, None, 1_000).unwrap(), 1_000);
+        // The clock moved on: it is the incarnation.
+        assert_eq!(start_incarnation(&root, None, 5_000).unwrap(), 5_000);
+        // The last life opened streams up to 5 002 (two destinations restarted).
+        write_incarnation(&root, 5_002).unwrap();
+        // The clock went back: one more than anything used.
+        assert_eq!(start_incarnation(&root, None, 4_000).unwrap(), 5_003);
+        assert_eq!(start_incarnation(&root, None, 5_003).unwrap(), 5_004);
+        // Given explicitly, it is taken as it is; the record keeps the highest.
+        assert_eq!(start_incarnation(&root, Some(7), 9_000).unwrap(), 7);
+        assert_eq!(start_incarnation(&root, None, 10).unwrap(), 5_005);
+        // A damaged file stops the start, naming it.
+        std::fs::write(incarnation_path(&root), b"{").unwrap();
+        let error = start_incarnation(&root, None, 20_000).unwrap_err();
+        assert_eq!(error.path, incarnation_path(&root));
     }
 
     #[test]

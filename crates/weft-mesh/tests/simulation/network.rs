@@ -2,15 +2,16 @@
 //! partitions; every message goes through the codec; invariants are checked as it runs.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use weft_core::topic::{Filter, Topic};
 use weft_mesh::inbox::StreamPosition;
-use weft_mesh::wire::{DEFAULT_MAX_FRAME, Message, Route, decode_frame, encode_frame};
+use weft_mesh::wire::{DEFAULT_MAX_FRAME, MeshEvent, Message, Route, decode_frame, encode_frame};
 use weft_mesh::{
-    GroupName, InterestEntry, LinkId, MeshConfig, MeshName, MeshNode, NodeName, Output,
+    DurableReceipt, GroupName, InterestEntry, LinkId, MeshConfig, MeshName, MeshNode, NodeName,
+    Output,
 };
 
 /// xorshift64*: tiny, seeded, good enough for scenario generation.
@@ -86,6 +87,13 @@ struct InFlight {
 
 pub(crate) type EventId = (NodeName, u64, u64);
 
+/// A durable delivery being stored.
+struct Store {
+    due: u64,
+    receipt: DurableReceipt,
+    event: MeshEvent,
+}
+
 pub(crate) struct Sim {
     pub rng: Rng,
     pub seed: u64,
@@ -116,8 +124,22 @@ pub(crate) struct Sim {
     /// Per node: the inbox positions on "disk"; `None` persists at once.
     pub persist_every_ms: Option<u64>,
     disk_inbox: Vec<BTreeMap<NodeName, StreamPosition>>,
-    /// Durable deliveries of an event a node had already stored (after a restart; a
-    /// real node's stream drops them by `source` + `id`).
+    /// Per node: durable events stored since its inbox positions were last persisted.
+    unremembered: Vec<BTreeSet<EventId>>,
+    /// Per node: durable events it had stored but not yet remembered when it restarted
+    /// (a crash of the receiver between storing and persisting its position): the only
+    /// events that may be stored there a second time.
+    in_doubt: Vec<BTreeSet<EventId>>,
+    /// How long a durable delivery takes to be stored, (min, max) ms; `None` stores it
+    /// at once. Stores complete in delivery order, like the I/O layer's.
+    pub store_delay_ms: Option<(u64, u64)>,
+    /// Chance, per million, that a store fails (with every store queued after it).
+    pub store_failure_per_million: u64,
+    /// Per node: durable deliveries being stored.
+    storing: Vec<VecDeque<Store>>,
+    /// Durable deliveries of an event a node had stored but not yet remembered when it
+    /// restarted (a real node's stream drops them by `source` + `id` within its dedupe
+    /// window). Any other second delivery fails the run.
     pub redelivered: u64,
     /// Per node, per origin: first deliveries of durable events, (incarnation, sequence).
     pub durable_first: Vec<BTreeMap<NodeName, Vec<(u64, u64)>>>,
@@ -208,13 +230,19 @@ impl Sim {
             interest: vec![Vec::new(); count],
             persist_every_ms: None,
             disk_inbox: vec![BTreeMap::new(); count],
+            store_delay_ms: None,
+            store_failure_per_million: 0,
+            storing: (0..count).map(|_| VecDeque::new()).collect(),
+            unremembered: vec![BTreeSet::new(); count],
+            in_doubt: vec![BTreeSet::new(); count],
             redelivered: 0,
             durable_first: vec![BTreeMap::new(); count],
             group_deliveries: BTreeMap::new(),
         }
     }
 
-    /// Restarts `node`: its links drop, it comes back with a newer incarnation and
+    /// Restarts `node`: its links drop, it comes back with a newer incarnation (above
+    /// every stream id its old life opened) and
     /// what a real node keeps on disk (outbox, inbox positions as last persisted,
     /// remembered durable interest), sets its interest again and redials.
     pub(crate) fn restart(&mut self, node: usize) {
@@ -232,11 +260,52 @@ impl Sim {
             Some(_) => self.disk_inbox[node].clone(),
             None => old.inbox_snapshot(),
         };
-        self.configs[node].incarnation += 1;
+        // A crash while stores are in progress: a prefix of them reached the streams
+        // without the node hearing of it (stored, never remembered), the rest did not.
+        let storing = std::mem::take(&mut self.storing[node]);
+        let reached = self.rng.below(storing.len() as u64 + 1) as usize;
+        for store in storing.into_iter().take(reached) {
+            self.record(node, &store.event, true);
+            let event = &store.event;
+            let id = (event.origin.clone(), event.incarnation, event.sequence);
+            self.in_doubt[node].insert(id);
+        }
+        let unremembered = std::mem::take(&mut self.unremembered[node]);
+        self.in_doubt[node].extend(unremembered);
+        // Above anything the old life used (`incarnation.json` in a real node).
+        let used = self.nodes[node].highest_stream();
+        self.configs[node].incarnation = used.max(self.configs[node].incarnation) + 1;
         let mut fresh = MeshNode::new(self.configs[node].clone());
         fresh.restore_outbox(outbox);
         fresh.restore_inbox(inbox);
         fresh.restore_durable_interest(now, interest);
+        fresh.set_local_interest(now, self.interest[node].clone());
+        self.nodes[node] = fresh;
+        self.drain(node);
+        for index in touching {
+            if self.wanted.contains(&index) {
+                self.bring_up(index);
+            }
+        }
+    }
+
+    /// Restarts `node` on an empty data directory (wiped, or a new machine with the
+    /// same name): a newer incarnation and nothing kept.
+    pub(crate) fn restart_wiped(&mut self, node: usize) {
+        let touching: Vec<usize> = (0..self.links.len())
+            .filter(|&index| self.links[index].ends.contains(&node))
+            .collect();
+        for &index in &touching {
+            self.take_down(index, None);
+        }
+        self.storing[node].clear();
+        self.unremembered[node].clear();
+        self.disk_inbox[node].clear();
+        // A real node takes the clock, which is past anything its old life used.
+        let used = self.nodes[node].highest_stream();
+        self.configs[node].incarnation = used.max(self.configs[node].incarnation) + 1;
+        let now = self.now();
+        let mut fresh = MeshNode::new(self.configs[node].clone());
         fresh.set_local_interest(now, self.interest[node].clone());
         self.nodes[node] = fresh;
         self.drain(node);
@@ -252,6 +321,7 @@ impl Sim {
             let positions = self.nodes[node].inbox_snapshot();
             self.nodes[node].acknowledge_persisted(&positions);
             self.disk_inbox[node] = positions;
+            self.unremembered[node].clear();
             self.drain(node);
         }
     }
@@ -350,8 +420,19 @@ impl Sim {
         result.ok().map(|publication| publication.sequence)
     }
 
-    /// Processes the outputs of `node`.
+    /// Processes the outputs of `node`. With `persist_every_ms` unset, positions are
+    /// persisted as they move (a durable event stored, or recognised as stored before)
+    /// and acknowledged at once.
     pub(crate) fn drain(&mut self, node: usize) {
+        self.drain_outputs(node);
+        if self.persist_every_ms.is_none() {
+            let positions = self.nodes[node].inbox_snapshot();
+            self.nodes[node].acknowledge_persisted(&positions);
+            self.drain_outputs(node);
+        }
+    }
+
+    fn drain_outputs(&mut self, node: usize) {
         while let Some(output) = self.nodes[node].poll_output() {
             match output {
                 Output::Send { link, message } => self.transmit(node, link, &message),
@@ -367,36 +448,25 @@ impl Sim {
                         );
                         self.group_deliveries.entry(key).or_default().push(node);
                     }
-                    if let Some(receipt) = &durable {
-                        self.nodes[node].durable_stored(receipt);
-                        if self.persist_every_ms.is_none() {
-                            let positions = self.nodes[node].inbox_snapshot();
-                            self.nodes[node].acknowledge_persisted(&positions);
-                        }
-                    }
-                    let id = (event.origin.clone(), event.incarnation, event.sequence);
-                    let count = self.delivered[node].entry(id.clone()).or_default();
-                    if durable.is_some() && *count > 0 && self.persist_every_ms.is_some() {
-                        self.redelivered += 1;
-                        continue;
-                    }
-                    *count += 1;
-                    if durable.is_some() {
-                        self.durable_first[node]
-                            .entry(event.origin.clone())
-                            .or_default()
-                            .push((event.incarnation, event.sequence));
-                    }
-                    assert!(
-                        *count == 1,
-                        "seed {}: node {node} got {id:?} twice",
-                        self.seed
-                    );
-                    if event.durable_tag(self.nodes[node].name()).is_some() {
-                        self.delivered_order[node]
-                            .entry(event.origin.clone())
-                            .or_default()
-                            .push(event.sequence);
+                    match durable {
+                        Some(receipt) => match self.store_delay_ms {
+                            Some((low, high)) => {
+                                let delay = self.rng.range(low, high);
+                                let queue = &mut self.storing[node];
+                                let floor = queue.back().map_or(0, |store| store.due);
+                                let due = (self.now_ms + delay).max(floor);
+                                queue.push_back(Store {
+                                    due,
+                                    receipt,
+                                    event,
+                                });
+                            }
+                            None => {
+                                self.nodes[node].durable_stored(&receipt);
+                                self.record(node, &event, true);
+                            }
+                        },
+                        None => self.record(node, &event, false),
                     }
                 }
                 Output::CloseLink { link, .. } => {
@@ -410,6 +480,65 @@ impl Sim {
                 Output::LinkEstablished { .. }
                 | Output::RouteChanged { .. }
                 | Output::Persist(_) => {}
+            }
+        }
+    }
+
+    /// `node` delivered `event` (a durable one: stored it).
+    fn record(&mut self, node: usize, event: &MeshEvent, durable: bool) {
+        let id = (event.origin.clone(), event.incarnation, event.sequence);
+        if durable && self.persist_every_ms.is_some() {
+            self.unremembered[node].insert(id.clone());
+        }
+        let count = self.delivered[node].entry(id.clone()).or_default();
+        if durable && *count > 0 && self.in_doubt[node].remove(&id) {
+            self.redelivered += 1;
+            return;
+        }
+        *count += 1;
+        if durable {
+            self.durable_first[node]
+                .entry(event.origin.clone())
+                .or_default()
+                .push((event.incarnation, event.sequence));
+        }
+        assert!(
+            *count == 1,
+            "seed {}: node {node} got {id:?} twice",
+            self.seed
+        );
+        if event.durable_tag(self.nodes[node].name()).is_some() {
+            self.delivered_order[node]
+                .entry(event.origin.clone())
+                .or_default()
+                .push(event.sequence);
+        }
+    }
+
+    /// Completes the stores that are due, in delivery order; a failed one fails every
+    /// store queued after it too (the node's streams are failing).
+    fn complete_stores(&mut self) {
+        for node in 0..self.nodes.len() {
+            let mut moved = false;
+            while self.storing[node]
+                .front()
+                .is_some_and(|store| store.due <= self.now_ms)
+            {
+                moved = true;
+                if self.rng.chance(self.store_failure_per_million) {
+                    for store in std::mem::take(&mut self.storing[node]) {
+                        self.nodes[node].durable_failed(&store.receipt);
+                    }
+                    break;
+                }
+                let Some(store) = self.storing[node].pop_front() else {
+                    break;
+                };
+                self.nodes[node].durable_stored(&store.receipt);
+                self.record(node, &store.event, true);
+            }
+            if moved {
+                self.drain(node);
             }
         }
     }
@@ -470,7 +599,17 @@ impl Sim {
         while self.now_ms < end {
             let next_tick = (self.now_ms / self.tick_every_ms + 1) * self.tick_every_ms;
             let next_arrival = self.in_flight.peek().map_or(u64::MAX, |flight| flight.0.at);
-            self.now_ms = next_tick.min(next_arrival).min(end).max(self.now_ms + 1);
+            let next_store = self
+                .storing
+                .iter()
+                .filter_map(|queue| queue.front().map(|store| store.due))
+                .min()
+                .unwrap_or(u64::MAX);
+            self.now_ms = next_tick
+                .min(next_arrival)
+                .min(next_store)
+                .min(end)
+                .max(self.now_ms + 1);
             while self
                 .in_flight
                 .peek()
@@ -481,6 +620,7 @@ impl Sim {
                 };
                 self.arrive(flight);
             }
+            self.complete_stores();
             if self.now_ms.is_multiple_of(self.tick_every_ms) {
                 let now = self.now();
                 for node in 0..self.nodes.len() {

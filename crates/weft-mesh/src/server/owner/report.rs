@@ -16,6 +16,7 @@ impl Owner {
             publishes_refused: stats.publishes_refused
                 + self.admission.refused.load(Ordering::Relaxed),
             durable_acked: stats.durable_acked,
+            already_stored: stats.durable_already_stored,
             retransmissions: stats.retransmissions,
             outbox_dropped: stats.outbox_dropped,
             persist_errors: self.journal.as_ref().map_or(0, Journal::errors),
