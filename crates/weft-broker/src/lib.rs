@@ -41,6 +41,7 @@ mod interest;
 mod produce;
 mod publish;
 mod queue;
+pub mod state;
 mod stream;
 
 pub use auth::{Action, AllowAll, Authorizer, Denied, Principal};
