@@ -84,12 +84,12 @@ fn orders_config() -> StreamConfig {
 fn extra_config(round: usize) -> StreamConfig {
     StreamConfig::new(
         name(&format!("extra-{round}")),
-        vec![Filter::new(&format!("extra/{round}")).unwrap()],
+        vec![Filter::new(format!("extra/{round}")).unwrap()],
     )
 }
 
 /// What was acknowledged, across rounds.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct Acknowledged {
     /// Publishes acknowledged, by id.
     events: BTreeSet<String>,
@@ -278,7 +278,8 @@ async fn run(seed: u64) {
     }
     for round in 0..ROUNDS {
         let broker = open(&disk).await;
-        check(&broker, &model.lock().unwrap(), seed, round).await;
+        let acknowledged = model.lock().unwrap().clone();
+        check(&broker, &acknowledged, seed, round).await;
         drain(&broker, &model, &format!("seed {seed}, round {round}")).await;
 
         // Retry what was never acknowledged, then new events, from several publishers.
@@ -311,7 +312,8 @@ async fn run(seed: u64) {
         drop(broker);
     }
     let broker = open(&disk).await;
-    check(&broker, &model.lock().unwrap(), seed, ROUNDS).await;
+    let acknowledged = model.lock().unwrap().clone();
+    check(&broker, &acknowledged, seed, ROUNDS).await;
     drain(&broker, &model, &format!("seed {seed}, the end")).await;
     let model = model.lock().unwrap();
     assert!(
