@@ -13,6 +13,7 @@ use crate::interest::{InterestTable, LiveInterest};
 use crate::queue::{
     Offer, RecvError, SubscribeOptions, SubscriberQueue, Subscription, SubscriptionId,
 };
+use crate::state::{Disk, FsDisk, StateDir};
 use crate::stream::{StreamError, StreamName, Streams};
 
 mod streams;
@@ -52,6 +53,8 @@ pub(crate) struct Inner {
     shut_down: AtomicBool,
     authorizer: Arc<dyn Authorizer>,
     streams: Option<Streams>,
+    /// The node's disk, whose parts [`Broker::state_dir`] hands out.
+    disk: Arc<dyn Disk>,
     next_id: AtomicU64,
     /// Picks the next member of a queue group in turn.
     next_member: AtomicU64,
@@ -204,6 +207,9 @@ impl Broker {
     }
 
     fn build(authorizer: Arc<dyn Authorizer>, streams: Option<Streams>) -> Self {
+        let disk = streams
+            .as_ref()
+            .map_or_else(FsDisk::shared, |streams| Arc::clone(streams.disk()));
         let broker = Self {
             inner: Arc::new(Inner {
                 index: RwLock::new(SubscriptionIndex::new()),
@@ -211,6 +217,7 @@ impl Broker {
                 shut_down: AtomicBool::new(false),
                 authorizer,
                 streams,
+                disk,
                 next_id: AtomicU64::new(1),
                 next_member: AtomicU64::new(0),
                 interest: InterestTable::default(),
@@ -228,6 +235,16 @@ impl Broker {
     /// The streams this broker stores events in, if it has any.
     pub(crate) fn streams(&self) -> Option<&Streams> {
         self.inner.streams.as_ref()
+    }
+
+    /// The directory `path` of the node's disk (the one [`StreamsOptions::disk`] gave
+    /// [`Broker::open`]; the file system for a broker without streams): how the other
+    /// components of a node (front ends, flows) keep their state files on the same disk
+    /// as the streams, without naming the file system.
+    ///
+    /// [`StreamsOptions::disk`]: crate::StreamsOptions::disk
+    pub fn state_dir(&self, path: impl Into<std::path::PathBuf>) -> StateDir {
+        StateDir::new(Arc::clone(&self.inner.disk), path)
     }
 
     /// Asks the authoriser whether `principal` may do `action`; a refusal is counted.

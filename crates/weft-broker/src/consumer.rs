@@ -23,7 +23,6 @@ mod store;
 mod token;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -39,6 +38,7 @@ pub use config::{
 pub use error::ConsumerError;
 pub use token::DeliveryToken;
 
+use crate::state::StateDir;
 use crate::stream::{StorageError, StreamError};
 use cursor::Cursor;
 use state::{ConsumerState, Settings};
@@ -85,19 +85,20 @@ pub(crate) struct ConsumerSet {
 
 impl ConsumerSet {
     /// Loads every consumer stored in `stream_dir`.
-    pub(crate) async fn load(stream_dir: PathBuf) -> Result<ConsumerSet, StreamError> {
-        let dir = stream_dir.clone();
-        let loaded = tokio::task::spawn_blocking(move || store::load_all(&dir))
+    pub(crate) async fn load(stream_dir: StateDir) -> Result<ConsumerSet, StreamError> {
+        let dir = store::consumers_dir(&stream_dir);
+        let loading = dir.clone();
+        let loaded = tokio::task::spawn_blocking(move || store::load_all(&loading))
             .await
             .unwrap_or(Err(StorageError::Task))
             .map_err(|source| StreamError::Storage {
-                stream: stream_dir.display().to_string(),
+                stream: stream_dir.path().display().to_string(),
                 source,
             })?;
         let set = ConsumerSet::default();
         for consumer in loaded {
             let name = consumer.config.name.clone();
-            let consumer = Consumer::new(consumer.config, consumer.cursors, stream_dir.clone());
+            let consumer = Consumer::new(consumer.config, consumer.cursors, &stream_dir);
             set.lock().insert(name, Arc::new(consumer));
         }
         Ok(set)
@@ -136,7 +137,8 @@ impl std::fmt::Debug for ConsumerSet {
 /// One consumer at run time.
 pub(crate) struct Consumer {
     config: ConsumerConfig,
-    stream_dir: PathBuf,
+    /// `<stream dir>/consumers`.
+    dir: StateDir,
     runtime: tokio::sync::Mutex<Runtime>,
     /// Woken by acks, nacks, terminates and deletion: capacity or keys may be free.
     changed: Notify,
@@ -152,11 +154,11 @@ struct Runtime {
 }
 
 impl Consumer {
-    fn new(config: ConsumerConfig, cursors: Vec<Cursor>, stream_dir: PathBuf) -> Self {
+    fn new(config: ConsumerConfig, cursors: Vec<Cursor>, stream_dir: &StateDir) -> Self {
         let core = ConsumerState::new(Settings::from(&config), cursors, new_incarnation());
         Consumer {
             config,
-            stream_dir,
+            dir: store::consumers_dir(stream_dir),
             runtime: tokio::sync::Mutex::new(Runtime {
                 core,
                 read_ahead: HashMap::new(),
@@ -201,9 +203,9 @@ impl Consumer {
     }
 
     async fn write(&self, cursors: Vec<Cursor>) -> Result<(), ConsumerError> {
-        let stream_dir = self.stream_dir.clone();
+        let dir = self.dir.clone();
         let config = self.config.clone();
-        tokio::task::spawn_blocking(move || store::write(&stream_dir, &config, cursors))
+        tokio::task::spawn_blocking(move || store::write(&dir, &config, cursors))
             .await
             .unwrap_or(Err(StorageError::Task))
             .map_err(|source| self.storage_error(source))

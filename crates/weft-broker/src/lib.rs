@@ -29,6 +29,11 @@
 //! [`StreamInfo`], [`ConsumerConfig`], [`Delivery`], ...) are the facade; no front end
 //! needs `weft-log`.
 //!
+//! The node's state directory ([`state`]): the broker holds the node's disk (the file
+//! system, or a simulated one in power-loss tests; [`StreamsOptions::disk`]) and hands
+//! every other component its part as a [`state::StateDir`] ([`Broker::state_dir`]), so
+//! every file a node keeps goes through one seam.
+//!
 //! Depends on `weft-core`, `weft-topic` and `weft-log` (and tokio); it must not depend on
 //! any front end.
 
@@ -41,6 +46,7 @@ mod interest;
 mod produce;
 mod publish;
 mod queue;
+pub mod state;
 mod stream;
 
 pub use auth::{Action, AllowAll, Authorizer, Denied, Principal};

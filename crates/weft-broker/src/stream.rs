@@ -35,6 +35,7 @@ use weft_topic::SubscriptionIndex;
 
 use crate::broker::WeakBroker;
 use crate::consumer::ConsumerSet;
+use crate::state::{Disk, FsDisk, StateDir};
 
 pub(crate) use batches::SubmittedBatches;
 pub use batches::{BatchesAppended, FetchedBatches};
@@ -137,6 +138,11 @@ pub struct StreamsOptions {
     /// Where partitions are stored: the storage seam ([`LocalLog`], the local segmented
     /// log on the file system, by default; crash tests give it `SimulatedStorage`).
     pub store: Arc<dyn StoreFactory>,
+    /// The node's disk: where `stream.json` files and consumers' cursors are kept, and
+    /// the disk the broker hands the other components their state directories on
+    /// ([`crate::Broker::state_dir`]). The file system by default; see
+    /// [`StreamsOptions::on_disk`].
+    pub disk: Arc<dyn Disk>,
     /// This node's name: the origin and `source` of stored records that carry none
     /// (records produced by Kafka clients).
     pub node: Arc<str>,
@@ -147,7 +153,21 @@ impl Default for StreamsOptions {
         StreamsOptions {
             clock: Arc::new(SystemClock),
             store: Arc::new(LocalLog::default()),
+            disk: FsDisk::shared(),
             node: Arc::from("weft"),
+        }
+    }
+}
+
+impl StreamsOptions {
+    /// The defaults with everything the node stores on `disk`: the partition logs
+    /// ([`LocalLog::on`]) and every state file (a `SimulatedDisk` mount in crash tests).
+    #[must_use]
+    pub fn on_disk(disk: Arc<dyn Disk>) -> Self {
+        StreamsOptions {
+            store: Arc::new(LocalLog::on(Arc::clone(&disk))),
+            disk,
+            ..StreamsOptions::default()
         }
     }
 }
@@ -175,7 +195,8 @@ impl std::fmt::Debug for Streams {
 }
 
 struct Inner {
-    dir: PathBuf,
+    /// `<data_dir>/streams` on the node's disk.
+    dir: StateDir,
     options: StreamsOptions,
     registry: RwLock<Registry>,
     /// Serialises create, update, delete and close (and consumer create and delete).
@@ -228,8 +249,9 @@ impl Streams {
         dir: PathBuf,
         options: StreamsOptions,
     ) -> Result<Streams, StreamError> {
+        let dir = StateDir::new(Arc::clone(&options.disk), dir);
         let load_dir = dir.clone();
-        let configs = blocking(dir.display().to_string(), move || {
+        let configs = blocking(dir.path().display().to_string(), move || {
             store::load_all(&load_dir)
         })
         .await?;
@@ -501,8 +523,14 @@ impl Streams {
             })
     }
 
-    pub(crate) fn stream_dir(&self, name: &StreamName) -> PathBuf {
-        self.inner.dir.join(name.as_str())
+    /// `<data_dir>/streams/<name>`.
+    pub(crate) fn stream_dir(&self, name: &StreamName) -> StateDir {
+        self.inner.dir.child(name.as_str())
+    }
+
+    /// The node's disk.
+    pub(crate) fn disk(&self) -> &Arc<dyn Disk> {
+        &self.inner.options.disk
     }
 
     /// Serialises administration (stream and consumer create and delete).

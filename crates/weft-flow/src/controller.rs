@@ -33,6 +33,7 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use tokio::sync::Mutex;
+use weft_broker::state::StateDir;
 use weft_broker::{Broker, Principal};
 use weft_core::{Clock, SystemClock};
 use weft_yaml::Errors;
@@ -169,7 +170,8 @@ pub struct Controller {
 
 struct Inner {
     broker: Broker,
-    dir: PathBuf,
+    /// `<data_dir>/flows` on the node's disk.
+    dir: StateDir,
     paths: WebhookPaths,
     state: Mutex<State>,
 }
@@ -192,7 +194,9 @@ impl Controller {
         broker: Broker,
         options: ControllerOptions,
     ) -> Result<Controller, StoreError> {
-        let entries = store::load(&options.dir)?;
+        // On the node's disk, which the broker holds.
+        let dir = broker.state_dir(&options.dir);
+        let entries = store::load(&dir)?;
         let paths: WebhookPaths = Arc::new(RwLock::new(HashMap::new()));
         let mut running = Running {
             broker: broker.clone(),
@@ -223,7 +227,7 @@ impl Controller {
         Ok(Controller {
             inner: Arc::new(Inner {
                 broker,
-                dir: options.dir,
+                dir,
                 paths,
                 state: Mutex::new(state),
             }),

@@ -20,13 +20,14 @@ mod metadata;
 mod produce;
 
 use std::future::Future;
-use std::path::Path;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use weft_broker::state::StateDir;
 use weft_broker::{Broker, Principal};
 
 use crate::group::GroupCoordinator;
@@ -283,20 +284,20 @@ pub async fn serve(
 }
 
 /// The cluster id stored in `dir/cluster.id`, created (a random 22-character id, like
-/// Kafka's) on first use so it stays the same across restarts.
-pub fn load_or_create_cluster_id(dir: &Path) -> std::io::Result<String> {
-    let path = dir.join("cluster.id");
-    match std::fs::read_to_string(&path) {
-        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_owned()),
-        Ok(_) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(error),
+/// Kafka's) on first use so it stays the same across restarts. `dir` is a path of the
+/// file system, or a node's part of its disk (`Broker::state_dir`); the file is written
+/// atomically and durably.
+pub fn load_or_create_cluster_id(dir: impl Into<StateDir>) -> std::io::Result<String> {
+    const FILE: &str = "cluster.id";
+    let dir = dir.into();
+    if let Some(bytes) = dir.read(FILE)? {
+        let text = String::from_utf8(bytes)
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?;
+        if !text.trim().is_empty() {
+            return Ok(text.trim().to_owned());
+        }
     }
-    std::fs::create_dir_all(dir)?;
     let id = uuid::Uuid::now_v7().simple().to_string()[..22].to_owned();
-    let temporary = dir.join("cluster.id.tmp");
-    std::fs::write(&temporary, &id)?;
-    std::fs::File::open(&temporary)?.sync_all()?;
-    std::fs::rename(&temporary, &path)?;
+    dir.write(FILE, id.as_bytes())?;
     Ok(id)
 }

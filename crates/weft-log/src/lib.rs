@@ -12,7 +12,8 @@
 //! readers read without the writer: segments up to the durable high watermark, and the
 //! recent batches in memory), [`BatchBuilder`] / [`BatchView`] (encode and validate batches),
 //! [`Storage`] with [`FsStorage`] and, for crash tests here and in other crates,
-//! [`SimulatedStorage`].
+//! [`SimulatedStorage`]; [`Disk`] (a tree of storage directories: a node's whole state
+//! directory) with [`FsDisk`] and [`SimulatedDisk`].
 //!
 //! Invariants: offsets are increasing, and dense until a log is compacted (compaction
 //! keeps offsets, so gaps appear where records were removed); with
@@ -48,6 +49,6 @@ pub use log::{
     RetentionOutcome, RetentionPolicy,
 };
 pub use offset::Offset;
-pub use storage::{FsStorage, Storage, StorageFile};
-pub use storage::{SimulatedStorage, TornWrite};
+pub use storage::{Disk, FsDisk, FsStorage, Storage, StorageFile};
+pub use storage::{SimulatedDisk, SimulatedStorage, TornWrite};
 pub use view::{LogView, TAIL_BATCHES, TAIL_BYTES};

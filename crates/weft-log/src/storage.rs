@@ -2,13 +2,17 @@
 //! [`StorageFile`], so that [`SimulatedStorage`] can stand in for the disk in tests and
 //! simulate power loss (lost unsynced bytes, torn writes), a full disk and I/O errors.
 //!
-//! A `Storage` is one flat directory (one partition). Names are plain file names.
+//! A `Storage` is one flat directory (one partition). Names are plain file names. A
+//! [`Disk`] is a tree of them: a node's whole state directory, with [`FsDisk`] and
+//! [`SimulatedDisk`] (one power switch for every directory of a node).
 
+mod disk;
 mod fs;
 mod simulated;
 
 use std::io;
 
+pub use disk::{Disk, FsDisk, SimulatedDisk};
 pub use fs::FsStorage;
 pub use simulated::{SimulatedStorage, TornWrite};
 

@@ -220,9 +220,11 @@ impl MqttContext {
         data_dir: PathBuf,
         config: MqttConfig,
     ) -> Result<MqttContext, MqttStartError> {
-        let root = data_dir.join("mqtt");
-        let session_files = SessionFiles::new(root.join("sessions"));
-        let retained_files = RetainedFiles::new(root.join("retained"));
+        // On the node's disk, which the broker holds.
+        let state = broker.state_dir(data_dir.join("mqtt"));
+        let root = state.path().to_owned();
+        let session_files = SessionFiles::new(state.child("sessions"));
+        let retained_files = RetainedFiles::new(state.child("retained"));
         let (stored_sessions, retained) = {
             let session_files = session_files.clone();
             let retained_files = retained_files.clone();

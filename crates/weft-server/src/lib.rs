@@ -16,7 +16,9 @@ mod flows;
 mod node;
 mod ready;
 
-pub use node::{LOCK_FILE, Listeners, LockHolder, RunningNode, StartError, bind, start};
+pub use node::{
+    LOCK_FILE, Listeners, LockHolder, RunningNode, StartError, bind, start, start_on_disk,
+};
 pub use ready::write_ready_file;
 
 /// weft's version, as reported by `weft version` and `/v1/node`.

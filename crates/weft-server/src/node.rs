@@ -17,9 +17,12 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use weft_broker::Broker;
+use weft_broker::state::{Disk, FsDisk};
 use weft_http::HttpContext;
 
 use crate::config::Config;
@@ -48,11 +51,25 @@ pub struct RunningNode {
 
 /// Starts a node from `config` on `listeners` (see [`bind`]).
 pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode, StartError> {
+    start_on_disk(config, listeners, FsDisk::shared()).await
+}
+
+/// [`start`] with the node's state on `disk` instead of the file system: the streams,
+/// consumers, Kafka offsets and cluster id, MQTT sessions and retained messages, and the
+/// flows' state, all under `config.data_dir` on `disk` (power-loss tests give it a
+/// `SimulatedDisk` mount). The data directory's lock stays a file of the file system,
+/// and so does the mesh's state (`<data_dir>/mesh`), which does not go through the seam
+/// yet.
+pub async fn start_on_disk(
+    config: &Config,
+    listeners: Listeners,
+    disk: Arc<dyn Disk>,
+) -> Result<RunningNode, StartError> {
     create_data_dir(config)?;
     // First, before anything in the directory is opened: a refused node touches nothing.
     let data_dir_lock = lock::acquire(&config.data_dir, config.node_name.as_str())?;
     let addresses = listeners.addresses()?;
-    let broker = broker::open(config).await?;
+    let broker = broker::open(config, disk).await?;
     let (stop, stopped) = watch::channel(false);
     let maintenance = maintenance::spawn(broker.clone(), stopped.clone());
     // Stored flows start before any front end serves, so their routes see every event.

@@ -1,9 +1,12 @@
 //! An in-process node on port 0.
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use weft_broker::Broker;
+use weft_broker::state::{Disk, FsDisk};
 use weft_server::RunningNode;
 use weft_server::config::{Config, Listen};
 
@@ -19,7 +22,10 @@ pub struct TestNode {
     mesh: Option<SocketAddr>,
     client: reqwest::Client,
     config: Config,
-    _data_dir: tempfile::TempDir,
+    /// Where the node keeps its state (the file system unless started on another disk).
+    disk: Arc<dyn Disk>,
+    /// The temporary data directory, when the node owns it.
+    _data_dir: Option<tempfile::TempDir>,
 }
 
 impl TestNode {
@@ -31,8 +37,31 @@ impl TestNode {
     /// A node whose configuration `configure` may change first.
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
         let data_dir = tempfile::tempdir().context("creating a data directory")?;
+        let config = Self::test_config(data_dir.path(), configure);
+        Self::launch(config, FsDisk::shared(), Some(data_dir)).await
+    }
+
+    /// A node whose state is on `disk` (a `SimulatedDisk` mount in power-loss tests)
+    /// under `data_dir`, which must be a directory of the file system all the same: the
+    /// data directory's lock file is there. Start it again on the same `data_dir` (with
+    /// a new mount after a power loss) to see what survived. Dropping the node without
+    /// [`TestNode::shutdown`] stops its listeners and releases the lock, as a crash
+    /// would; what is left of it keeps running in the test's runtime, so a power-loss
+    /// test cuts the disk's power first.
+    pub async fn start_on_disk(
+        data_dir: &Path,
+        disk: Arc<dyn Disk>,
+        configure: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Self> {
+        let config = Self::test_config(data_dir, configure);
+        Self::launch(config, disk, None).await
+    }
+
+    /// The embedded defaults with `data_dir`, changed by `configure`, then every
+    /// listener that is on bound to a free loopback port.
+    fn test_config(data_dir: &Path, configure: impl FnOnce(&mut Config)) -> Config {
         let mut config = Config::defaults();
-        config.data_dir = data_dir.path().to_owned();
+        config.data_dir = data_dir.to_owned();
         config.http.listen = Listen::Addr(SocketAddr::from(([127, 0, 0, 1], 0)));
         configure(&mut config);
         // Every listener the configuration turns on is bound to a free loopback port.
@@ -47,7 +76,7 @@ impl TestNode {
                 *listen = loopback;
             }
         }
-        Self::launch(config, data_dir).await
+        config
     }
 
     /// Stops the node gracefully and starts it again with the same configuration and
@@ -56,18 +85,23 @@ impl TestNode {
         let TestNode {
             node,
             config,
+            disk,
             _data_dir: data_dir,
             ..
         } = self;
         node.shutdown().await?;
-        Self::launch(config, data_dir).await
+        Self::launch(config, disk, data_dir).await
     }
 
-    async fn launch(config: Config, data_dir: tempfile::TempDir) -> anyhow::Result<Self> {
+    async fn launch(
+        config: Config,
+        disk: Arc<dyn Disk>,
+        data_dir: Option<tempfile::TempDir>,
+    ) -> anyhow::Result<Self> {
         let listeners = weft_server::bind(&config)
             .await
             .context("binding listeners")?;
-        let node = weft_server::start(&config, listeners).await?;
+        let node = weft_server::start_on_disk(&config, listeners, Arc::clone(&disk)).await?;
         let address = |name: &str| node.addresses().get(name).copied();
         let http = address("http").context("the http listener has no address")?;
         let (kafka, mqtt, mesh) = (address("kafka"), address("mqtt"), address("mesh"));
@@ -79,6 +113,7 @@ impl TestNode {
             mesh,
             client: reqwest::Client::new(),
             config,
+            disk,
             _data_dir: data_dir,
         })
     }

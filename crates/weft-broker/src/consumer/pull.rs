@@ -51,7 +51,7 @@ impl Streams {
         let consumer = Consumer::new(
             config,
             cursors.clone(),
-            self.stream_dir(&stream.config.name),
+            &self.stream_dir(&stream.config.name),
         );
         consumer.write(cursors).await?;
         let consumer = Arc::new(consumer);
@@ -74,9 +74,9 @@ impl Streams {
         let (stream_runtime, consumer) = self.consumer_for(stream, name)?;
         // Held so that no cursor write recreates the file after it is removed.
         let _persisted = consumer.persisted.lock().await;
-        let stream_dir = self.stream_dir(stream);
+        let dir = store::consumers_dir(&self.stream_dir(stream));
         let file_name = name.clone();
-        tokio::task::spawn_blocking(move || store::remove(&stream_dir, &file_name))
+        tokio::task::spawn_blocking(move || store::remove(&dir, &file_name))
             .await
             .unwrap_or(Err(StorageError::Task))
             .map_err(|source| consumer.storage_error(source))?;

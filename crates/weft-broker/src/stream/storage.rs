@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use weft_log::{
-    AppendCallback, CompactionPolicy, FsStorage, HandleConfig, LogConfig, LogHandle, LogView,
+    AppendCallback, CompactionPolicy, Disk, FsDisk, HandleConfig, LogConfig, LogHandle, LogView,
     Offset, PartitionLog, ReadError, Record, RetentionPolicy, Storage,
 };
 
@@ -119,8 +119,8 @@ pub trait StoreFactory: Send + Sync + 'static {
     ) -> Result<Arc<dyn PartitionStore>, StorageError>;
 }
 
-/// Opens a partition directory's file I/O (the file system, or `SimulatedStorage` in
-/// crash tests).
+/// Opens a partition directory's file I/O, creating the directory if needed (the file
+/// system, or `SimulatedStorage` in crash tests).
 pub type StorageFactory = Arc<dyn Fn(&Path) -> io::Result<Arc<dyn Storage>> + Send + Sync>;
 
 /// The local segmented log: one `weft_log::PartitionLog` per partition directory, run
@@ -134,12 +134,20 @@ pub struct LocalLog {
 }
 
 impl Default for LocalLog {
+    /// On the file system ([`FsDisk`]).
     fn default() -> Self {
+        LocalLog::on(FsDisk::shared())
+    }
+}
+
+impl LocalLog {
+    /// The local log with every partition directory on `disk` (the node's disk: the file
+    /// system, or a `SimulatedDisk` mount in crash tests).
+    #[must_use]
+    pub fn on(disk: Arc<dyn Disk>) -> Self {
         LocalLog {
             log: LogConfig::default(),
-            storage: Arc::new(|path: &Path| {
-                FsStorage::new(path).map(|storage| Arc::new(storage) as Arc<dyn Storage>)
-            }),
+            storage: Arc::new(move |path: &Path| disk.create_directory(path)),
         }
     }
 }
@@ -159,7 +167,6 @@ impl StoreFactory for LocalLog {
         partition: u32,
         flush: FlushPolicy,
     ) -> Result<Arc<dyn PartitionStore>, StorageError> {
-        std::fs::create_dir_all(dir).map_err(StorageError::io("create", dir))?;
         let storage = (self.storage)(dir).map_err(StorageError::io("open", dir))?;
         let log = PartitionLog::open(storage, self.log)
             .map_err(|source| StorageError::Open { partition, source })?;

@@ -1,5 +1,6 @@
 //! The controller's durable state: `<data_dir>/flows/state.json`, written atomically
-//! (a temporary file, fsync, rename, fsync of the directory).
+//! through the node's state seam ([`StateDir::write`]: a temporary file, fsync, rename,
+//! fsync of the directory).
 //!
 //! ```json
 //! {"version": 1, "resources": [
@@ -12,10 +13,10 @@
 //! filters and expressions.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use weft_broker::state::StateDir;
 
 use crate::manifest::Manifest;
 use crate::state::{Digest, ResourceKey};
@@ -97,11 +98,11 @@ pub enum StoreError {
 }
 
 /// Reads the stored state in `dir` (empty when there is none yet).
-pub(crate) fn load(dir: &Path) -> Result<BTreeMap<ResourceKey, Entry>, StoreError> {
-    let path = dir.join(STATE_FILE);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+pub(crate) fn load(dir: &StateDir) -> Result<BTreeMap<ResourceKey, Entry>, StoreError> {
+    let path = dir.file_path(STATE_FILE);
+    let bytes = match dir.read(STATE_FILE) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(BTreeMap::new()),
         Err(source) => {
             return Err(StoreError::Io {
                 action: "read",
@@ -125,11 +126,11 @@ pub(crate) fn load(dir: &Path) -> Result<BTreeMap<ResourceKey, Entry>, StoreErro
 
 /// [`save`] on a blocking thread (it syncs to disk).
 pub(crate) async fn save_off_runtime(
-    dir: &Path,
+    dir: &StateDir,
     entries: &BTreeMap<ResourceKey, Entry>,
 ) -> Result<(), StoreError> {
-    let (dir, entries) = (dir.to_owned(), entries.clone());
-    let path = dir.join(STATE_FILE);
+    let (dir, entries) = (dir.clone(), entries.clone());
+    let path = dir.file_path(STATE_FILE);
     tokio::task::spawn_blocking(move || save(&dir, &entries))
         .await
         .unwrap_or_else(|error| {
@@ -142,32 +143,19 @@ pub(crate) async fn save_off_runtime(
 }
 
 /// Writes `entries` as the stored state in `dir`, atomically and durably.
-pub(crate) fn save(dir: &Path, entries: &BTreeMap<ResourceKey, Entry>) -> Result<(), StoreError> {
-    let io = |action: &'static str, path: &Path| {
-        let path = path.to_owned();
-        move |source| StoreError::Io {
-            action,
-            path,
-            source,
-        }
-    };
-    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+pub(crate) fn save(
+    dir: &StateDir,
+    entries: &BTreeMap<ResourceKey, Entry>,
+) -> Result<(), StoreError> {
     let stored = Stored {
         version: VERSION,
         resources: entries.values().cloned().collect(),
     };
     let bytes = serde_json::to_vec_pretty(&stored).unwrap_or_default();
-    let path = dir.join(STATE_FILE);
-    let temporary = dir.join(format!(".{STATE_FILE}.tmp"));
-    {
-        let mut file = std::fs::File::create(&temporary).map_err(io("write", &temporary))?;
-        file.write_all(&bytes).map_err(io("write", &temporary))?;
-        file.sync_all().map_err(io("write", &temporary))?;
-    }
-    std::fs::rename(&temporary, &path).map_err(io("write", &path))?;
-    // The rename is durable once the directory is synced.
-    std::fs::File::open(dir)
-        .and_then(|directory| directory.sync_all())
-        .map_err(io("write", dir))?;
-    Ok(())
+    dir.write(STATE_FILE, &bytes)
+        .map_err(|source| StoreError::Io {
+            action: "write",
+            path: dir.file_path(STATE_FILE),
+            source,
+        })
 }

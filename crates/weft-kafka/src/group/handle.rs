@@ -4,11 +4,11 @@
 //! is answered, one commit at a time per group.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
+use weft_broker::state::StateDir;
 
 use super::GroupError;
 use super::coordinator::{Coordinator, CoordinatorConfig};
@@ -49,10 +49,11 @@ pub struct GroupCoordinator {
 
 impl GroupCoordinator {
     /// Loads the committed offsets in `offsets_dir` (every group with offsets becomes
-    /// known as `Empty`) and starts the coordinator task.
+    /// known as `Empty`; a path is a directory of the file system, a node passes its
+    /// part of the node's disk, `Broker::state_dir`) and starts the coordinator task.
     pub async fn spawn(
         config: CoordinatorConfig,
-        offsets_dir: impl Into<PathBuf>,
+        offsets_dir: impl Into<StateDir>,
     ) -> Result<GroupCoordinator, SpawnError> {
         let dir = offsets_dir.into();
         let store = tokio::task::spawn_blocking(move || OffsetStore::open(dir))

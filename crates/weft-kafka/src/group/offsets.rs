@@ -7,21 +7,21 @@
 //! file system, including case-insensitive ones); ids whose hex passes
 //! [`MAX_HEX_NAME`] characters keep a prefix and add a 64-bit FNV-1a hash of the whole
 //! id. The file holds the group id itself, so names never need decoding. A file is
-//! replaced atomically (written to `<name>.json.tmp`, synced, renamed, directory synced);
-//! a leftover `.tmp` file is the remains of an unfinished write and is removed on open.
+//! replaced atomically through the node's state seam ([`StateDir::write`]: written to
+//! `<name>.json.tmp`, synced, renamed, directory synced); a leftover `.tmp` file is the
+//! remains of an unfinished write and is removed on open.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
+use weft_broker::state::StateDir;
 
 /// The longest hex file name kept whole.
 pub(super) const MAX_HEX_NAME: usize = 200;
 const HEX_PREFIX: usize = 160;
-const TEMP_SUFFIX: &str = ".json.tmp";
 const SUFFIX: &str = ".json";
 
 /// One committed offset.
@@ -124,7 +124,7 @@ struct GroupEntry {
 /// The committed offsets of every group, in memory and on disk.
 #[derive(Debug)]
 pub struct OffsetStore {
-    dir: PathBuf,
+    dir: StateDir,
     groups: Mutex<BTreeMap<String, Arc<GroupEntry>>>,
 }
 
@@ -133,25 +133,26 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl OffsetStore {
-    /// Opens `dir` (created if missing) and loads every group's offsets.
-    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, OffsetStoreError> {
+    /// Opens `dir` (created if missing; a path is a directory of the file system) and
+    /// loads every group's offsets.
+    pub fn open(dir: impl Into<StateDir>) -> Result<Self, OffsetStoreError> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).map_err(io_error("create", &dir))?;
+        dir.create().map_err(io_error("create", dir.path()))?;
+        for name in dir
+            .remove_leftovers()
+            .map_err(io_error("remove", dir.path()))?
+        {
+            tracing::warn!(file = %dir.file_path(&name).display(), "removed an unfinished offsets file");
+        }
         let mut groups = BTreeMap::new();
-        for entry in fs::read_dir(&dir).map_err(io_error("list", &dir))? {
-            let path = entry.map_err(io_error("list", &dir))?.path();
-            let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
-                continue;
-            };
-            if name.ends_with(TEMP_SUFFIX) {
-                tracing::warn!(file = %path.display(), "removing an unfinished offsets file");
-                fs::remove_file(&path).map_err(io_error("remove", &path))?;
-                continue;
-            }
+        for name in dir.list().map_err(io_error("list", dir.path()))? {
             if !name.ends_with(SUFFIX) {
                 continue;
             }
-            let text = fs::read(&path).map_err(io_error("read", &path))?;
+            let path = dir.file_path(&name);
+            let Some(text) = dir.read(&name).map_err(io_error("read", &path))? else {
+                continue;
+            };
             let file: GroupFile =
                 serde_json::from_slice(&text).map_err(|source| OffsetStoreError::Corrupt {
                     path: path.clone(),
@@ -176,7 +177,7 @@ impl OffsetStore {
 
     /// The directory it keeps its files in.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
 
     /// Stores `offsets` for `group_id` (replacing what the partitions had), durably:
@@ -318,39 +319,29 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-fn write_group_file(dir: &Path, group_id: &str, offsets: &Offsets) -> Result<(), OffsetStoreError> {
-    let stem = file_stem(group_id);
-    let temp = dir.join(format!("{stem}{TEMP_SUFFIX}"));
-    let target = dir.join(format!("{stem}{SUFFIX}"));
+fn write_group_file(
+    dir: &StateDir,
+    group_id: &str,
+    offsets: &Offsets,
+) -> Result<(), OffsetStoreError> {
+    let name = format!("{}{SUFFIX}", file_stem(group_id));
+    let path = dir.file_path(&name);
     let file = GroupFile {
         group_id: group_id.to_owned(),
         offsets: offsets.values().cloned().collect(),
     };
     let json = serde_json::to_vec_pretty(&file).map_err(|source| OffsetStoreError::Corrupt {
-        path: temp.clone(),
+        path: path.clone(),
         source,
     })?;
-    let mut handle = File::create(&temp).map_err(io_error("create", &temp))?;
-    handle.write_all(&json).map_err(io_error("write", &temp))?;
-    handle.sync_all().map_err(io_error("sync", &temp))?;
-    drop(handle);
-    fs::rename(&temp, &target).map_err(io_error("rename", &target))?;
-    sync_dir(dir)
+    dir.write(&name, &json).map_err(io_error("write", &path))
 }
 
-fn remove_group_file(dir: &Path, group_id: &str) -> Result<(), OffsetStoreError> {
-    let path = dir.join(format!("{}{SUFFIX}", file_stem(group_id)));
-    match fs::remove_file(&path) {
-        Ok(()) => sync_dir(dir),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(error) => Err(io_error("remove", &path)(error)),
-    }
-}
-
-fn sync_dir(dir: &Path) -> Result<(), OffsetStoreError> {
-    File::open(dir)
-        .and_then(|handle| handle.sync_all())
-        .map_err(io_error("sync", dir))
+fn remove_group_file(dir: &StateDir, group_id: &str) -> Result<(), OffsetStoreError> {
+    let name = format!("{}{SUFFIX}", file_stem(group_id));
+    dir.remove(&name)
+        .map(drop)
+        .map_err(io_error("remove", &dir.file_path(&name)))
 }
 
 #[cfg(test)]

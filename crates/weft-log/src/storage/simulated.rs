@@ -4,10 +4,14 @@
 //! Each file keeps the bytes a reader sees and the bytes that survive a power loss (the
 //! state at its last `sync_data`). [`SimulatedStorage::power_loss`] replaces every file by
 //! its durable bytes, optionally followed by a torn part of what was written after.
-//! Creating, removing and renaming files is treated as immediately durable (a
-//! simplification: the log also calls `sync_directory` where a real directory needs it).
-//! A rename is atomic and moves the file's visible and durable bytes together, so bytes
-//! not synced before the rename are still lost by a power loss after it.
+//!
+//! The directory is modelled the same way: it keeps the names a reader sees and the names
+//! that survive a power loss (the entries at its last `sync_directory`). A creation,
+//! removal or rename not followed by `sync_directory` is undone by a power loss: a file
+//! created since is gone, a file removed or renamed over since is back under its old
+//! name with its durable bytes. A rename is atomic and moves the file's visible and
+//! durable bytes together, so bytes not synced before the rename are still lost by a
+//! power loss after it.
 //!
 //! Names point at files the way directory entries point at inodes: an open handle keeps
 //! reading and writing its file after the name is removed or renamed over (as on Unix),
@@ -81,6 +85,8 @@ impl SyncGate {
 struct State {
     /// Directory entries: name → file id.
     names: BTreeMap<String, u64>,
+    /// The directory entries as of the last `sync_directory`: what a power loss leaves.
+    durable_names: BTreeMap<String, u64>,
     /// Files by id, named or still open.
     files: HashMap<u64, SimulatedFileData>,
     next_id: u64,
@@ -116,16 +122,28 @@ impl State {
         self.files.get_mut(self.names.get(name)?)
     }
 
-    /// Removes the directory entry `name`; its file lives on while a handle has it open.
+    /// Removes the directory entry `name`; its file lives on while a handle has it open
+    /// (or while the durable directory still names it).
     fn unlink(&mut self, name: &str) -> Option<u64> {
         let id = self.names.remove(name)?;
-        if let Some(file) = self.files.get_mut(&id) {
+        if !self.names.values().any(|linked| *linked == id)
+            && let Some(file) = self.files.get_mut(&id)
+        {
             file.linked = false;
-            if file.handles == 0 {
-                self.files.remove(&id);
-            }
         }
+        self.collect(id);
         Some(id)
+    }
+
+    /// Forgets file `id` once nothing refers to it: no name, no durable name, no handle.
+    fn collect(&mut self, id: u64) {
+        let unused = self
+            .files
+            .get(&id)
+            .is_some_and(|file| file.handles == 0 && !file.linked);
+        if unused && !self.durable_names.values().any(|durable| *durable == id) {
+            self.files.remove(&id);
+        }
     }
 }
 
@@ -133,7 +151,7 @@ impl State {
 struct SimulatedFileData {
     data: Vec<u8>,
     durable: Vec<u8>,
-    /// Whether a name points at it.
+    /// Whether a name points at it (now; the durable directory may differ).
     linked: bool,
     /// Open handles.
     handles: usize,
@@ -145,15 +163,20 @@ impl SimulatedStorage {
         SimulatedStorage::default()
     }
 
-    /// Power loss: every file loses what was not synced, except what `torn` keeps. Files
-    /// opened before keep failing afterwards, like the process that died.
+    /// Power loss: every file loses what was not synced, except what `torn` keeps, and
+    /// the directory loses the creations, removals and renames since its last sync.
+    /// Files opened before keep failing afterwards, like the process that died.
     pub fn power_loss(&self, torn: TornWrite) {
         let mut state = self.lock();
         state.boot += 1;
         state.operations_left = None;
-        // The process died: its open handles are gone, and so are files without a name.
-        state.files.retain(|_, file| file.linked);
+        // The directory is what was last synced of it; the process died, so its open
+        // handles are gone, and so are files without a (durable) name.
+        state.names = state.durable_names.clone();
+        let named: std::collections::HashSet<u64> = state.names.values().copied().collect();
+        state.files.retain(|id, _| named.contains(id));
         for file in state.files.values_mut() {
+            file.linked = true;
             file.handles = 0;
             let unsynced = if file.data.starts_with(&file.durable) {
                 &file.data[file.durable.len()..]
@@ -231,6 +254,14 @@ impl SimulatedStorage {
     /// The bytes a reader of `name` sees now.
     pub fn contents(&self, name: &str) -> Option<Vec<u8>> {
         self.lock().named(name).map(|file| file.data.clone())
+    }
+
+    /// The bytes of `name` that a power loss now would leave (`None` when the name
+    /// itself would not survive): its durable directory entry and its synced bytes.
+    pub fn durable_contents(&self, name: &str) -> Option<Vec<u8>> {
+        let state = self.lock();
+        let id = state.durable_names.get(name)?;
+        state.files.get(id).map(|file| file.durable.clone())
     }
 
     /// Flips bits of `name` at `position` (both visible and durable bytes): bit rot.
@@ -311,6 +342,9 @@ impl Storage for SimulatedStorage {
         let mut state = self.lock();
         state.spend_operation()?;
         let id = *state.names.get(from).ok_or_else(|| not_found(from))?;
+        if from == to {
+            return Ok(());
+        }
         state.names.remove(from);
         state.unlink(to);
         state.names.insert(to.to_owned(), id);
@@ -318,7 +352,14 @@ impl Storage for SimulatedStorage {
     }
 
     fn sync_directory(&self) -> io::Result<()> {
-        self.lock().spend_operation()
+        let mut state = self.lock();
+        state.spend_operation()?;
+        let forgotten: Vec<u64> = state.durable_names.values().copied().collect();
+        state.durable_names = state.names.clone();
+        for id in forgotten {
+            state.collect(id);
+        }
+        Ok(())
     }
 }
 
@@ -351,10 +392,8 @@ impl Drop for SimulatedFile {
         }
         if let Some(file) = state.files.get_mut(&self.id) {
             file.handles = file.handles.saturating_sub(1);
-            if file.handles == 0 && !file.linked {
-                state.files.remove(&self.id);
-            }
         }
+        state.collect(self.id);
     }
 }
 
@@ -447,6 +486,7 @@ mod tests {
     fn power_loss_keeps_synced_bytes_and_the_torn_prefix() {
         let storage = SimulatedStorage::new();
         let file = storage.create("a").unwrap();
+        storage.sync_directory().unwrap();
         file.append(b"durable").unwrap();
         file.sync_data().unwrap();
         file.append(b"-lost").unwrap();
@@ -471,10 +511,60 @@ mod tests {
         new.sync_data().unwrap();
         new.append(b"-unsynced").unwrap();
         storage.rename("source", "target").unwrap();
+        storage.sync_directory().unwrap();
         assert_eq!(storage.contents("target").unwrap(), b"new-unsynced");
         assert!(storage.contents("source").is_none());
         storage.power_loss(TornWrite::DropUnsynced);
         assert_eq!(storage.contents("target").unwrap(), b"new");
+    }
+
+    #[test]
+    fn power_loss_undoes_directory_changes_since_the_last_directory_sync() {
+        let storage = SimulatedStorage::new();
+        let kept = storage.create("kept").unwrap();
+        kept.append(b"old").unwrap();
+        kept.sync_data().unwrap();
+        storage.create("removed").unwrap().sync_data().unwrap();
+        storage.sync_directory().unwrap();
+        drop(kept);
+
+        // Not followed by a directory sync: a creation, a rename over a file, a removal.
+        let replacement = storage.create("kept.tmp").unwrap();
+        replacement.append(b"new").unwrap();
+        replacement.sync_data().unwrap();
+        drop(replacement);
+        storage.rename("kept.tmp", "kept").unwrap();
+        storage.remove("removed").unwrap();
+        storage.create("created").unwrap();
+        assert_eq!(storage.contents("kept").unwrap(), b"new");
+        assert_eq!(storage.durable_contents("kept").unwrap(), b"old");
+        assert!(storage.durable_contents("created").is_none());
+
+        storage.power_loss(TornWrite::DropUnsynced);
+        let mut names = storage.list().unwrap();
+        names.sort();
+        assert_eq!(names, ["kept", "removed"]);
+        assert_eq!(
+            storage.contents("kept").unwrap(),
+            b"old",
+            "the rename is undone"
+        );
+        assert_eq!(storage.lock().files.len(), 2, "the replacement is gone");
+    }
+
+    #[test]
+    fn a_synced_directory_keeps_its_changes() {
+        let storage = SimulatedStorage::new();
+        let file = storage.create("a.tmp").unwrap();
+        file.append(b"data").unwrap();
+        file.sync_data().unwrap();
+        drop(file);
+        storage.rename("a.tmp", "a").unwrap();
+        storage.sync_directory().unwrap();
+        storage.power_loss(TornWrite::DropUnsynced);
+        assert_eq!(storage.list().unwrap(), ["a"]);
+        assert_eq!(storage.contents("a").unwrap(), b"data");
+        assert_eq!(storage.lock().files.len(), 1);
     }
 
     #[test]

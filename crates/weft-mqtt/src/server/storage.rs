@@ -1,14 +1,15 @@
 //! Durable storage of sessions and retained messages: one JSON file per client id /
-//! topic, written atomically (temporary file, fsync, rename, fsync of the directory).
-//! Blocking: call it from `spawn_blocking`.
+//! topic, written atomically through the node's state seam ([`StateDir::write`]: a
+//! temporary file, fsync, rename, fsync of the directory). Blocking: call it from
+//! `spawn_blocking`.
 //!
 //! File names are the hex encoding of the client id (or topic) UTF-8 bytes plus
 //! `.json`, so any id is a safe, unique name. A file name longer than the file system
 //! allows (ids over ~120 bytes) fails to write; that is counted and logged.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+
+use weft_broker::state::StateDir;
 
 use super::MqttStartError;
 use crate::session::{Message, SessionState};
@@ -23,31 +24,14 @@ pub(crate) fn hex(text: &str) -> String {
     out
 }
 
-/// Writes `bytes` to `dir/name` atomically and durably.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let temporary = dir.join(format!("{name}.tmp"));
-    let mut file = File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&temporary, dir.join(name))?;
-    File::open(dir)?.sync_all()
-}
-
 /// Removes `dir/name` durably; a missing file is fine.
-fn remove_durably(dir: &Path, name: &str) -> io::Result<()> {
-    match fs::remove_file(dir.join(name)) {
-        Ok(()) => File::open(dir)?.sync_all(),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(error) => Err(error),
-    }
+fn remove_durably(dir: &StateDir, name: &str) -> io::Result<()> {
+    dir.remove(name).map(drop)
 }
 
-fn create_dir(dir: &Path) -> Result<(), MqttStartError> {
-    fs::create_dir_all(dir).map_err(|source| MqttStartError::Storage {
-        path: dir.to_owned(),
-        source,
-    })
+fn storage_error(dir: &StateDir) -> impl FnOnce(io::Error) -> MqttStartError {
+    let path = dir.path().to_owned();
+    move |source| MqttStartError::Storage { path, source }
 }
 
 /// What [`load_dir`] read.
@@ -65,41 +49,37 @@ pub(crate) struct Loaded<T> {
 /// to `NAME.bad`, reported at error level and counted, and the node starts without it,
 /// rather than refusing every other client or silently forgetting it.
 fn load_dir<T>(
-    dir: &Path,
+    dir: &StateDir,
     parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
 ) -> Result<Loaded<T>, MqttStartError> {
-    create_dir(dir)?;
-    let entries = fs::read_dir(dir).map_err(|source| MqttStartError::Storage {
-        path: dir.to_owned(),
-        source,
-    })?;
+    dir.create().map_err(storage_error(dir))?;
+    if let Err(error) = dir.remove_leftovers() {
+        tracing::warn!(%error, path = %dir.path().display(), "cannot remove unfinished mqtt state files");
+    }
+    let names = dir.list().map_err(storage_error(dir))?;
     let mut loaded = Loaded {
         values: Vec::new(),
         set_aside: 0,
     };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
-            continue;
-        };
-        if name.ends_with(".tmp") {
-            let _ = fs::remove_file(&path);
-            continue;
-        }
+    for name in names {
         if !name.ends_with(".json") {
             continue;
         }
-        let error = match fs::read(&path).map(|bytes| parse(&bytes)) {
-            Ok(Ok(value)) => {
+        let error = match dir
+            .read(&name)
+            .map(|bytes| bytes.map(|bytes| parse(&bytes)))
+        {
+            Ok(None) => continue,
+            Ok(Some(Ok(value))) => {
                 loaded.values.push(value);
                 continue;
             }
-            Ok(Err(error)) => error.to_string(),
+            Ok(Some(Err(error))) => error.to_string(),
             Err(error) => error.to_string(),
         };
-        let aside = path.with_file_name(format!("{name}.bad"));
-        let moved = fs::rename(&path, &aside);
-        tracing::error!(%error, path = %path.display(), moved_to = %aside.display(), moved = moved.is_ok(), "unreadable mqtt state file set aside; the node starts without it");
+        let aside = format!("{name}.bad");
+        let moved = dir.rename(&name, &aside);
+        tracing::error!(%error, path = %dir.file_path(&name).display(), moved_to = %dir.file_path(&aside).display(), moved = moved.is_ok(), "unreadable mqtt state file set aside; the node starts without it");
         loaded.set_aside += 1;
     }
     Ok(loaded)
@@ -108,11 +88,11 @@ fn load_dir<T>(
 /// Session states under `<data_dir>/mqtt/sessions`.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionFiles {
-    dir: PathBuf,
+    dir: StateDir,
 }
 
 impl SessionFiles {
-    pub(crate) fn new(dir: PathBuf) -> Self {
+    pub(crate) fn new(dir: StateDir) -> Self {
         Self { dir }
     }
 
@@ -127,7 +107,7 @@ impl SessionFiles {
 
     /// Stores `json` (a `SessionState::to_json`) as the state of `client_id`.
     pub(crate) fn store(&self, client_id: &str, json: &[u8]) -> io::Result<()> {
-        write_atomic(&self.dir, &Self::name(client_id), json)
+        self.dir.write(&Self::name(client_id), json)
     }
 
     /// Forgets the state of `client_id`.
@@ -139,11 +119,11 @@ impl SessionFiles {
 /// Retained messages under `<data_dir>/mqtt/retained`, one file per topic.
 #[derive(Debug, Clone)]
 pub(crate) struct RetainedFiles {
-    dir: PathBuf,
+    dir: StateDir,
 }
 
 impl RetainedFiles {
-    pub(crate) fn new(dir: PathBuf) -> Self {
+    pub(crate) fn new(dir: StateDir) -> Self {
         Self { dir }
     }
 
@@ -159,7 +139,7 @@ impl RetainedFiles {
     /// Stores `message` as its topic's retained message.
     pub(crate) fn store(&self, message: &Message) -> io::Result<()> {
         let json = serde_json::to_vec(message).map_err(io::Error::other)?;
-        write_atomic(&self.dir, &Self::name(message.topic.as_str()), &json)
+        self.dir.write(&Self::name(message.topic.as_str()), &json)
     }
 
     /// Deletes the retained message of `topic`.
@@ -182,7 +162,7 @@ mod tests {
     #[test]
     fn session_files_round_trip_and_remove() {
         let dir = tempfile::tempdir().unwrap();
-        let files = SessionFiles::new(dir.path().join("sessions"));
+        let files = SessionFiles::new(StateDir::from(dir.path().join("sessions")));
         assert!(files.load_all().unwrap().values.is_empty());
         let mut state = SessionState::new("client/1");
         state.session_expiry_interval = 60;

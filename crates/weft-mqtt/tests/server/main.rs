@@ -7,6 +7,7 @@ mod client;
 mod empty_levels;
 mod persistence;
 mod pipeline;
+mod power_loss;
 mod shared;
 mod stream;
 

@@ -3,17 +3,20 @@
 
 use std::sync::Arc;
 
+use weft_broker::state::Disk;
 use weft_broker::{AllowAll, Broker, StreamsOptions};
 
 use super::StartError;
 use crate::config::Config;
 
-/// Opens the broker with the streams in `<data_dir>/streams`.
-pub(super) async fn open(config: &Config) -> Result<Broker, StartError> {
+/// Opens the broker with the streams in `<data_dir>/streams`, on `disk`: the node's
+/// disk, which the broker then hands the other components their parts of
+/// (`Broker::state_dir`).
+pub(super) async fn open(config: &Config, disk: Arc<dyn Disk>) -> Result<Broker, StartError> {
     let streams_dir = config.data_dir.join("streams");
     let options = StreamsOptions {
         node: Arc::from(config.node_name.to_string()),
-        ..StreamsOptions::default()
+        ..StreamsOptions::on_disk(disk)
     };
     Broker::open(Arc::new(AllowAll), streams_dir.clone(), options)
         .await

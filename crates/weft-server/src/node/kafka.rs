@@ -72,11 +72,13 @@ async fn context(
         path: dir.clone(),
         source,
     };
-    let cluster_id =
-        weft_kafka::load_or_create_cluster_id(&dir).map_err(|error| failed(error.into()))?;
+    // On the node's disk, which the broker holds.
+    let state = broker.state_dir(&dir);
+    let cluster_id = weft_kafka::load_or_create_cluster_id(state.clone())
+        .map_err(|error| failed(error.into()))?;
     let groups = weft_kafka::group::GroupCoordinator::spawn(
         weft_kafka::group::CoordinatorConfig::default(),
-        dir.join("groups"),
+        state.child("groups"),
     )
     .await
     .map_err(|error| failed(error.into()))?;

@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::fs;
+
 use super::*;
 
 fn offset(topic: &str, partition: i32, value: i64, metadata: Option<&str>) -> CommittedOffset {
@@ -113,7 +115,11 @@ fn leftover_temp_file_is_ignored_and_removed() {
     store.commit("g", vec![offset("t", 0, 5, None)]).unwrap();
     drop(store);
     // A crash between writing the temporary file and renaming it.
-    let temp = dir.path().join(format!("{}{TEMP_SUFFIX}", file_stem("g")));
+    let temp = dir.path().join(format!(
+        "{}{SUFFIX}{}",
+        file_stem("g"),
+        weft_broker::state::TEMP_SUFFIX
+    ));
     fs::write(&temp, b"{ \"group_id\": \"g\", \"offs").unwrap();
     let reopened = OffsetStore::open(dir.path()).unwrap();
     assert_eq!(reopened.fetch("g", None)[0].offset, 5);
@@ -195,4 +201,32 @@ fn concurrent_commits_to_one_group_keep_every_partition() {
     let fetched = store.fetch("g", None);
     assert_eq!(fetched.len(), 4);
     assert!(fetched.iter().all(|o| o.offset == 4));
+}
+
+#[test]
+fn acknowledged_commits_survive_a_power_loss_at_every_step() {
+    use weft_broker::state::{SimulatedDisk, StateDir, TornWrite};
+    let path = Path::new("/node/kafka/groups");
+    // Stop the disk after 0, 1, 2, ... operations of the directory's writes, then cut
+    // the power: the last commit that returned Ok is what the group has afterwards.
+    for crash_after in 0..24 {
+        let disk = SimulatedDisk::new();
+        let store = OffsetStore::open(StateDir::new(disk.mount(), path)).unwrap();
+        store.commit("g", vec![offset("t", 0, 1, None)]).unwrap();
+        disk.directory(path).unwrap().crash_after(Some(crash_after));
+        let mut acknowledged = 1;
+        for value in 2..10 {
+            if store.commit("g", vec![offset("t", 0, value, None)]).is_ok() {
+                acknowledged = value;
+            }
+        }
+        disk.power_loss(TornWrite::KeepPrefix(7));
+        let reopened = OffsetStore::open(StateDir::new(disk.mount(), path)).unwrap();
+        let fetched = reopened.fetch("g", None)[0].offset;
+        assert!(
+            fetched >= acknowledged,
+            "crash after {crash_after} operations: committed {acknowledged}, found {fetched}"
+        );
+        assert!(fetched <= acknowledged + 1, "at most the commit in flight");
+    }
 }
