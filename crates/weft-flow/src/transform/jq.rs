@@ -734,12 +734,17 @@ mod tests {
             "limit(1; repeat(empty))",
         ] {
             let (result, took) = run_briefly(program);
-            assert_eq!(
-                result,
-                Err(JqRunError::OverBudget {
-                    budget: Duration::from_millis(100)
-                }),
-                "{program}"
+            // Programs that collect into an array may reach the memory limit first when
+            // optimised (release and bench builds run faster than the 100 ms budget).
+            let over_memory =
+                program.starts_with('[') && matches!(result, Err(JqRunError::OverMemory { .. }));
+            assert!(
+                over_memory
+                    || result
+                        == Err(JqRunError::OverBudget {
+                            budget: Duration::from_millis(100)
+                        }),
+                "{program}: {result:?}"
             );
             assert!(took < Duration::from_secs(2), "{program} took {took:?}");
         }
