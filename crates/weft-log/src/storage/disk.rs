@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{FsStorage, SimulatedStorage, Storage, StorageFile, TornWrite};
 
@@ -151,6 +151,21 @@ impl Shared {
         }
         Ok(state)
     }
+
+    fn write(&self) -> RwLockWriteGuard<'_, DiskState> {
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The state to change, if the power has not been cut since `boot`.
+    fn running_mut(&self, boot: u64) -> io::Result<RwLockWriteGuard<'_, DiskState>> {
+        let state = self.write();
+        if state.boot != boot {
+            return Err(io::Error::other("the disk lost power"));
+        }
+        Ok(state)
+    }
 }
 
 impl SimulatedDisk {
@@ -171,11 +186,7 @@ impl SimulatedDisk {
     /// bytes, except what `torn` keeps; directories their unsynced entries), and every
     /// earlier mount, directory and file handle fails from now on.
     pub fn power_loss(&self, torn: TornWrite) {
-        let mut state = self
-            .shared
-            .state
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.shared.write();
         state.boot += 1;
         for directory in state.directories.values() {
             directory.power_loss(torn);
@@ -227,14 +238,7 @@ impl Disk for Mount {
 
     fn create_directory(&self, path: &Path) -> io::Result<Arc<dyn Storage>> {
         // A creation takes the write lock; the boot is checked under it.
-        let mut state = self
-            .shared
-            .state
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if state.boot != self.boot {
-            return Err(io::Error::other("the disk lost power"));
-        }
+        let mut state = self.shared.running_mut(self.boot)?;
         for ancestor in path.ancestors().skip(1) {
             if ancestor.as_os_str().is_empty() {
                 break;
@@ -260,14 +264,7 @@ impl Disk for Mount {
     }
 
     fn remove_directory(&self, path: &Path) -> io::Result<()> {
-        let mut state = self
-            .shared
-            .state
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if state.boot != self.boot {
-            return Err(io::Error::other("the disk lost power"));
-        }
+        let mut state = self.shared.running_mut(self.boot)?;
         state
             .directories
             .retain(|candidate, _| !candidate.starts_with(path));
